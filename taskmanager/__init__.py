@@ -1,0 +1,166 @@
+"""TaskManager: keeps lists of human tasks and dispenses them to the people who must do them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from apiflask import APIFlask
+
+try:
+    __version__ = version("taskmanager")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+log = logging.getLogger(__name__)
+
+
+def _flask_config(settings: Any) -> dict[str, Any]:
+    """Everything Flask and its extensions read, derived from the one Settings object."""
+    from .models.accounts import User  # noqa: F401  (Security needs the mapped class)
+
+    cookie_prefix = "".join(c if c.isalnum() else "_" for c in settings.instance_name.lower())
+    config: dict[str, Any] = {
+        # Old deployments passed every TASKMAN_/SECURITY_/MAIL_... variable into the config.
+        **settings.flask_passthrough,
+        "SECRET_KEY": settings.secret_key,
+        "SECURITY_PASSWORD_SALT": settings.password_salt,
+        "SQLALCHEMY_DATABASE_URI": settings.database_uri,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings.database_uri),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "TASKMAN_INSTANCE_NAME": settings.instance_name,
+        "TASKMAN_PROJECT_NAME": settings.project_name,
+        # API
+        "VALIDATION_ERROR_STATUS_CODE": 400,
+        "JSON_SORT_KEYS": False,
+        "SECURITY_SCHEMES": {
+            "basicAuth": {"type": "http", "scheme": "basic"},
+            "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authentication-Token"},
+        },
+        "SWAGGER_UI_CSS": "/static/swagger-ui/swagger-ui.css",
+        "SWAGGER_UI_BUNDLE_JS": "/static/swagger-ui/swagger-ui-bundle.js",
+        "SWAGGER_UI_STANDALONE_PRESET_JS": "/static/swagger-ui/swagger-ui-standalone-preset.js",
+        "DOCS_FAVICON": "/static/swagger-ui/favicon-32x32.png",
+        # Accounts (Flask-Security)
+        "SECURITY_PASSWORD_HASH": "argon2",
+        # Hashes written by older servers still verify, and are upgraded on the next login.
+        "SECURITY_PASSWORD_SCHEMES": [
+            "argon2",
+            "bcrypt",
+            "pbkdf2_sha512",
+            "sha512_crypt",
+            "plaintext",
+        ],
+        "SECURITY_DEPRECATED_PASSWORD_SCHEMES": ["pbkdf2_sha512", "sha512_crypt", "plaintext"],
+        "SECURITY_USERNAME_ENABLE": True,
+        "SECURITY_USERNAME_MIN_LENGTH": 1,
+        "SECURITY_USERNAME_MAX_LENGTH": 64,
+        "SECURITY_USER_IDENTITY_ATTRIBUTES": [
+            {
+                "username": {
+                    "mapper": "flask_security.uia_username_mapper",
+                    "case_insensitive": False,
+                }
+            },
+            {"email": {"mapper": "flask_security.uia_email_mapper", "case_insensitive": True}},
+        ],
+        "SECURITY_REGISTERABLE": settings.registerable,
+        "SECURITY_CHANGEABLE": settings.changeable,
+        "SECURITY_RECOVERABLE": settings.recoverable,
+        "SECURITY_CONFIRMABLE": settings.confirmable,
+        "SECURITY_TRACKABLE": True,
+        "SECURITY_TOKEN_MAX_AGE": int(timedelta(days=1).total_seconds()),
+        "SECURITY_LOGOUT_METHODS": ["GET", "POST"],
+        "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
+        "SECURITY_CSRF_PROTECT_MECHANISMS": ["session"],
+        "SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS": True,
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "SESSION_COOKIE_NAME": f"{cookie_prefix}_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        **settings.mail,
+    }
+    return config
+
+
+def _engine_options(uri: str) -> dict[str, Any]:
+    if uri.startswith("sqlite"):
+        # Several threads of the development server share the file; wait for the writer.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_recycle": 1800}
+
+
+def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
+    """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
+    from . import api, security
+    from .config import load_settings
+    from .models import db
+
+    settings = settings or load_settings()
+    app = APIFlask(
+        __name__,
+        title="TaskManager",
+        version="1.0",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/",
+        docs_oauth2_redirect_path=None,
+        instance_path=str(settings.instance_path.resolve()),
+    )
+    app.config.update(_flask_config(settings))
+    app.config.update(overrides)
+    app.extensions["taskman_settings"] = settings
+
+    db.init_app(app)
+    if settings.database_uri.startswith("sqlite"):
+        _configure_sqlite(app)
+    security.init_app(app, settings)
+    api.init_app(app)
+
+    if settings.auto_migrate and overrides.get("TASKMAN_AUTO_MIGRATE", True):
+        prepare_database(app)
+    return app
+
+
+def _configure_sqlite(app: APIFlask) -> None:
+    from sqlalchemy import event
+
+    from .models import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def prepare_database(app: APIFlask) -> None:
+    """Migrate to head and run onboarding: what every start of the server does first."""
+    from . import database
+    from .models import db
+    from .services import onboarding
+
+    settings = app.extensions["taskman_settings"]
+    with app.app_context():
+        database.wait_for_database(db.engine, timeout=60.0)
+        database.upgrade(settings.database_uri)
+        onboarding.run(db.session, settings)
+        if (
+            settings.embedded
+            and settings.admin_username == "admin"
+            and settings.admin_password == "admin"
+        ):
+            log.warning(
+                "The embedded server has the default admin/admin account: change its password "
+                "before anyone else can reach this server"
+            )

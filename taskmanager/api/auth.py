@@ -1,0 +1,105 @@
+"""API authentication (HTTP basic or a Flask-Security token) and permission checks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apiflask import HTTPError
+from flask import current_app, g, request
+from flask_login import current_user
+from flask_principal import Identity, identity_changed
+
+from ..models import User, db
+from ..services import authentication
+from ..services.errors import Forbidden
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _unauthorised() -> HTTPError:
+    realm = current_app.config["TASKMAN_INSTANCE_NAME"]
+    return HTTPError(
+        401,
+        "Authentication required: send valid HTTP basic credentials or an auth token",
+        headers={"WWW-Authenticate": f'Basic realm="{realm}"'},
+    )
+
+
+def _login(user: User) -> None:
+    current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
+    identity_changed.send(current_app._get_current_object(), identity=Identity(user.fs_uniquifier))  # type: ignore[attr-defined]
+
+
+def authenticated_user() -> User | None:
+    """The caller, from basic credentials or (via Flask-Security's loader) a token or session."""
+    if "api_user" in g:
+        return g.api_user  # type: ignore[no-any-return]
+    user: User | None = None
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        user = authentication.authenticate_basic(
+            db.session,
+            identity=auth.username or "",
+            password=auth.password or "",
+            cache=current_app.extensions["taskman_credential_cache"],
+        )
+        if user is not None:
+            _login(user)
+    elif current_user.is_authenticated:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+    g.api_user = user
+    return user
+
+
+def login_required(view: F) -> F:
+    """Refuse with 401 and a WWW-Authenticate challenge unless the caller authenticates."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if authenticated_user() is None:
+            raise _unauthorised()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def caller() -> User:
+    user = authenticated_user()
+    assert user is not None, "caller() used outside login_required"
+    return user
+
+
+def permissions_of(user: User) -> frozenset[str]:
+    cached = g.get("api_permissions")
+    if cached is None:
+        cached = frozenset(p for role in user.roles for p in (role.permissions or ()))
+        g.api_permissions = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def has_any(user: User, *permissions: str) -> bool:
+    return not permissions_of(user).isdisjoint(permissions)
+
+
+def require_any(user: User, *permissions: str) -> None:
+    if not has_any(user, *permissions):
+        raise Forbidden(f"Requires one of the permissions: {', '.join(permissions)}")
+
+
+def permission_required(*permissions: str) -> Callable[[F], F]:
+    """Authenticate, then refuse with 403 unless the caller has at least one permission."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = authenticated_user()
+            if user is None:
+                raise _unauthorised()
+            require_any(user, *permissions)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,63 @@
+"""The one place API errors become JSON: `{"message": ..., "errors": {field: [...]}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import current_app
+
+from ..services.errors import DomainError
+
+
+def error_body(
+    message: str, errors: dict[str, list[str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
+    """APIFlask reports {location: {field: [messages]}}; clients want {field: [messages]}."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(detail, dict):
+        return errors
+    for location, fields in detail.items():
+        if not isinstance(fields, dict):
+            continue
+        for field, messages in fields.items():
+            key = field if location == "json" else f"{location}.{field}"
+            if isinstance(messages, dict):
+                for sub, sub_messages in messages.items():
+                    errors[f"{key}.{sub}"] = (
+                        list(sub_messages)
+                        if isinstance(sub_messages, list)
+                        else [str(sub_messages)]
+                    )
+            else:
+                errors[key] = list(messages) if isinstance(messages, list) else [str(messages)]
+    return errors
+
+
+def register(app: APIFlask) -> None:
+    @app.error_processor
+    def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
+        errors = _flatten_validation_detail(error.detail)
+        message = error.message or "Error"
+        if error.status_code == current_app.config["VALIDATION_ERROR_STATUS_CODE"] and errors:
+            message = "Invalid input: " + "; ".join(
+                f"{field}: {', '.join(messages)}" for field, messages in errors.items()
+            )
+        return (
+            error_body(message, errors, **dict(error.extra_data)),
+            error.status_code,
+            error.headers,
+        )
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> tuple[dict[str, Any], int]:
+        return error_body(error.message, error.errors, **error.extra), error.status_code

@@ -1,0 +1,132 @@
+"""The `taskmanager` command and the old console-script names."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import click
+
+from ..config import ConfigurationError, Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _app(settings: Settings, *, migrate: bool) -> Any:
+    from .. import create_app
+
+    return create_app(dataclasses.replace(settings, auto_migrate=migrate))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="taskmanager")
+def main() -> None:
+    """TaskManager: keeps lists of human tasks and dispenses them to the people who do them."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database schema up to REVISION (default: the newest)."""
+    from .. import database
+
+    settings = _settings()
+    database.upgrade(settings.database_uri, revision)
+    click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="base")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+def db_downgrade(revision: str, force: bool) -> None:
+    """Migrate the database schema down to REVISION (default: empty; data is lost)."""
+    from .. import database
+
+    settings = _settings()
+    if not force and revision == "base":
+        click.confirm("This drops every table and all data. Continue?", abort=True)
+    database.downgrade(settings.database_uri, revision)
+    click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    from .. import database
+
+    click.echo(database.current_revision(_settings().database_uri) or "empty (no revision)")
+
+
+@main.command()
+def onboarding() -> None:
+    """Create the roles and the TASKMAN_ADMIN_* account (idempotent); migrates first."""
+    from .. import database
+    from ..models import db as database_handle
+    from ..services import onboarding as onboarding_service
+
+    settings = _settings()
+    database.upgrade(settings.database_uri)
+    app = _app(settings, migrate=False)
+    with app.app_context():
+        admin = onboarding_service.run(database_handle.session, settings)
+    click.echo("Roles admin, superuser and user are in place.")
+    if admin is not None:
+        click.echo(f"Admin account: {admin.username}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: TASKMANAGER_PORT or 5000).")
+@click.option("--debug", is_flag=True, help="Reload on code changes and show tracebacks.")
+def run(host: str, port: int | None, debug: bool) -> None:
+    """Run the development server (migrates and onboards first)."""
+    settings = _settings()
+    app = _app(settings, migrate=True)
+    port = port or settings.port
+    click.echo(
+        f"TaskManager on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    )
+    app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: TASKMANAGER_PORT or 5000).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes (default: GUNICORN_WORKERS or 4)."
+)
+def serve(host: str, port: int | None, workers: int | None) -> None:
+    """Run the production server (gunicorn), honouring GUNICORN_* and TASKMANAGER_PORT."""
+    from .. import create_app, prepare_database
+    from ..serving import GunicornServer, gunicorn_options
+
+    settings = _settings()
+    # Migrate once in the master, so workers never race each other to do it.
+    prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
+    options = gunicorn_options(settings, host=host, port=port, workers=workers)
+    worker_settings = dataclasses.replace(settings, auto_migrate=False)
+    GunicornServer(lambda: create_app(worker_settings), options).run()
+
+
+def _alias(*args: str) -> Any:
+    def entry() -> None:
+        sys.exit(
+            main.main(args=[*args, *sys.argv[1:]], prog_name="taskmanager", standalone_mode=True)
+        )
+
+    return entry
+
+
+db_init_alias = _alias("db", "upgrade")
+onboarding_alias = _alias("onboarding")

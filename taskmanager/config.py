@@ -1,0 +1,325 @@
+"""The one place configuration is read: environment variables, then `.env`, then defaults.
+
+Everything else asks `load_settings()` (or reads `app.config`, which is filled from it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+from dotenv import dotenv_values
+
+# Variables with these prefixes were passed into the Flask config by the old server; we keep that.
+PASSTHROUGH_PREFIXES = (
+    "TASKMAN_",
+    "FLASK_",
+    "SQLALCHEMY_",
+    "SECURITY_",
+    "SECRET_",
+    "MAIL_",
+    "APPLICATION_",
+)
+OTHER_KNOWN = (
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASS",
+    "DB_SCHEMA",
+    "DB_DRIVER",
+    "TASKMANAGER_PORT",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_WORKER_CONNECTIONS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_WORKERS",
+    "SENTRY_DSN",
+    "PROJECT_REPO",
+    "PROJECT_BRANCH",
+    "PROJECT_RELATIVE_PATH",
+)
+
+DB_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "sqlite": "sqlite",
+}
+DEFAULT_DB_PORTS = {"postgresql+psycopg": "5432", "mysql+pymysql": "3306"}
+
+
+class ConfigurationError(RuntimeError):
+    """Start-up refused because the configuration is incomplete or contradictory."""
+
+
+def parse_value(raw: str) -> Any:
+    """Turn the strings true/false (any case) into booleans, as the old server did."""
+    lowered = raw.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    return raw
+
+
+def as_bool(value: Any, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def as_int(name: str, value: Any, default: int | None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def as_float(name: str, value: Any, default: float | None) -> float | None:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
+
+
+def normalise_database_uri(uri: str) -> str:
+    """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme in ("mysql", "mariadb", "mariadb+pymysql"):
+        uri = f"mysql+pymysql://{rest}"
+        scheme = "mysql+pymysql"
+    if scheme == "mysql+pymysql" and "charset=" not in uri:
+        uri += ("&" if "?" in uri else "?") + "charset=utf8mb4"
+    return uri
+
+
+def compose_database_uri(env: dict[str, str]) -> str | None:
+    """Build the database URL from DB_* parts (container and Helm set-ups) when given."""
+    if not env.get("DB_HOST") and not env.get("DB_NAME"):
+        return None
+    driver_name = env.get("DB_DRIVER", "postgresql").lower()
+    driver = DB_DRIVERS.get(driver_name)
+    if driver is None:
+        raise ConfigurationError(
+            f"DB_DRIVER must be one of {', '.join(sorted(DB_DRIVERS))}, got {driver_name!r}"
+        )
+    if driver == "sqlite":
+        return f"sqlite:///{env.get('DB_NAME', 'taskmanager.db')}"
+    host = env.get("DB_HOST", "localhost")
+    port = env.get("DB_PORT") or DEFAULT_DB_PORTS[driver]
+    name = env.get("DB_NAME", "taskmanager")
+    user = env.get("DB_USER", "")
+    password = env.get("DB_PASS", "")
+    credentials = ""
+    if user:
+        credentials = quote_plus(user)
+        if password:
+            credentials += ":" + quote_plus(password)
+        credentials += "@"
+    uri = f"{driver}://{credentials}{host}:{port}/{name}"
+    schema = env.get("DB_SCHEMA")
+    if schema and driver.startswith("postgresql"):
+        uri += "?options=" + quote_plus(f"-csearch_path={schema}")
+    return normalise_database_uri(uri)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the configuration, validated once at start-up."""
+
+    database_uri: str
+    embedded: bool
+    instance_path: Path
+    secret_key: str
+    password_salt: str
+    instance_name: str = "TaskManager"
+    project_name: str = "DefaultProject"
+    port: int = 5000
+    registerable: bool = True
+    changeable: bool = True
+    recoverable: bool = True
+    confirmable: bool = True
+    admin_username: str | None = None
+    admin_email: str | None = None
+    admin_password: str | None = None
+    admin_force_update: bool = False
+    callback_method: str = "local"
+    callback_secret: str | None = None
+    callback_max_attempts: int = 8
+    callback_timeout: float = 10.0
+    callback_backoff: float = 2.0
+    celery_broker: str = "amqp://guest:guest@localhost//"
+    celery_backend: str | None = None
+    redis_queue_url: str = "redis://localhost:6379"
+    redis_queue_name: str = "taskmanager_callbacks"
+    lock_timeout: float | None = None
+    auto_migrate: bool = True
+    auth_cache_seconds: float = 60.0
+    gunicorn_worker_class: str | None = None
+    gunicorn_worker_connections: int | None = None
+    gunicorn_timeout: int | None = None
+    gunicorn_workers: int | None = None
+    sentry_dsn: str | None = None
+    log_request_headers: bool = False
+    project_repo: str | None = None
+    project_branch: str | None = None
+    project_relative_path: str | None = None
+    mail: dict[str, Any] = field(default_factory=dict)
+    flask_passthrough: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_backend(self) -> str:
+        return self.database_uri.split(":", 1)[0].split("+", 1)[0]
+
+
+def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """Environment variables win over the `.env` file, as with Flask's own loader."""
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def default_instance_path() -> Path:
+    return Path.cwd() / "instance"
+
+
+def _embedded_secrets(instance_path: Path) -> dict[str, str]:
+    """Generate SECRET_KEY and SECURITY_PASSWORD_SALT once and keep them in the instance folder."""
+    path = instance_path / "secrets.json"
+    if path.is_file():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    instance_path.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "SECURITY_PASSWORD_SALT": secrets.token_urlsafe(24),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(generated))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return generated
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; raise ConfigurationError naming what is wrong."""
+    env = read_environment() if env is None else env
+    instance_path = Path(env.get("TASKMAN_INSTANCE_PATH") or default_instance_path())
+
+    uri = env.get("SQLALCHEMY_DATABASE_URI") or compose_database_uri(env)
+    embedded = uri is None
+    if embedded:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{instance_path / 'taskmanager.db'}"
+    uri = normalise_database_uri(uri)
+
+    secret_key = env.get("SECRET_KEY")
+    salt = env.get("SECURITY_PASSWORD_SALT")
+    if embedded and (not secret_key or not salt):
+        generated = _embedded_secrets(instance_path)
+        secret_key = secret_key or generated["SECRET_KEY"]
+        salt = salt or generated["SECURITY_PASSWORD_SALT"]
+    missing = [
+        name
+        for name, value in (("SECRET_KEY", secret_key), ("SECURITY_PASSWORD_SALT", salt))
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"{' and '.join(missing)} must be set when a database is configured "
+            "(only the embedded SQLite default generates them)"
+        )
+
+    callback_method = env.get("TASKMAN_CALLBACK_METHOD", "local").strip().lower()
+    if callback_method not in {"local", "celery", "redis_queue"}:
+        raise ConfigurationError(
+            f"TASKMAN_CALLBACK_METHOD must be local, celery or redis_queue, got {callback_method!r}"
+        )
+
+    admin_username = env.get("TASKMAN_ADMIN_USERNAME")
+    admin_password = env.get("TASKMAN_ADMIN_PASSWORD")
+    admin_email = env.get("TASKMAN_ADMIN_EMAIL")
+    if embedded and not admin_username:
+        admin_username, admin_password = "admin", admin_password or "admin"
+        admin_email = admin_email or "admin@example.org"
+
+    mail = {key: parse_value(value) for key, value in env.items() if key.startswith("MAIL_")}
+    passthrough = {
+        key: parse_value(value)
+        for key, value in env.items()
+        if key.startswith(PASSTHROUGH_PREFIXES)
+    }
+
+    return Settings(
+        database_uri=uri,
+        embedded=embedded,
+        instance_path=instance_path,
+        secret_key=str(secret_key),
+        password_salt=str(salt),
+        instance_name=env.get("TASKMAN_INSTANCE_NAME") or "TaskManager",
+        project_name=env.get("TASKMAN_PROJECT_NAME") or "DefaultProject",
+        port=as_int("TASKMANAGER_PORT", env.get("TASKMANAGER_PORT"), 5000) or 5000,
+        registerable=as_bool(env.get("SECURITY_REGISTERABLE"), True),
+        changeable=as_bool(env.get("SECURITY_CHANGEABLE"), True),
+        recoverable=as_bool(env.get("SECURITY_RECOVERABLE"), True),
+        confirmable=as_bool(env.get("SECURITY_CONFIRMABLE"), True),
+        admin_username=admin_username,
+        admin_email=admin_email,
+        admin_password=admin_password,
+        admin_force_update=as_bool(env.get("TASKMAN_ADMIN_FORCE_UPDATE")),
+        callback_method=callback_method,
+        callback_secret=env.get("TASKMAN_CALLBACK_SECRET") or None,
+        callback_max_attempts=as_int(
+            "TASKMAN_CALLBACK_MAX_ATTEMPTS", env.get("TASKMAN_CALLBACK_MAX_ATTEMPTS"), 8
+        )
+        or 8,
+        callback_timeout=as_float(
+            "TASKMAN_CALLBACK_TIMEOUT", env.get("TASKMAN_CALLBACK_TIMEOUT"), 10.0
+        )
+        or 10.0,
+        callback_backoff=as_float(
+            "TASKMAN_CALLBACK_BACKOFF", env.get("TASKMAN_CALLBACK_BACKOFF"), 2.0
+        )
+        or 2.0,
+        celery_broker=env.get("TASKMAN_CELERY_BROKER") or "amqp://guest:guest@localhost//",
+        celery_backend=env.get("TASKMAN_CELERY_BACKEND") or None,
+        redis_queue_url=env.get("TASKMAN_REDIS_QUEUE_URL") or "redis://localhost:6379",
+        redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
+        lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),
+        auto_migrate=as_bool(env.get("TASKMAN_AUTO_MIGRATE"), True),
+        auth_cache_seconds=as_float(
+            "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
+        )
+        or 0.0,
+        gunicorn_worker_class=env.get("GUNICORN_WORKER_CLASS") or None,
+        gunicorn_worker_connections=as_int(
+            "GUNICORN_WORKER_CONNECTIONS", env.get("GUNICORN_WORKER_CONNECTIONS"), None
+        ),
+        gunicorn_timeout=as_int("GUNICORN_TIMEOUT", env.get("GUNICORN_TIMEOUT"), None),
+        gunicorn_workers=as_int("GUNICORN_WORKERS", env.get("GUNICORN_WORKERS"), None),
+        sentry_dsn=env.get("SENTRY_DSN") or None,
+        log_request_headers=as_bool(env.get("TASKMAN_LOG_REQUEST_HEADERS")),
+        project_repo=env.get("PROJECT_REPO") or None,
+        project_branch=env.get("PROJECT_BRANCH") or None,
+        project_relative_path=env.get("PROJECT_RELATIVE_PATH") or None,
+        mail=mail,
+        flask_passthrough=passthrough,
+    )

@@ -1,0 +1,93 @@
+"""Schema migrations (Alembic) run from Python, serialised across processes by the database."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+LOCK_NAME = "taskmanager_migrations"
+LOCK_KEY = 727_301_004  # arbitrary, fixed: PostgreSQL advisory locks take a number
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextlib.contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Two pods starting at once must not both migrate; SQLite has one writer anyway."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+            connection.commit()
+    elif dialect in ("mysql", "mariadb"):
+        connection.execute(text("SELECT GET_LOCK(:name, 600)"), {"name": LOCK_NAME})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+            connection.commit()
+    else:
+        yield
+
+
+def wait_for_database(engine: Engine, timeout: float = 60.0) -> None:
+    """Containers start the server and its database together; give the database time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def upgrade(database_uri: str, revision: str = "head") -> None:
+    engine = create_engine(database_uri)
+    try:
+        with engine.connect() as connection, migration_lock(connection):
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def downgrade(database_uri: str, revision: str = "base") -> None:
+    engine = create_engine(database_uri)
+    try:
+        with engine.connect() as connection, migration_lock(connection):
+            command.downgrade(alembic_config(connection), revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def current_revision(database_uri: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(database_uri)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

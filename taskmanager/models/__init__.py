@@ -1,0 +1,38 @@
+"""SQLAlchemy tables. Import from here; nothing above `services/` touches them directly."""
+
+from .accounts import Group, Role, User, group_membership, roles_users
+from .base import Base, db, utcnow
+from .callbacks import CallbackDelivery
+from .meta import Meta, MetaHistory
+from .tasks import (
+    Tag,
+    Task,
+    TaskGroup,
+    TaskHistory,
+    TaskTemplate,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+)
+
+__all__ = [
+    "Base",
+    "CallbackDelivery",
+    "Group",
+    "Meta",
+    "MetaHistory",
+    "Role",
+    "Tag",
+    "Task",
+    "TaskGroup",
+    "TaskHistory",
+    "TaskTemplate",
+    "User",
+    "db",
+    "group_membership",
+    "roles_users",
+    "task_groups_assigned",
+    "task_tags",
+    "task_users",
+    "utcnow",
+]

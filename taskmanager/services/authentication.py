@@ -1,0 +1,96 @@
+"""Who is calling: basic-auth credentials checked cheaply on every request.
+
+The password hash is deliberately slow (argon2). Clients send basic auth on every call, so a
+verified credential is remembered for a short time under an HMAC keyed with the secret key, in a
+small in-process cache. A hit is only trusted while the user's stored hash and active flag are
+unchanged, so a password change or deactivation takes effect at once in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
+
+from flask_security.utils import verify_and_update_password
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import User
+
+
+class CredentialCache:
+    """Bounded LRU of HMAC(identity, password) -> (user id, password hash, expiry)."""
+
+    def __init__(self, secret: str, ttl_seconds: float, max_entries: int = 4096) -> None:
+        self._key = hashlib.sha256(("credential-cache:" + secret).encode()).digest()
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, tuple[int, str, float]] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def _digest(self, identity: str, password: str) -> bytes:
+        message = identity.encode() + b"\x00" + password.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def get(self, identity: str, password: str) -> tuple[int, str] | None:
+        if self._ttl <= 0:
+            return None
+        digest = self._digest(identity, password)
+        with self._mutex:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if entry[2] < time.monotonic():
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return entry[0], entry[1]
+
+    def put(self, identity: str, password: str, user_id: int, password_hash: str) -> None:
+        if self._ttl <= 0:
+            return
+        digest = self._digest(identity, password)
+        with self._mutex:
+            self._entries[digest] = (user_id, password_hash, time.monotonic() + self._ttl)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._mutex:
+            self._entries.clear()
+
+
+def find_by_identity(session: Session, identity: str) -> User | None:
+    """Username (case-sensitive) or e-mail (case-insensitive), as users log in."""
+    return session.scalars(
+        select(User)
+        .where(or_(User.username == identity, func.lower(User.email) == identity.lower()))
+        .order_by(User.username != identity)
+    ).first()
+
+
+def authenticate_basic(
+    session: Session, *, identity: str, password: str, cache: CredentialCache
+) -> User | None:
+    """Return the active user these credentials belong to, or None."""
+    if not identity or password is None:
+        return None
+    hit = cache.get(identity, password)
+    if hit is not None:
+        user = session.get(User, hit[0])
+        if user is not None and user.active and user.password == hit[1]:
+            return user
+    user = find_by_identity(session, identity)
+    if user is None or not user.active or not user.password:
+        return None
+    if not verify_and_update_password(password, user):
+        return None
+    # verify_and_update_password may have rehashed an old-scheme password.
+    if session.is_modified(user):
+        session.commit()
+    cache.put(identity, password, user.id, user.password)
+    return user

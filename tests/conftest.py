@@ -1,0 +1,100 @@
+"""Fixtures: one real database per run (SQLite, or the server TASKMAN_TEST_DATABASE_URL names),
+built by the real migrations, emptied between tests."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete
+
+from taskmanager import create_app
+from taskmanager.config import load_settings
+from taskmanager.models import Base, db
+from taskmanager.services import onboarding
+
+from .support import databases
+
+KEEP_TABLES = {"alembic_version"}
+
+
+def pytest_report_header() -> str:
+    return f"taskmanager test database: {databases.backend_name()}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = databases.create_database(tmp_path_factory.mktemp("db"))
+    yield url
+    databases.drop_database(url)
+
+
+def make_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "SECURITY_PASSWORD_SALT": "test-salt",
+        "TASKMAN_INSTANCE_PATH": str(instance),
+        "TASKMAN_ADMIN_USERNAME": "admin",
+        "TASKMAN_ADMIN_PASSWORD": "admin",
+        "TASKMAN_ADMIN_EMAIL": "admin@example.org",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return load_settings(make_env(database_url, tmp_path_factory.mktemp("instance")))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Any) -> Iterator[Any]:
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test that uses the app starts from an onboarded, otherwise empty database."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    yield
+    with application.app_context():
+        db.session.rollback()
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                db.session.execute(delete(table))
+        db.session.commit()
+        onboarding.run(db.session, application.extensions["taskman_settings"])
+        application.extensions["taskman_credential_cache"].clear()
+
+
+@pytest.fixture
+def session(app: Any) -> Iterator[Any]:
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return basic_auth("admin", "admin")

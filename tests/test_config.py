@@ -1,0 +1,126 @@
+from pathlib import Path
+
+import pytest
+
+from taskmanager.config import ConfigurationError, compose_database_uri, load_settings, parse_value
+
+
+def test_true_false_strings_become_booleans() -> None:
+    assert parse_value("TRUE") is True
+    assert parse_value("false") is False
+    assert parse_value("5000") == "5000"
+
+
+def test_embedded_default_generates_secrets_once(tmp_path: Path) -> None:
+    first = load_settings({"TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    second = load_settings({"TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    assert first.embedded
+    assert first.database_uri == f"sqlite:///{tmp_path / 'taskmanager.db'}"
+    assert first.secret_key == second.secret_key and len(first.secret_key) > 30
+    assert first.password_salt == second.password_salt
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+    assert (first.admin_username, first.admin_password) == ("admin", "admin")
+
+
+def test_configured_database_requires_both_secrets(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY and SECURITY_PASSWORD_SALT"):
+        load_settings(
+            {"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db", "TASKMAN_INSTANCE_PATH": str(tmp_path)}
+        )
+    with pytest.raises(ConfigurationError, match="SECURITY_PASSWORD_SALT") as raised:
+        load_settings({"DB_HOST": "db", "SECRET_KEY": "k", "TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    assert "SECRET_KEY and" not in str(raised.value)
+
+
+def test_db_parts_compose_one_uri() -> None:
+    uri = compose_database_uri(
+        {
+            "DB_HOST": "db.local",
+            "DB_PORT": "5433",
+            "DB_NAME": "tm",
+            "DB_USER": "u",
+            "DB_PASS": "p@ss",
+            "DB_SCHEMA": "study",
+        }
+    )
+    assert uri == "postgresql+psycopg://u:p%40ss@db.local:5433/tm?options=-csearch_path%3Dstudy"
+    maria = compose_database_uri(
+        {"DB_HOST": "m", "DB_NAME": "tm", "DB_USER": "root", "DB_DRIVER": "mariadb"}
+    )
+    assert maria == "mysql+pymysql://root@m:3306/tm?charset=utf8mb4"
+    assert compose_database_uri({}) is None
+    with pytest.raises(ConfigurationError, match="DB_DRIVER"):
+        compose_database_uri({"DB_HOST": "x", "DB_DRIVER": "oracle"})
+
+
+def test_bare_urls_get_our_drivers(tmp_path: Path) -> None:
+    base = {
+        "SECRET_KEY": "k",
+        "SECURITY_PASSWORD_SALT": "s",
+        "TASKMAN_INSTANCE_PATH": str(tmp_path),
+    }
+    assert (
+        load_settings({**base, "SQLALCHEMY_DATABASE_URI": "postgresql://h/d"}).database_uri
+        == "postgresql+psycopg://h/d"
+    )
+    assert (
+        load_settings({**base, "SQLALCHEMY_DATABASE_URI": "mysql://h/d"}).database_uri
+        == "mysql+pymysql://h/d?charset=utf8mb4"
+    )
+
+
+def test_variables_are_read_and_typed(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///x.db",
+            "SECRET_KEY": "k",
+            "SECURITY_PASSWORD_SALT": "s",
+            "TASKMAN_INSTANCE_PATH": str(tmp_path),
+            "SECURITY_REGISTERABLE": "False",
+            "SECURITY_CONFIRMABLE": "false",
+            "TASKMAN_INSTANCE_NAME": "Study X",
+            "TASKMAN_PROJECT_NAME": "Landmarks",
+            "TASKMANAGER_PORT": "8080",
+            "GUNICORN_TIMEOUT": "120",
+            "TASKMAN_CALLBACK_METHOD": "celery",
+            "TASKMAN_ADMIN_FORCE_UPDATE": "true",
+            "MAIL_SERVER": "smtp.example.org",
+            "MAIL_USE_TLS": "true",
+            "TASKMAN_LOCK_TIMEOUT": "300",
+        }
+    )
+    assert settings.registerable is False and settings.confirmable is False
+    assert settings.changeable is True
+    assert (settings.instance_name, settings.project_name, settings.port) == (
+        "Study X",
+        "Landmarks",
+        8080,
+    )
+    assert settings.gunicorn_timeout == 120
+    assert settings.callback_method == "celery"
+    assert settings.admin_force_update is True
+    assert settings.mail == {"MAIL_SERVER": "smtp.example.org", "MAIL_USE_TLS": True}
+    assert settings.lock_timeout == 300.0
+    assert settings.flask_passthrough["SECURITY_REGISTERABLE"] is False
+    assert settings.admin_username is None  # only the embedded default invents admin/admin
+
+
+def test_bad_values_name_the_variable(tmp_path: Path) -> None:
+    base = {"TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(ConfigurationError, match="TASKMANAGER_PORT"):
+        load_settings({**base, "TASKMANAGER_PORT": "fivethousand"})
+    with pytest.raises(ConfigurationError, match="TASKMAN_CALLBACK_METHOD"):
+        load_settings({**base, "TASKMAN_CALLBACK_METHOD": "pigeon"})
+
+
+def test_dotenv_file_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmanager.config import read_environment
+
+    env_file = tmp_path / ".env"
+    env_file.write_text('TASKMAN_PROJECT_NAME="FromFile"\nTASKMAN_INSTANCE_NAME=FromFile\n')
+    monkeypatch.setenv("TASKMAN_INSTANCE_NAME", "FromEnvironment")
+    merged = read_environment(env_file)
+    assert merged["TASKMAN_PROJECT_NAME"] == "FromFile"
+    assert merged["TASKMAN_INSTANCE_NAME"] == "FromEnvironment"
