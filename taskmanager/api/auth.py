@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_principal import Identity, identity_changed
 
 from ..models import User, db
-from ..services import authentication
+from ..services import authentication, permissions
 from ..services.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,11 +72,7 @@ def caller() -> User:
 
 
 def permissions_of(user: User) -> frozenset[str]:
-    cached = g.get("api_permissions")
-    if cached is None:
-        cached = frozenset(p for role in user.roles for p in (role.permissions or ()))
-        g.api_permissions = cached
-    return cached  # type: ignore[no-any-return]
+    return permissions.of(user)
 
 
 def has_any(user: User, *permissions: str) -> bool:

@@ -36,7 +36,9 @@ def enqueue(
     return delivery
 
 
-def enqueue_for_task(session: Session, *, task: Task, rendered_url: str | None) -> CallbackDelivery | None:
+def enqueue_for_task(
+    session: Session, *, task: Task, rendered_url: str | None
+) -> CallbackDelivery | None:
     """Called in the transaction that marks a task done; nothing when it has no callback URL."""
     if not rendered_url:
         return None
