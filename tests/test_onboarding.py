@@ -1,0 +1,50 @@
+import dataclasses
+
+from sqlalchemy import select
+
+from taskmanager.models import Role, User
+from taskmanager.services import onboarding
+from taskmanager.services.authentication import CredentialCache, authenticate_basic
+from taskmanager.services.permissions import DEFAULT_ROLES
+
+
+def test_roles_have_exactly_the_contract_permissions(session) -> None:
+    roles = {role.name: set(role.permissions or ()) for role in session.scalars(select(Role))}
+    assert roles == {name: set(perms) for name, (_, perms) in DEFAULT_ROLES.items()}
+    assert "roles_manage" in roles["admin"] and "task_update_lock_all" in roles["superuser"]
+    assert roles["user"] == {"task_read", "task_update_status", "user_read", "group_read"}
+
+
+def test_onboarding_is_idempotent_and_repairs_roles(session, settings) -> None:
+    role = session.scalars(select(Role).where(Role.name == "user")).one()
+    role.permissions = ["task_read"]
+    session.commit()
+    onboarding.run(session, settings)
+    onboarding.run(session, settings)
+    assert session.query(Role).count() == 3
+    assert session.query(User).filter_by(username="admin").count() == 1
+    role = session.scalars(select(Role).where(Role.name == "user")).one()
+    assert set(role.permissions) == {"task_read", "task_update_status", "user_read", "group_read"}
+
+
+def test_admin_account_and_force_update(session, settings) -> None:
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    assert [r.name for r in admin.roles] == ["admin"]
+    cache = CredentialCache("k", 0)
+    assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is not None
+
+    changed = dataclasses.replace(
+        settings, admin_password="changed", admin_email="boss@example.org"
+    )
+    onboarding.run(session, changed)  # without force update nothing changes
+    assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is not None
+
+    admin.active = False
+    session.commit()
+    onboarding.run(session, dataclasses.replace(changed, admin_force_update=True))
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    assert admin.active and admin.email == "boss@example.org"
+    assert (
+        authenticate_basic(session, identity="admin", password="changed", cache=cache) is not None
+    )
+    assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is None
