@@ -42,7 +42,10 @@ OTHER_KNOWN = (
     "PROJECT_REPO",
     "PROJECT_BRANCH",
     "PROJECT_RELATIVE_PATH",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DB_DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -107,6 +110,12 @@ def normalise_database_uri(uri: str) -> str:
     if scheme == "mysql+pymysql" and "charset=" not in uri:
         uri += ("&" if "?" in uri else "?") + "charset=utf8mb4"
     return uri
+
+
+def normalise_prefix(prefix: str) -> str:
+    """`taskmanager/`, `/taskmanager/` and `/taskmanager` all mean `/taskmanager`; `/` means none."""
+    stripped = prefix.strip().strip("/")
+    return f"/{stripped}" if stripped else ""
 
 
 def compose_database_uri(env: dict[str, str]) -> str | None:
@@ -180,6 +189,14 @@ class Settings:
     project_repo: str | None = None
     project_branch: str | None = None
     project_relative_path: str | None = None
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust, and a fixed path
+    # prefix (e.g. /taskmanager) for proxies that pass the full path on.
+    proxy_count: int = 0
+    url_prefix: str = ""
+    log_format: str = "text"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    prometheus_multiproc_dir: str | None = None
     mail: dict[str, Any] = field(default_factory=dict)
     flask_passthrough: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +278,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         admin_username, admin_password = "admin", admin_password or "admin"
         admin_email = admin_email or "admin@example.org"
 
+    log_format = (env.get("TASKMAN_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"TASKMAN_LOG_FORMAT must be text or json, got {log_format!r}")
+    log_level = (env.get("TASKMAN_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"TASKMAN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+        )
+    proxy_count = as_int("TASKMAN_PROXY_COUNT", env.get("TASKMAN_PROXY_COUNT"), 0) or 0
+    if proxy_count < 0:
+        raise ConfigurationError("TASKMAN_PROXY_COUNT must be zero or more")
+
     mail = {key: parse_value(value) for key, value in env.items() if key.startswith("MAIL_")}
     passthrough = {
         key: parse_value(value)
@@ -320,6 +349,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         project_repo=env.get("PROJECT_REPO") or None,
         project_branch=env.get("PROJECT_BRANCH") or None,
         project_relative_path=env.get("PROJECT_RELATIVE_PATH") or None,
+        proxy_count=proxy_count,
+        url_prefix=normalise_prefix(env.get("TASKMAN_URL_PREFIX") or ""),
+        log_format=log_format,
+        log_level=log_level,
+        metrics_enabled=as_bool(env.get("TASKMAN_METRICS"), True),
+        prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         mail=mail,
         flask_passthrough=passthrough,
     )
