@@ -40,6 +40,7 @@ def _flask_config(settings: Any) -> dict[str, Any]:
             "basicAuth": {"type": "http", "scheme": "basic"},
             "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authentication-Token"},
         },
+        "AUTO_SERVERS": False,  # proxying sets `servers` per request
         # Built per request, so that they carry a deployment prefix.
         "SWAGGER_UI_CSS": StaticAsset("swagger-ui/swagger-ui.css"),
         "SWAGGER_UI_BUNDLE_JS": StaticAsset("swagger-ui/swagger-ui-bundle.js"),
@@ -156,7 +157,7 @@ def prepare_database(app: APIFlask) -> None:
 
     settings = app.extensions["taskman_settings"]
     with app.app_context():
-        database.wait_for_database(db.engine, timeout=60.0)
+        database.wait_for_database(db.engine, timeout=settings.db_wait_timeout)
         database.upgrade(settings.database_uri)
         onboarding.run(db.session, settings)
         project_config.load_from_repository(db.session, settings)

@@ -179,6 +179,7 @@ class Settings:
     redis_queue_name: str = "taskmanager_callbacks"
     lock_timeout: float | None = None
     auto_migrate: bool = True
+    db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
     gunicorn_worker_class: str | None = None
     gunicorn_worker_connections: int | None = None
@@ -334,6 +335,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
         lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),
         auto_migrate=as_bool(env.get("TASKMAN_AUTO_MIGRATE"), True),
+        db_wait_timeout=as_float(
+            "TASKMAN_DB_WAIT_TIMEOUT", env.get("TASKMAN_DB_WAIT_TIMEOUT"), 60.0
+        )
+        or 0.0,
         auth_cache_seconds=as_float(
             "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
         )

@@ -58,10 +58,13 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def _spec_servers(response: Response) -> Response:
-    """Under a prefix, the OpenAPI document names it as its server, so "Try it out" works."""
-    if request.endpoint == "openapi.spec" and request.script_root and response.is_json:
+    """The OpenAPI document names the server by path (with any prefix), so "Try it out" works.
+
+    APIFlask would otherwise cache the host of whichever request came first.
+    """
+    if request.endpoint == "openapi.spec" and response.is_json:
         spec = json.loads(response.get_data())
-        spec["servers"] = [{"url": request.script_root}]
+        spec["servers"] = [{"url": request.script_root or "/"}]
         response.set_data(json.dumps(spec))
     return response
 

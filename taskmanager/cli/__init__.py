@@ -78,16 +78,18 @@ def db_downgrade(revision: str, force: bool) -> None:
 
 @db.command("wait")
 @click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Give up after this long (s)."
+    "--timeout", type=float, default=None, help="Give up after this long (s; TASKMAN_DB_WAIT_TIMEOUT)."
 )
-def db_wait(timeout: float) -> None:
+def db_wait(timeout: float | None) -> None:
     """Wait until the database accepts connections (container start-up)."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import OperationalError
 
     from .. import database
 
-    engine = create_engine(_settings().database_uri)
+    settings = _settings()
+    timeout = settings.db_wait_timeout if timeout is None else timeout
+    engine = create_engine(settings.database_uri)
     try:
         database.wait_for_database(engine, timeout=timeout)
     except OperationalError as exc:
@@ -165,9 +167,10 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
         )
     from .. import create_app, prepare_database
 
-    # Migrate once in the master, so workers never race each other to do it.
-    with _startup_errors():
-        prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
+    if settings.auto_migrate:
+        # Migrate once in the master, so workers never race each other to do it.
+        with _startup_errors():
+            prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
     options = gunicorn_options(settings, host=host, port=port, workers=workers)
     worker_settings = dataclasses.replace(settings, auto_migrate=False)
     GunicornServer(lambda: create_app(worker_settings), options).run()
