@@ -44,7 +44,9 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         # Built per request, so that they carry a deployment prefix.
         "SWAGGER_UI_CSS": StaticAsset("swagger-ui/swagger-ui.css"),
         "SWAGGER_UI_BUNDLE_JS": StaticAsset("swagger-ui/swagger-ui-bundle.js"),
-        "SWAGGER_UI_STANDALONE_PRESET_JS": StaticAsset("swagger-ui/swagger-ui-standalone-preset.js"),
+        "SWAGGER_UI_STANDALONE_PRESET_JS": StaticAsset(
+            "swagger-ui/swagger-ui-standalone-preset.js"
+        ),
         "DOCS_FAVICON": StaticAsset("swagger-ui/favicon-32x32.png"),
         # Accounts (Flask-Security)
         "SECURITY_PASSWORD_HASH": "argon2",

@@ -96,7 +96,9 @@ def init_sentry(settings: Settings) -> bool:
     try:
         import sentry_sdk
     except ImportError:
-        log.warning("SENTRY_DSN is set but sentry-sdk is not installed: pip install taskmanager[sentry]")
+        log.warning(
+            "SENTRY_DSN is set but sentry-sdk is not installed: pip install taskmanager[sentry]"
+        )
         return False
     from . import __version__
 

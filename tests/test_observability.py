@@ -53,7 +53,16 @@ def test_requests_are_counted_by_route_method_and_status(client: Any) -> None:
     assert delta("taskmanager_http_request_duration_seconds_bucket", **labels, le="+Inf") == 2
     # Paths that match no route share one series instead of making one each.
     client.get("/no/such/path/12345")
-    assert value(samples(client), "taskmanager_http_requests_total", route="unmatched", method="GET", status="404") >= 1
+    assert (
+        value(
+            samples(client),
+            "taskmanager_http_requests_total",
+            route="unmatched",
+            method="GET",
+            status="404",
+        )
+        >= 1
+    )
 
 
 def test_tasks_and_callbacks_are_counted_from_the_database(client: Any, session: Any) -> None:
@@ -63,9 +72,7 @@ def test_tasks_and_callbacks_are_counted_from_the_database(client: Any, session:
     for status in ("queued", "queued", "done"):
         session.add(Task(project="p", status=status, raw_content="{}", template_id=template.id))
     for index, status in enumerate(("pending", "failed", "failed")):
-        session.add(
-            CallbackDelivery(idempotency_key=f"k{index}", url="http://x/", status=status)
-        )
+        session.add(CallbackDelivery(idempotency_key=f"k{index}", url="http://x/", status=status))
     session.commit()
 
     found = samples(client)

@@ -78,7 +78,10 @@ def db_downgrade(revision: str, force: bool) -> None:
 
 @db.command("wait")
 @click.option(
-    "--timeout", type=float, default=None, help="Give up after this long (s; TASKMAN_DB_WAIT_TIMEOUT)."
+    "--timeout",
+    type=float,
+    default=None,
+    help="Give up after this long (s; TASKMAN_DB_WAIT_TIMEOUT).",
 )
 def db_wait(timeout: float | None) -> None:
     """Wait until the database accepts connections (container start-up)."""
@@ -163,7 +166,8 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
     if settings.metrics_enabled:
         # Before the app (and prometheus-client) is imported: every worker writes its counts there.
         settings = dataclasses.replace(
-            settings, prometheus_multiproc_dir=prepare_metrics_dir(settings.prometheus_multiproc_dir)
+            settings,
+            prometheus_multiproc_dir=prepare_metrics_dir(settings.prometheus_multiproc_dir),
         )
     from .. import create_app, prepare_database
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..models import Group, Role, Tag, TaskTemplate, User
+from ..models import Group, Role, Tag, TaskTemplate
 from . import project_repo, users
 from .errors import InvalidInput
 
@@ -49,7 +49,9 @@ def _template_paths(config: dict[str, Any], base: Path) -> list[Path]:
     for entry in listed:
         path = (base / str(entry)).resolve()
         if not path.is_relative_to(base.resolve()):
-            raise InvalidInput(f"template path {entry!r} leaves the config folder", field="templates")
+            raise InvalidInput(
+                f"template path {entry!r} leaves the config folder", field="templates"
+            )
         if not path.is_file():
             raise InvalidInput(f"template file {entry!r} does not exist", field="templates")
         paths.append(path)

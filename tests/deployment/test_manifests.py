@@ -118,7 +118,10 @@ def test_compose_services() -> None:
         assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     # The database and broker credentials agree with what the server is given.
     env = compose_environment("taskmanager")
-    db_env = {k: INTERPOLATION.sub(lambda m: m.group("default") or "", str(v)) for k, v in services["db"]["environment"].items()}
+    db_env = {
+        k: INTERPOLATION.sub(lambda m: m.group("default") or "", str(v))
+        for k, v in services["db"]["environment"].items()
+    }
     assert (db_env["POSTGRES_USER"], db_env["POSTGRES_PASSWORD"], db_env["POSTGRES_DB"]) == (
         env["DB_USER"],
         env["DB_PASS"],
@@ -156,12 +159,12 @@ def documents(rendered: dict[str, list[dict[str, Any]]], kind: str) -> dict[str,
     }
 
 
-def container_env(
-    rendered: dict[str, list[dict[str, Any]]], deployment: str
-) -> dict[str, str]:
+def container_env(rendered: dict[str, list[dict[str, Any]]], deployment: str) -> dict[str, str]:
     """A container's environment, secret references resolved from the rendered Secret."""
     secrets = {name: doc["stringData"] for name, doc in documents(rendered, "Secret").items()}
-    container = documents(rendered, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"][0]
+    container = documents(rendered, "Deployment")[deployment]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     environment: dict[str, str] = {}
     for entry in container["env"]:
         assert entry["name"] not in environment, f"{entry['name']} set twice"
@@ -198,7 +201,10 @@ def test_chart_sets_only_known_and_all_required_variables(deployment: str, tmp_p
     assert settings.database_uri == (
         "postgresql+psycopg://taskmanager:db-password@tm-taskmanager-postgresql:5432/taskmanager"
     )
-    assert settings.celery_broker == "amqp://taskmanager:rabbit-password@tm-taskmanager-rabbitmq:5672//"
+    assert (
+        settings.celery_broker
+        == "amqp://taskmanager:rabbit-password@tm-taskmanager-rabbitmq:5672//"
+    )
     assert settings.url_prefix == "/taskmanager" and settings.proxy_count == 1
 
 
@@ -209,14 +215,22 @@ def test_chart_values_map_onto_the_documented_variables(tmp_path: Path) -> None:
             "gunicorn": {"workerClass": "sync", "workerConnections": 20, "timeout": 90},
             "instanceName": "Brain Study",
             "projectName": "brain",
-            "db": {"schema": "study", "name": "tm", "user": "u", "host": "pg.example", "port": 6432},
+            "db": {
+                "schema": "study",
+                "name": "tm",
+                "user": "u",
+                "host": "pg.example",
+                "port": 6432,
+            },
             "security": {
                 "registerable": False,
                 "changable": False,
                 "recoverable": False,
                 "confirmable": False,
             },
-            "project": {"git": {"url": "https://git.example/p.git", "branch": "b", "relativePath": "c"}},
+            "project": {
+                "git": {"url": "https://git.example/p.git", "branch": "b", "relativePath": "c"}
+            },
             "callbacks": {"broker": "amqp://external//"},
         },
         "postgresql": {"enabled": False},
@@ -256,7 +270,10 @@ def test_chart_values_map_onto_the_documented_variables(tmp_path: Path) -> None:
     server = documents(rendered, "Deployment")["tm-taskmanager-server"]
     assert server["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 6000
     assert not documents(rendered, "StatefulSet")
-    assert set(documents(rendered, "Deployment")) == {"tm-taskmanager-server", "tm-taskmanager-worker"}
+    assert set(documents(rendered, "Deployment")) == {
+        "tm-taskmanager-server",
+        "tm-taskmanager-worker",
+    }
 
 
 def test_chart_server_probes_service_and_ingress() -> None:
@@ -281,14 +298,21 @@ def test_chart_server_probes_service_and_ingress() -> None:
     secret = documents(rendered, "Secret")["tm-taskmanager"]["stringData"]
     assert secret["SECRET_KEY"] == "k" * 32
     for entry in container["env"]:
-        if entry["name"] in {"SECRET_KEY", "SECURITY_PASSWORD_SALT", "DB_PASS", "TASKMAN_ADMIN_PASSWORD"}:
+        if entry["name"] in {
+            "SECRET_KEY",
+            "SECURITY_PASSWORD_SALT",
+            "DB_PASS",
+            "TASKMAN_ADMIN_PASSWORD",
+        }:
             assert "valueFrom" in entry
 
 
 def test_chart_with_an_existing_secret_makes_none() -> None:
     rendered = render({"taskmanager": {"existingSecret": "mine"}})
     assert not documents(rendered, "Secret")
-    container = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"]["spec"]["containers"][0]
+    container = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
     assert refs == {"mine"}
 
@@ -297,3 +321,32 @@ def test_development_values_render() -> None:
     values = yaml.safe_load((ROOT / "dev" / "values-dev.yaml").read_text())
     environment = container_env(Chart(CHART).render(values), "tm-taskmanager-server")
     assert environment["TASKMAN_ADMIN_PASSWORD"] == "supersecretpassword"
+
+
+# --- manual install -------------------------------------------------------------------------------
+
+
+def test_systemd_environment_file_sets_known_and_required_variables(tmp_path: Path) -> None:
+    lines = (ROOT / "resources" / "systemd" / "taskmanager.env").read_text().splitlines()
+    environment = dict(
+        line.split("=", 1) for line in lines if line.strip() and not line.lstrip().startswith("#")
+    )
+    assert set(environment) <= known_variables(), set(environment) - known_variables()
+    assert not {name for name in REQUIRED if not environment.get(name)}
+    settings = load_settings({**environment, "TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    assert settings.proxy_count == 1
+    for unit in ("taskmanager.service", "taskmanager-worker.service"):
+        text = (ROOT / "resources" / "systemd" / unit).read_text()
+        assert "EnvironmentFile=/etc/taskmanager/taskmanager.env" in text
+        assert "User=taskmanager" in text
+
+
+def test_nginx_site_forwards_what_the_server_trusts() -> None:
+    text = (ROOT / "resources" / "nginx" / "taskmanager.conf").read_text()
+    active = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
+        assert f"proxy_set_header {header} " in active
+    assert "proxy_set_header X-Forwarded-Prefix /taskmanager;" in active
+    assert "location /taskmanager/ {" in active and "proxy_pass http://taskmanager/;" in active
+    assert "server 127.0.0.1:5000;" in active
+    assert "# auth_basic " in text and "# auth_basic_user_file " in text

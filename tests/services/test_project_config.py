@@ -119,7 +119,11 @@ def test_onboarding_command_loads_the_repository(
     assert "1 templates created" in result.output
     assert template(session, "landmarks") is not None
 
-    broken = {**env, "PROJECT_BRANCH": "no-such-branch", "TASKMAN_INSTANCE_PATH": str(tmp_path / "other")}
+    broken = {
+        **env,
+        "PROJECT_BRANCH": "no-such-branch",
+        "TASKMAN_INSTANCE_PATH": str(tmp_path / "other"),
+    }
     result = CliRunner(env=broken).invoke(main, ["onboarding"])
     assert result.exit_code == 1
     assert "Project repository: git clone failed" in result.output
