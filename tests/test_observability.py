@@ -39,8 +39,10 @@ def value(found: dict[Any, float], name: str, **labels: str) -> float:
 def test_requests_are_counted_by_route_method_and_status(client: Any) -> None:
     route = "/api/v1/users/<user_id>"
     before = samples(client)
-    assert client.get("/api/v1/users/1", headers=basic_auth("admin", "admin")).status_code == 200
-    assert client.get("/api/v1/users/1").status_code == 401
+    assert (
+        client.get("/api/v1/users/admin", headers=basic_auth("admin", "admin")).status_code == 200
+    )
+    assert client.get("/api/v1/users/admin").status_code == 401
     after = samples(client)
 
     def delta(name: str, **labels: str) -> float:

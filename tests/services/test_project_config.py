@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from taskmanager.cli import main
 from taskmanager.models import Group, Role, Tag, TaskTemplate, User
 from taskmanager.services import project_config, project_repo
 from taskmanager.services.errors import InvalidInput
@@ -107,6 +108,20 @@ def test_a_template_without_name_is_refused(session: Any, settings: Any, tmp_pat
         project_config.load_from_repository(session, repo_settings(settings, tmp_path, repo))
 
 
+def onboarding(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`taskmanager onboarding` as a user runs it (its own process, its own connections)."""
+    command = Path(sys.executable).parent / "taskmanager"
+    return subprocess.run(
+        [str(command), "onboarding"],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_onboarding_command_loads_the_repository(
     app: Any, session: Any, database_url: str, tmp_path: Path
 ) -> None:
@@ -114,9 +129,9 @@ def test_onboarding_command_loads_the_repository(
     env = make_env(
         database_url, tmp_path / "instance", PROJECT_REPO=str(repo), PROJECT_BRANCH="study"
     )
-    result = CliRunner(env=env).invoke(main, ["onboarding"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "1 templates created" in result.output
+    result = onboarding(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 templates created" in result.stdout
     assert template(session, "landmarks") is not None
 
     broken = {
@@ -124,6 +139,6 @@ def test_onboarding_command_loads_the_repository(
         "PROJECT_BRANCH": "no-such-branch",
         "TASKMAN_INSTANCE_PATH": str(tmp_path / "other"),
     }
-    result = CliRunner(env=broken).invoke(main, ["onboarding"])
-    assert result.exit_code == 1
-    assert "Project repository: git clone failed" in result.output
+    result = onboarding(broken, tmp_path)
+    assert result.returncode == 1
+    assert "Project repository: git clone failed" in result.stderr
