@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -63,13 +65,23 @@ def prepare_metrics_dir(configured: str | None) -> str:
 
     Files left by a previous run would be counted again, so they are removed at start.
     """
-    path = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="taskmanager-metrics-"))
-    path.mkdir(parents=True, exist_ok=True)
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="taskmanager-metrics-"))
+        # Removed when the master exits; workers (forked, they inherit this) must leave it be.
+        atexit.register(_remove_in_owner, path, os.getpid())
     for stale in path.glob("*.db"):
         stale.unlink()
     # prometheus-client reads this variable itself, in every worker process.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     return str(path)
+
+
+def _remove_in_owner(path: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _mark_worker_dead(_server: Any, worker: Any) -> None:

@@ -60,11 +60,13 @@ def database_env(url: str) -> dict[str, str]:
 @pytest.fixture
 def entrypoint_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     url = databases.create_database(tmp_path, prefix="tm_entry")
+    (tmp_path / "tmp").mkdir()
     repo = make_project_repo(tmp_path / "project-repo")
     env = {
         # Only what a container would have: no developer settings leak in.
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path / "tmp"),
         "LANG": "C.UTF-8",
         **database_env(url),
         "SECRET_KEY": "entrypoint-secret",
@@ -168,6 +170,8 @@ def test_entrypoint_starts_a_ready_server(entrypoint_env: dict[str, str], tmp_pa
         returncode = started.stop()
     output = started.output()
     assert returncode == 0, output
+    # The metrics folder the server made for its workers is gone with it.
+    assert not list((tmp_path / "tmp").glob("taskmanager-metrics-*"))
 
     # TASKMAN_LOG_FORMAT=json: the server's own and gunicorn's log lines are JSON objects.
     records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
