@@ -6,6 +6,7 @@ task row is ever touched here.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,8 @@ def value_text(value: Any, *, field: str = "value") -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field} must be a finite number or text", field=field)
         value = str(value)
     checked = validation.text(value, field=field, column=Meta.value, required=False)
     if checked is None:

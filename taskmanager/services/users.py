@@ -84,11 +84,24 @@ def _validate_password(password: Any) -> str:
     return checked
 
 
-def _email_taken(session: Session, email: str, *, other_than: int | None = None) -> bool:
-    query = select(User.id).where(func.lower(User.email) == email.lower())
-    if other_than is not None:
-        query = query.where(User.id != other_than)
-    return session.scalars(query.limit(1)).first() is not None
+def _refuse_taken(
+    session: Session, *, username: str | None, email: str | None, other_than: int | None = None
+) -> None:
+    """409 naming every field another user already has (e-mail compared case-insensitively)."""
+    taken: dict[str, list[str]] = {}
+    for field, condition in (
+        ("username", User.username == username if username is not None else None),
+        ("email", func.lower(User.email) == email.lower() if email is not None else None),
+    ):
+        if condition is None:
+            continue
+        query = select(User.id).where(condition)
+        if other_than is not None:
+            query = query.where(User.id != other_than)
+        if session.scalars(query.limit(1)).first() is not None:
+            taken[field] = [f"A user with this {field} already exists"]
+    if taken:
+        raise Conflict(f"A user with this {' and '.join(taken)} already exists", errors=taken)
 
 
 def _flush(session: Session, user: User) -> None:
@@ -121,8 +134,7 @@ def create(
     if password is not None:
         password = _validate_password(password)
     weight = validate_weight(assignment_weight)
-    if _email_taken(session, email):
-        raise Conflict("A user with this email already exists", field="email")
+    _refuse_taken(session, username=username, email=email)
     user = User(
         username=username,
         name=name or username,
@@ -209,8 +221,6 @@ def update(
         )
     if "email" in changes:
         values["email"] = _validate_email(changes["email"])
-        if _email_taken(session, values["email"], other_than=user.id):
-            raise Conflict("A user with this email already exists", field="email")
     if "name" in changes:
         values["name"] = validation.text(
             changes["name"], field="name", column=User.name, required=False
@@ -225,6 +235,12 @@ def update(
             _ensure_other_active_admin(session, user=user, field="active")
     if "assignment_weight" in changes:
         values["assignment_weight"] = validate_weight(changes["assignment_weight"])
+    _refuse_taken(
+        session,
+        username=values.get("username"),
+        email=values.get("email"),
+        other_than=user.id,
+    )
     for field, value in values.items():
         if field == "password":
             set_password(user, value)
