@@ -163,7 +163,8 @@ def test_list_page_counts_and_orders_by_id(session) -> None:
     made = [make_user(session, f"u{i}", "user", commit=False) for i in range(5)]
     session.commit()
     page = users.list_page(session, offset=1, limit=2)
-    everyone = sorted([u.id for u in made] + [session.scalars(select(User.id)).first()])
+    admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+    everyone = sorted([u.id for u in made] + [admin_id])
     assert page.total == 6
     assert page.items == everyone[1:3]
     assert (page.offset, page.limit) == (1, 2)
