@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnElement, Table, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,3 +28,15 @@ def insert_missing(session: Session, table: Table, rows: Sequence[dict[str, Any]
     else:  # pragma: no cover - the three supported backends are above
         statement = insert(table)
     session.execute(statement, list(rows))
+
+
+def lock(session: Session, table: Table, *where: ColumnElement[bool]) -> int:
+    """Hold a write lock on the matching rows until the transaction ends; their number.
+
+    A no-op UPDATE rather than SELECT ... FOR UPDATE: it locks the rows on PostgreSQL and
+    MariaDB, and on SQLite (which ignores FOR UPDATE) it takes the database write lock before
+    the caller reads, so what the caller reads next cannot go stale before it writes.
+    """
+    unchanged = {column.name: column for column in table.primary_key.columns}
+    result = session.execute(update(table).where(*where).values(unchanged))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Group, Role, User, group_membership, roles_users, utcnow
-from . import listing, permissions, references, validation
+from . import listing, permissions, references, rows, validation
 from . import roles as role_service
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -292,14 +292,15 @@ def replace_roles(session: Session, *, user: User, new_roles: Iterable[Role]) ->
 def _ensure_other_active_admin(session: Session, *, user: User, field: str) -> None:
     """409 when the user is the last active admin (demoting or deactivating would lock all out).
 
-    The admin role's row is locked first, so concurrent demotions are serialised and the count
-    (a locking read, so it sees committed changes on every backend) cannot go stale.
+    The admin role's row is locked first, so concurrent demotions are serialised, and the other
+    admins are read with a locking read, which sees committed changes on every backend.
     """
     if not user.active:
         return
-    admin = session.scalars(select(Role).where(Role.name == ADMIN_ROLE).with_for_update()).first()
-    if admin is None or admin not in user.roles:
+    admin = next((role for role in user.roles if role.name == ADMIN_ROLE), None)
+    if admin is None:
         return
+    rows.lock(session, Role.__table__, Role.id == admin.id)  # type: ignore[arg-type]
     other = session.scalars(
         select(User.id)
         .join(roles_users, roles_users.c.user_id == User.id)

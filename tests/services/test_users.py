@@ -1,4 +1,6 @@
 import math
+import threading
+import time
 
 import pytest
 from flask_security.utils import verify_password
@@ -168,3 +170,46 @@ def test_list_page_counts_and_orders_by_id(session) -> None:
     assert page.total == 6
     assert page.items == everyone[1:3]
     assert (page.offset, page.limit) == (1, 2)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app) -> None:
+    """The admin role row is locked before counting, so the second demotion sees the first."""
+    with app.app_context():
+        from sqlalchemy.orm import Session as PlainSession
+
+        from taskmanager.models import db
+
+        make_user(db.session, "second", "admin")
+        first = PlainSession(db.engine)
+        admin_role = first.scalars(select(Role).where(Role.name == "admin")).one()
+        second_user = first.scalars(select(User).where(User.username == "second")).one()
+        users.set_role(first, user=second_user, role=admin_role, granted=False)
+        outcome: list[BaseException | None] = []
+
+        def demote_admin() -> None:
+            with app.app_context():
+                other = PlainSession(db.engine)
+                try:
+                    role = other.scalars(select(Role).where(Role.name == "admin")).one()
+                    admin = other.scalars(select(User).where(User.username == "admin")).one()
+                    users.set_role(other, user=admin, role=role, granted=False)
+                    other.commit()
+                    outcome.append(None)
+                except BaseException as error:  # checked in the main thread
+                    outcome.append(error)
+                finally:
+                    other.rollback()
+                    other.close()
+
+        thread = threading.Thread(target=demote_admin)
+        thread.start()
+        time.sleep(0.3)  # let the second demotion reach the lock the first one holds
+        first.commit()
+        first.close()
+        thread.join(timeout=60)
+        assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+        db.session.expire_all()
+        admins = db.session.scalars(
+            select(User.username).join(User.roles).where(Role.name == "admin", User.active)
+        ).all()
+        assert admins == ["admin"]
