@@ -15,10 +15,12 @@ v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
 ROUTE_MODULES = ("users", "groups", "roles", "tags", "templates", "meta", "config_service")
 
 # Every API v1 route accepts HTTP basic auth or a token; Swagger UI's "Try it out" needs this.
-API_SECURITY = [{"basicAuth": []}, {"tokenAuth": []}]
+API_SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}, {"tokenAuth": []}]
 
 
-def _document_security(spec: dict[str, Any]) -> dict[str, Any]:
+def _document_security(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
+    if not isinstance(spec, dict):
+        return spec
     for path, operations in spec.get("paths", {}).items():
         if "/api/v1/" not in path:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from flask import url_for
@@ -10,7 +11,8 @@ from flask import url_for
 
 def uri_maker(endpoint: str, argument: str) -> Callable[[int | str], str]:
     """A function turning an id (or label) into the object's URL: one url_for for a whole list."""
-    base = url_for(endpoint, **{argument: "0"})[: -len("0")]
+    values: dict[str, Any] = {argument: "0"}
+    base = url_for(endpoint, **values)[: -len("0")]
     return lambda key: base + quote(str(key), safe="")
 
 

@@ -12,6 +12,9 @@ T = TypeVar("T")
 
 MAX_LIMIT = 1000
 
+# A SELECT of any number of columns.
+AnySelect = Select[*tuple[Any, ...]]
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
@@ -28,7 +31,7 @@ def clamp(offset: int | None, limit: int | None) -> tuple[int, int]:
     return offset, limit
 
 
-def count(session: Session, statement: Select[Any]) -> int:
+def count(session: Session, statement: AnySelect) -> int:
     """SELECT COUNT(*) over the statement's rows, without loading them."""
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     return int(session.scalar(counted) or 0)
@@ -36,7 +39,7 @@ def count(session: Session, statement: Select[Any]) -> int:
 
 def page(
     session: Session,
-    statement: Select[Any],
+    statement: AnySelect,
     *,
     offset: int | None = None,
     limit: int | None = None,
