@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import Group, User, group_membership
 from . import listing, permissions, references, rows, validation
 from . import users as user_service
-from .errors import Forbidden, InvalidInput, NotFound
+from .errors import Forbidden, InvalidInput
 
 
 def get_by_reference(session: Session, *, reference: str | int) -> Group | None:
@@ -21,10 +21,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> Group | None:
 
 
 def get_or_raise(session: Session, *, reference: str | int, field: str = "group") -> Group:
-    group = get_by_reference(session, reference=reference)
-    if group is None:
-        raise NotFound(f"Group {reference!r} does not exist", field=field)
-    return group
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="Group",
+        reference=reference,
+        field=field,
+    )
 
 
 def is_member(session: Session, *, group: Group, user: User) -> bool:

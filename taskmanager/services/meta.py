@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models import Meta, MetaHistory, utcnow
 from . import listing, references, validation
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 
 # What string.Template recognises after `$`: a label outside this pattern could never be used.
 LABEL_PATTERN = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
@@ -28,10 +28,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> Meta | None:
 
 
 def get_or_raise(session: Session, *, reference: str | int, field: str = "meta") -> Meta:
-    meta = get_by_reference(session, reference=reference)
-    if meta is None:
-        raise NotFound(f"Meta variable {reference!r} does not exist", field=field)
-    return meta
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="Meta variable",
+        reference=reference,
+        field=field,
+    )
 
 
 def list_page(

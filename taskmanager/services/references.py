@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from .errors import NotFound
+
 T = TypeVar("T")
 
 # Every id column is a 32-bit INTEGER; larger numbers can name nothing (and overflow SQLite).
@@ -68,3 +70,10 @@ def by_name(
 ) -> T | None:
     """The row whose name column equals the name exactly (no id or URL interpretation)."""
     return session.scalars(select(model).where(name_column == name)).first()
+
+
+def found(row: T | None, *, what: str, reference: str | int, field: str) -> T:
+    """The row a reference named, or 404 naming the field when it named nothing."""
+    if row is None:
+        raise NotFound(f"{what} {reference!r} does not exist", field=field)
+    return row

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Role
 from . import listing, references, validation
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .permissions import DEFAULT_ROLES
 
 # Every permission the server checks; a role may carry any of these and nothing else.
@@ -27,10 +27,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> Role | None:
 
 
 def get_or_raise(session: Session, *, reference: str | int, field: str = "role") -> Role:
-    role = get_by_reference(session, reference=reference)
-    if role is None:
-        raise NotFound(f"Role {reference!r} does not exist", field=field)
-    return role
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="Role",
+        reference=reference,
+        field=field,
+    )
 
 
 def list_page(

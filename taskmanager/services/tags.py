@@ -19,10 +19,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> Tag | None:
 
 
 def get_or_raise(session: Session, *, reference: str | int, field: str = "tag") -> Tag:
-    tag = get_by_reference(session, reference=reference)
-    if tag is None:
-        raise NotFound(f"Tag {reference!r} does not exist", field=field)
-    return tag
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="Tag",
+        reference=reference,
+        field=field,
+    )
 
 
 def list_page(

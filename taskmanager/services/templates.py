@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Task, TaskTemplate
 from . import listing, references, validation
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 
 
 def get_by_reference(session: Session, *, reference: str | int) -> TaskTemplate | None:
@@ -25,10 +25,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> TaskTemplate 
 def get_or_raise(
     session: Session, *, reference: str | int, field: str = "template"
 ) -> TaskTemplate:
-    template = get_by_reference(session, reference=reference)
-    if template is None:
-        raise NotFound(f"Template {reference!r} does not exist", field=field)
-    return template
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="Template",
+        reference=reference,
+        field=field,
+    )
 
 
 def list_page(

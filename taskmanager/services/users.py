@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..models import Group, Role, User, group_membership, roles_users, utcnow
 from . import listing, permissions, references, rows, validation
 from . import roles as role_service
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput
 
 ADMIN_ROLE = "admin"
 
@@ -45,10 +45,12 @@ def get_by_reference(session: Session, *, reference: str | int) -> User | None:
 
 
 def get_or_raise(session: Session, *, reference: str | int, field: str = "user") -> User:
-    user = get_by_reference(session, reference=reference)
-    if user is None:
-        raise NotFound(f"User {reference!r} does not exist", field=field)
-    return user
+    return references.found(
+        get_by_reference(session, reference=reference),
+        what="User",
+        reference=reference,
+        field=field,
+    )
 
 
 def readable_or_raise(session: Session, *, reference: str | int, actor: User) -> User:
