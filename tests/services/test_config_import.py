@@ -92,8 +92,8 @@ def test_overwrite_changes_existing_records(session) -> None:
 @pytest.mark.parametrize(
     ("text", "error_type", "field"),
     [
-        ("users: [{username: carol, password: p}]", InvalidInput, "users[0].email"),
-        ("users: [{username: carol, email: c@x.org}]", InvalidInput, "users[0].password"),
+        ("users: [{username: carol, email: not-an-address}]", InvalidInput, "users[0].email"),
+        ("users: [{username: carol, password: 5}]", InvalidInput, "users[0].password"),
         ("users: [{email: c@x.org}]", InvalidInput, "users[0].username"),
         (
             "users: [{username: c, email: c@x.org, password: p, roles: [wizard]}]",
@@ -149,6 +149,13 @@ def test_overwrite_keeps_the_last_admin(session) -> None:
     with pytest.raises(Conflict) as error:
         _import(session, text, overwrite=True)
     assert "users[0].roles" in error.value.errors
+
+
+def test_users_without_password_or_email(session) -> None:
+    result = _import(session, "users: [{username: service}]")
+    service = result.users[0]
+    assert service.email == "service@localhost" and service.password is None
+    assert [r.name for r in service.roles] == ["user"]
 
 
 def test_templates_as_loaded_dicts(session) -> None:
