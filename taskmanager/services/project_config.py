@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import TaskTemplate
-from . import config_import, project_repo
+from . import config_import, project_repo, templates
 from .errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,11 @@ def upsert_template(session: Session, *, path: Path) -> str:
     content = path.read_text(encoding="utf-8")
     template = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
     if template is None:
-        session.add(TaskTemplate(label=str(label), content=content))
+        templates.create(session, label=str(label), content=content)
         return "created"
     if template.content == content:
         return "unchanged"
-    template.content = content
+    templates.update(session, template=template, changes={"content": content})
     return "updated"
 
 
