@@ -87,8 +87,11 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
+        "SECURITY_PASSWORD_LENGTH_MIN": settings.password_length_min,
+        "SESSION_COOKIE_SECURE": settings.cookie_secure,
+        "REMEMBER_COOKIE_SECURE": settings.cookie_secure,
+        # Larger bodies are refused with 413 before they are read (a 10,000-task bulk fits).
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
         **settings.mail,
     }
     return config

@@ -67,6 +67,9 @@ def register(app: APIFlask) -> None:
     def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
         errors = _flatten_validation_detail(error.detail)
         message = error.message or "Error"
+        if error.status_code == 413 and not errors:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            errors = {"body": [f"The request body is larger than {limit} bytes"]}
         if error.status_code == current_app.config["VALIDATION_ERROR_STATUS_CODE"] and errors:
             message = "Invalid input: " + "; ".join(
                 f"{field}: {', '.join(messages)}" for field, messages in errors.items()

@@ -86,6 +86,15 @@ def _validate_password(password: Any) -> str:
     return checked
 
 
+def check_password_length(password: str | None, *, minimum: int) -> None:
+    """400 when a new password is shorter than the configured minimum."""
+    if password is not None and len(password) < minimum:
+        raise InvalidInput(
+            f"The password must be at least {minimum} characters long",
+            field="password",
+        )
+
+
 def _refuse_taken(
     session: Session, *, username: str | None, email: str | None, other_than: int | None = None
 ) -> None:
