@@ -40,11 +40,15 @@ def authenticated_user() -> User | None:
     user: User | None = None
     auth = request.authorization
     if auth is not None and auth.type == "basic":
+        settings = current_app.extensions["taskman_settings"]
         user = authentication.authenticate_basic(
             db.session,
             identity=auth.username or "",
             password=auth.password or "",
             cache=current_app.extensions["taskman_credential_cache"],
+            address=request.remote_addr,
+            max_failures=settings.login_max_failures,
+            window=settings.login_window_seconds,
         )
         if user is not None:
             _login(user)

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..models import db
-from ..services.errors import DomainError
+from ..services.errors import DomainError, Throttled
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -81,10 +81,13 @@ def register(app: APIFlask) -> None:
         )
 
     @app.errorhandler(DomainError)
-    def domain_error(error: DomainError) -> tuple[dict[str, Any], int]:
+    def domain_error(error: DomainError) -> tuple[dict[str, Any], int, dict[str, str]]:
         # Whatever the request flushed before the refusal is not kept.
         db.session.rollback()
-        return error_body(error.message, error.errors, **error.extra), error.status_code
+        headers = {}
+        if isinstance(error, Throttled):
+            headers["Retry-After"] = str(error.retry_after)
+        return error_body(error.message, error.errors, **error.extra), error.status_code, headers
 
     # Races the services cannot see coming (a concurrent write took the name, or removed the row
     # referenced) end here: the database refused, nothing was stored.
