@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..models import TaskHistory, User, utcnow
@@ -31,3 +33,26 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_many(
+    session: Session,
+    *,
+    entries: Iterable[tuple[int, str, dict[str, Any] | None]],
+    actor: User | None,
+) -> None:
+    """Add (task_id, action, detail) rows by the same actor in one bulk INSERT."""
+    now = utcnow()
+    actor_id = actor.id if actor is not None else None
+    rows = [
+        {
+            "task_id": task_id,
+            "actor_id": actor_id,
+            "action": action,
+            "detail": json.dumps(detail, default=str) if detail else None,
+            "timestamp": now,
+        }
+        for task_id, action, detail in entries
+    ]
+    if rows:
+        session.execute(insert(TaskHistory.__table__), rows)
