@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..models import TaskHistory, User, utcnow
+from . import bulk
 
 # Actions recorded; the API documents this vocabulary.
 ACTIONS = ("create", "assign", "lock", "unlock", "status", "edit", "delete")
@@ -54,5 +54,4 @@ def record_many(
         }
         for task_id, action, detail in entries
     ]
-    if rows:
-        session.execute(insert(TaskHistory.__table__), rows)
+    bulk.insert_rows(session, TaskHistory.__table__, rows)

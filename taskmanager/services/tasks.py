@@ -14,7 +14,6 @@ from sqlalchemy import (
     Select,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -40,7 +39,7 @@ from ..models import (
     task_users,
     utcnow,
 )
-from . import assignment, callbacks, history, permissions, rendering, taskgroups
+from . import assignment, bulk, callbacks, history, permissions, rendering, taskgroups
 from .errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from .task_support import (
     TAG_NAME_MAX,
@@ -558,10 +557,10 @@ def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> 
     tags = get_or_create_tags(session, names={n for item in items for n in item.tag_names})
     now = utcnow()
     rows = [{**item.row, "create_time": now, "update_time": now} for item in items]
-    ids = list(session.scalars(insert(Task).returning(Task.id, sort_by_parameter_order=True), rows))
+    ids = bulk.insert_rows_returning_ids(session, Task.__table__, rows)
     user_links, group_links, tag_links = [], [], []
     summaries: list[TaskSummary] = []
-    entries: list[tuple[int, str, dict[str, Any] | None]] = []
+    created: dict[int, dict[str, Any]] = {}
     automatic: dict[int | None, list[int]] = defaultdict(list)
     groups_by_id: dict[int, Group] = {}
     for task_id, item in zip(ids, items, strict=True):
@@ -579,24 +578,27 @@ def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> 
                 tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
             )
         )
-        entries.append((task_id, "create", {"project": item.row["project"]}))
+        created[task_id] = {"project": item.row["project"]}
         if item.users or item.groups:
-            entries.append((task_id, "assign", _assignment_detail(item.users, item.groups)))
+            created[task_id].update(_assignment_detail(item.users, item.groups))
         else:
             group = item.distribute_in_group
             automatic[group.id if group else None].append(task_id)
             if group is not None:
                 groups_by_id[group.id] = group
-    for table, links in ((task_users, user_links), (task_groups_assigned, group_links)):
-        if links:
-            session.execute(insert(table), links)
-    if tag_links:
-        session.execute(insert(task_tags), tag_links)
+    bulk.insert_rows(session, task_users, user_links)
+    bulk.insert_rows(session, task_groups_assigned, group_links)
+    bulk.insert_rows(session, task_tags, tag_links)
     for group_id, task_ids in automatic.items():
         group = groups_by_id.get(group_id) if group_id is not None else None
         for task, user in _assign_automatically(session, task_ids, group):
-            entries.append((task.id, "assign", {"users": [user.username], "automatic": True}))
-    history.record_many(session, entries=entries, actor=actor)
+            created[task.id].update(users=[user.username], automatic=True)
+            if group is not None:
+                created[task.id]["distribute_in_group"] = group.groupname
+    # One entry per task: its creation with the assignment it was created with.
+    history.record_many(
+        session, entries=[(task_id, "create", created[task_id]) for task_id in ids], actor=actor
+    )
     return summaries
 
 

@@ -62,8 +62,7 @@ def test_create_stores_raw_content_and_defaults(session, admin, template) -> Non
     assert task.create_time == task.update_time
     assert [user.username for user in task.users] == ["admin"]
     assert _history(session, task.id) == [
-        ("create", {"project": "proj"}),
-        ("assign", {"users": ["admin"], "groups": []}),
+        ("create", {"project": "proj", "users": ["admin"], "groups": []}),
     ]
 
 
@@ -167,7 +166,9 @@ def test_task_without_users_or_groups_goes_to_one_user(session, admin, template)
     )
     assigned = [user.username for user in task.users]
     assert assigned == ["admin"]  # the only active user with a weight above 0
-    assert ("assign", {"users": ["admin"], "automatic": True}) in _history(session, task.id)
+    assert _history(session, task.id) == [
+        ("create", {"project": "p", "users": ["admin"], "automatic": True})
+    ]
 
 
 def test_distribute_in_group_picks_a_member(session, template) -> None:
@@ -307,7 +308,12 @@ def test_create_many_links_tags_users_groups_and_history(session, admin, templat
     assert second.groups == [group] and second.users == []
     session.expire(third)
     assert [u.username for u in third.users] == ["alice"]
-    assert [a for a, _ in _history(session, third.id)] == ["create", "assign"]
+    assert _history(session, third.id) == [
+        (
+            "create",
+            {"project": "p", "users": ["alice"], "automatic": True, "distribute_in_group": "team"},
+        )
+    ]
 
 
 # --- listing ---------------------------------------------------------------------------------
@@ -567,9 +573,9 @@ def test_history_lists_oldest_first_with_actor(session, world) -> None:
     task = session.get(Task, world["tasks"][0])
     tasks.set_status(session, task=task, status="done", actor=world["alice"])
     entries, total = tasks.list_history(session, task=task)
-    assert total == len(entries) == 3
-    assert [e.action for e in entries] == ["create", "assign", "status"]
+    assert total == len(entries) == 2
+    assert [e.action for e in entries] == ["create", "status"]
     assert entries[-1].actor_username == "alice"
     assert entries[-1].detail == {"old": "queued", "new": "done"}
     entries, total = tasks.list_history(session, task=task, offset=1, limit=1)
-    assert [e.action for e in entries] == ["assign"] and total == 3
+    assert [e.action for e in entries] == ["status"] and total == 2

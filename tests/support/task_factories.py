@@ -7,12 +7,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from flask_security.utils import hash_password
 from sqlalchemy.orm import Session
 
 from taskmanager.models import Group, Meta, MetaHistory, Task, TaskTemplate, User, utcnow
 from taskmanager.services import tasks, users
 
 PASSWORD = "secret-pass"
+_password_hashes: dict[str, str] = {}
+
+
+def _password_hash() -> str:
+    """Hashing is slow on purpose; tests hash the one password once."""
+    if PASSWORD not in _password_hashes:
+        _password_hashes[PASSWORD] = hash_password(PASSWORD)
+    return _password_hashes[PASSWORD]
 
 
 def make_user(
@@ -23,15 +32,17 @@ def make_user(
     weight: float = 1.0,
     active: bool = True,
 ) -> User:
-    return users.create(
+    user = users.create(
         session,
         username=username,
-        password=PASSWORD,
+        password=None,
         email=f"{username}@example.org",
         roles=roles,
         assignment_weight=weight,
         active=active,
     )
+    user.password = _password_hash()
+    return user
 
 
 def make_group(session: Session, groupname: str, members: Iterable[User] = ()) -> Group:
