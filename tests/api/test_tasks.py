@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from taskmanager.models import Task, db, utcnow
+from taskmanager.models import Task, User, db, utcnow
 
 from ..conftest import basic_auth
 from ..support.task_factories import (
@@ -110,6 +110,7 @@ def _assert_detail(detail: dict[str, Any]) -> None:
 def test_create_matches_the_old_servers_answer(client, app, admin_headers) -> None:
     with database(app) as session:
         make_template(session, "tpl")
+        admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
     body = {
         "project": "p",
         "template": "tpl",
@@ -138,7 +139,7 @@ def test_create_matches_the_old_servers_answer(client, app, admin_headers) -> No
         "application_name": None,
         "application_version": None,
         "tracking_id": "unassigned",
-        "users": ["/api/v1/users/1"],
+        "users": [f"/api/v1/users/{admin_id}"],
         "groups": [],
         "users_via_group": [],
         "taskgroup": None,
@@ -186,14 +187,14 @@ def test_create_with_every_field(client, app, admin_headers) -> None:
     [
         ({"project": "p", "template": "nope", "content": "x"}, 404, "template"),
         ({"project": "p", "template": "tpl", "content": "x", "users": ["nobody"]}, 404, "users"),
-        ({"project": "p", "template": "tpl", "content": "x", "groups": [99]}, 404, "groups"),
+        ({"project": "p", "template": "tpl", "content": "x", "groups": ["nope"]}, 404, "groups"),
         (
             {
                 "project": "p",
                 "template": "tpl",
                 "content": "x",
-                "users": [1],
-                "distribute_in_group": 1,
+                "users": ["admin"],
+                "distribute_in_group": "g",
             },
             400,
             "distribute_in_group",
