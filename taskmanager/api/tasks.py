@@ -11,7 +11,7 @@ from flask import Response, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import Task, db, utcnow
-from ..services import rendering
+from ..services import rendering, task_lists
 from ..services import tasks as task_service
 from ..services import users as user_service
 from ..services.errors import InvalidInput
@@ -54,7 +54,7 @@ def summary_dict(summary: task_service.TaskSummary, base: str) -> dict[str, Any]
     }
 
 
-def page_response(page: task_service.Page) -> Response:
+def page_response(page: task_lists.Page) -> Response:
     base = _base()
     return _listing(
         {
@@ -70,7 +70,7 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
     """The detail shape; content and callback URL rendered with `values` (default: current)."""
     if values is None:
         values = rendering.current_values(db.session)
-    links = task_service.links(db.session, task_ids=[task.id])[task.id]
+    links = task_lists.links(db.session, task_ids=[task.id])[task.id]
     base = _base()
     uri = f"{base}/tasks/{task.id}"
     return {
@@ -146,7 +146,7 @@ def _document_body(schema: Any) -> Callable[[F], F]:
 )
 @permission_required(*READ)
 def list_tasks(query: TaskListQuery) -> Response:
-    page = task_service.list_page(
+    page = task_lists.list_page(
         db.session,
         viewer=caller(),
         project=query.project,
@@ -309,7 +309,7 @@ def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]
 @permission_required(*READ)
 def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
     task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
-    entries, total = task_service.list_history(
+    entries, total = task_lists.list_history(
         db.session, task=task, offset=query.offset, limit=query.limit
     )
     base = _base()
@@ -327,7 +327,7 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
         ],
         "total": total,
         "offset": query.offset,
-        "limit": task_service.effective_limit(query.limit),
+        "limit": task_lists.effective_limit(query.limit),
     }
 
 
@@ -343,7 +343,7 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
 @permission_required("task_read", "task_read_all", "user_read", "user_read_all")
 def list_user_tasks(user_id: str, query: Pagination) -> Response:
     user = user_service.get_or_raise(db.session, reference=user_id)
-    page = task_service.list_for_user(
+    page = task_lists.list_for_user(
         db.session, viewer=caller(), user=user, offset=query.offset, limit=query.limit
     )
     return page_response(page)
@@ -361,7 +361,7 @@ def list_user_tasks(user_id: str, query: Pagination) -> Response:
 @permission_required("task_read", "task_read_all", "group_read", "group_read_all")
 def list_group_tasks(group_id: str, query: Pagination) -> Response:
     group = task_service.get_group_or_raise(db.session, reference=group_id)
-    page = task_service.list_for_group(
+    page = task_lists.list_for_group(
         db.session, viewer=caller(), group=group, offset=query.offset, limit=query.limit
     )
     return page_response(page)
@@ -378,7 +378,7 @@ def list_group_tasks(group_id: str, query: Pagination) -> Response:
 @permission_required(*READ)
 def list_tag_tasks(tag_id: str, query: Pagination) -> Response:
     tag = task_service.get_tag_or_raise(db.session, reference=tag_id)
-    page = task_service.list_for_tag(
+    page = task_lists.list_for_tag(
         db.session, viewer=caller(), tag=tag, offset=query.offset, limit=query.limit
     )
     return page_response(page)

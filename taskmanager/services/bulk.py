@@ -56,6 +56,7 @@ def _copy(session: Session, table: Table, rows: Rows) -> None:
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     target = dialect.identifier_preparer.format_table(table)
     raw = session.connection().connection.driver_connection
+    assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(

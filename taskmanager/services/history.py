@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from ..models import TaskHistory, User, utcnow
@@ -54,4 +55,4 @@ def record_many(
         }
         for task_id, action, detail in entries
     ]
-    bulk.insert_rows(session, TaskHistory.__table__, rows)
+    bulk.insert_rows(session, cast(Table, TaskHistory.__table__), rows)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import Tag
 
 TAG_NAME_MAX = 32
+TAGS = cast(Table, Tag.__table__)
 
 
 def parse_document(text: str) -> Any:
@@ -80,7 +81,7 @@ def _tags_named(session: Session, names: list[str], *, locking: bool) -> dict[st
 def _insert_ignoring_duplicates(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(Tag.__table__).on_conflict_do_nothing(index_elements=["name"])
+        return postgresql.insert(TAGS).on_conflict_do_nothing(index_elements=["name"])
     if dialect == "sqlite":
-        return sqlite.insert(Tag.__table__).on_conflict_do_nothing(index_elements=["name"])
-    return mysql.insert(Tag.__table__).prefix_with("IGNORE")
+        return sqlite.insert(TAGS).on_conflict_do_nothing(index_elements=["name"])
+    return mysql.insert(TAGS).prefix_with("IGNORE")

@@ -6,20 +6,17 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    Table,
     exists,
     func,
-    literal,
     or_,
     select,
     true,
     union,
-    union_all,
 )
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -30,7 +27,6 @@ from ..models import (
     Group,
     Tag,
     Task,
-    TaskHistory,
     TaskTemplate,
     User,
     group_membership,
@@ -557,7 +553,7 @@ def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> 
     tags = get_or_create_tags(session, names={n for item in items for n in item.tag_names})
     now = utcnow()
     rows = [{**item.row, "create_time": now, "update_time": now} for item in items]
-    ids = bulk.insert_rows_returning_ids(session, Task.__table__, rows)
+    ids = bulk.insert_rows_returning_ids(session, cast(Table, Task.__table__), rows)
     user_links, group_links, tag_links = [], [], []
     summaries: list[TaskSummary] = []
     created: dict[int, dict[str, Any]] = {}
@@ -634,219 +630,6 @@ def _assignment_detail(users: Iterable[User], groups: Iterable[Group]) -> dict[s
 
 
 # --- reading ---------------------------------------------------------------------------------
-
-
-@dataclass
-class TaskLinks:
-    """Ids of what a task refers to (each ordered by id)."""
-
-    users: list[int] = field(default_factory=list)
-    groups: list[int] = field(default_factory=list)
-    tags: list[int] = field(default_factory=list)
-    users_via_group: list[int] = field(default_factory=list)
-
-
-def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
-    """Assigned users and groups, tags and members of assigned groups of tasks: one query."""
-    if not task_ids:
-        return {}
-    ids = list(task_ids)
-    via_group = (
-        select(
-            task_groups_assigned.c.task_id,
-            literal("v").label("kind"),
-            group_membership.c.user_id.label("ref"),
-        )
-        .join(group_membership, group_membership.c.group_id == task_groups_assigned.c.group_id)
-        .where(task_groups_assigned.c.task_id.in_(ids))
-    )
-    query = union_all(
-        select(task_users.c.task_id, literal("u"), task_users.c.user_id).where(
-            task_users.c.task_id.in_(ids)
-        ),
-        select(task_groups_assigned.c.task_id, literal("g"), task_groups_assigned.c.group_id).where(
-            task_groups_assigned.c.task_id.in_(ids)
-        ),
-        select(task_tags.c.task_id, literal("t"), task_tags.c.tag_id).where(
-            task_tags.c.task_id.in_(ids)
-        ),
-        via_group,
-    )
-    result = {task_id: TaskLinks() for task_id in ids}
-    slots = {"u": "users", "g": "groups", "t": "tags", "v": "users_via_group"}
-    for task_id, kind, ref in session.execute(query):
-        getattr(result[task_id], slots[kind]).append(ref)
-    for entry in result.values():
-        for name in slots.values():
-            setattr(entry, name, sorted(set(getattr(entry, name))))
-    return result
-
-
-@dataclass
-class Page:
-    items: list[TaskSummary]
-    total: int
-    offset: int
-    limit: int
-
-
-def effective_limit(limit: int | None) -> int:
-    return LIST_LIMIT_MAX if limit is None else max(0, min(limit, LIST_LIMIT_MAX))
-
-
-def _page(
-    session: Session, conditions: Sequence[ColumnElement[bool]], offset: int, limit: int | None
-) -> Page:
-    """One page of task summaries, ordered by id: page, tags and (when needed) COUNT queries."""
-    offset = max(0, offset)
-    limit = effective_limit(limit)
-    query: Select[Any] = (
-        select(Task.id, Task.status, Task.project, Task.template_id)
-        .where(*conditions)
-        .order_by(Task.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    items = [TaskSummary(*row) for row in session.execute(query)] if limit else []
-    if items:
-        by_id = {item.id: item for item in items}
-        tag_rows = session.execute(
-            select(task_tags.c.task_id, Tag.id, Tag.name)
-            .join(Tag, Tag.id == task_tags.c.tag_id)
-            .where(task_tags.c.task_id.in_(list(by_id)))
-            .order_by(task_tags.c.task_id, Tag.id)
-        )
-        for task_id, tag_id, name in tag_rows:
-            by_id[task_id].tags.append((tag_id, name))
-    if (offset == 0 or items) and len(items) < limit:
-        total = offset + len(items)  # the page reached the end: no need to count
-    else:
-        total = session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
-    return Page(items=items, total=total, offset=offset, limit=limit)
-
-
-def _nothing() -> ColumnElement[bool]:
-    return literal(False)
-
-
-def list_page(
-    session: Session,
-    *,
-    viewer: User,
-    project: str | None = None,
-    template: Reference | None = None,
-    user: Reference | None = None,
-    status: str | None = None,
-    tags: Sequence[str] = (),
-    application_name: str | None = None,
-    offset: int = 0,
-    limit: int | None = None,
-) -> Page:
-    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks."""
-    conditions: list[ColumnElement[bool]] = []
-    if not reads_all(viewer):
-        conditions.append(assigned_to(viewer.id))
-    elif user is not None:
-        subject = resolve_users(session, [user]).get(user)
-        conditions.append(assigned_to(subject.id) if subject else _nothing())
-    if project is not None:
-        conditions.append(Task.project == project)
-    if status is not None:
-        conditions.append(Task.status == status)
-    if application_name is not None:
-        conditions.append(Task.application_name == application_name)
-    if template is not None:
-        found = resolve_templates(session, [template]).get(template)
-        conditions.append(Task.template_id == found.id if found else _nothing())
-    if tags:
-        named = {tag.name: tag.id for tag in session.scalars(select(Tag).where(Tag.name.in_(tags)))}
-        for name in set(tags):
-            tag_id = named.get(name)
-            if tag_id is None:
-                conditions.append(_nothing())
-                break
-            conditions.append(
-                Task.id.in_(select(task_tags.c.task_id).where(task_tags.c.tag_id == tag_id))
-            )
-    return _page(session, conditions, offset, limit)
-
-
-def list_for_user(
-    session: Session, *, viewer: User, user: User, offset: int = 0, limit: int | None = None
-) -> Page:
-    """A user's tasks (direct or via groups): one's own, or anyone's with task/user read-all."""
-    if user.id != viewer.id and not (permissions.of(viewer) & {"task_read_all", "user_read_all"}):
-        raise Forbidden("You may only list your own tasks", field="user")
-    return _page(session, [assigned_to(user.id)], offset, limit)
-
-
-def list_for_group(
-    session: Session, *, viewer: User, group: Group, offset: int = 0, limit: int | None = None
-) -> Page:
-    """Tasks assigned to a group: for members, and for those who read all groups or tasks."""
-    if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not session.scalar(
-        select(
-            exists().where(
-                group_membership.c.group_id == group.id,
-                group_membership.c.user_id == viewer.id,
-            )
-        )
-    ):
-        raise Forbidden("You may only list the tasks of your own groups", field="group")
-    in_group = Task.id.in_(
-        select(task_groups_assigned.c.task_id).where(task_groups_assigned.c.group_id == group.id)
-    )
-    return _page(session, [in_group], offset, limit)
-
-
-def list_for_tag(
-    session: Session, *, viewer: User, tag: Tag, offset: int = 0, limit: int | None = None
-) -> Page:
-    """The tag's tasks that the viewer may see."""
-    conditions = [Task.id.in_(select(task_tags.c.task_id).where(task_tags.c.tag_id == tag.id))]
-    if not reads_all(viewer):
-        conditions.append(assigned_to(viewer.id))
-    return _page(session, conditions, offset, limit)
-
-
-@dataclass
-class HistoryEntry:
-    id: int
-    timestamp: datetime
-    action: str
-    actor_id: int | None
-    actor_username: str | None
-    detail: Any
-
-
-def list_history(
-    session: Session, *, task: Task, offset: int = 0, limit: int | None = None
-) -> tuple[list[HistoryEntry], int]:
-    """A task's history, oldest first, with the total number of entries."""
-    offset, limit = max(0, offset), effective_limit(limit)
-    query = (
-        select(
-            TaskHistory.id,
-            TaskHistory.timestamp,
-            TaskHistory.action,
-            TaskHistory.actor_id,
-            User.username,
-            TaskHistory.detail,
-        )
-        .outerjoin(User, User.id == TaskHistory.actor_id)
-        .where(TaskHistory.task_id == task.id)
-        .order_by(TaskHistory.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    entries = [
-        HistoryEntry(id_, ts, action, actor_id, username, json.loads(detail) if detail else None)
-        for id_, ts, action, actor_id, username, detail in session.execute(query)
-    ]
-    total = session.scalar(
-        select(func.count()).select_from(TaskHistory).where(TaskHistory.task_id == task.id)
-    )
-    return entries, total or 0
 
 
 # --- changing --------------------------------------------------------------------------------

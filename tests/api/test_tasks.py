@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from taskmanager.models import Task, User, db, utcnow
 
@@ -546,3 +546,62 @@ def test_openapi_describes_every_task_route(client) -> None:
     assert "201" in post["responses"]
     names = [p["name"] for p in paths["/api/v1/tasks"]["get"]["parameters"]]
     assert {"project", "template", "user", "status", "tag", "offset", "limit"} <= set(names)
+
+
+@contextmanager
+def _counting_queries(app: Any) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("role", ["admin", "user"])
+def test_a_page_costs_the_same_queries_whatever_its_size(client, app, role) -> None:
+    with database(app) as session:
+        make_template(session, "tpl")
+        make_user(session, "alice")
+        make_group(session, "team")
+    headers = basic_auth("admin", "admin") if role == "admin" else ALICE
+    client.get("/api/v1/tasks", headers=headers)  # authenticate once (the slow hash)
+    counts, created = [], 0
+    for size in (55, 120):
+        with database(app) as session:
+            for _ in range(size - created):
+                make_task(session, users=["alice"], groups=["team"], tags=["a", "b", "c"])
+        created = size
+        with _counting_queries(app) as statements:
+            response = client.get("/api/v1/tasks?limit=50&offset=1", headers=headers)
+        assert response.status_code == 200
+        assert len(response.get_json()["tasks"]) == 50
+        assert response.get_json()["total_tasks"] == size
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    # page, its tags and the count, plus authentication's user and roles lookups
+    assert counts[1] <= 6, counts
+
+
+def test_one_task_costs_a_fixed_number_of_queries(client, app) -> None:
+    with database(app) as session:
+        make_template(session, "tpl")
+        alice = make_user(session, "alice")
+        make_group(session, "team", [alice])
+        small = make_task(session, users=["alice"]).id
+        big = make_task(
+            session, users=["alice", "admin"], groups=["team"], tags=["a", "b", "c", "d"]
+        ).id
+    client.get("/api/v1/tasks?limit=1", headers=ALICE)
+    counts = []
+    for task_id in (small, big):
+        with _counting_queries(app) as statements:
+            assert client.get(f"/api/v1/tasks/{task_id}", headers=ALICE).status_code == 200
+        counts.append(len(statements))
+    assert counts[0] == counts[1] <= 6, counts
