@@ -19,7 +19,14 @@ from taskmanager.models import (
 from taskmanager.services import task_lists, tasks
 from taskmanager.services.errors import Forbidden, InvalidInput, NotFound
 
-from ..support.task_factories import make_group, make_task, make_template, make_user, set_meta
+from ..support.task_factories import (
+    build_world,
+    make_group,
+    make_task,
+    make_template,
+    make_user,
+    set_meta,
+)
 
 VIEWR_TEMPLATE = {
     "template_name": "viewr",
@@ -318,25 +325,7 @@ def test_create_many_links_tags_users_groups_and_history(session, admin, templat
 
 @pytest.fixture
 def world(session, admin):
-    """alice has t1 directly and t2 via her group; bob has t3; t4 is tagged and unassigned."""
-    make_template(session, "tpl")
-    make_template(session, "other")
-    alice = make_user(session, "alice")
-    bob = make_user(session, "bob")
-    superuser = make_user(session, "sue", roles=["superuser"])
-    make_group(session, "team", [alice])
-    t1 = make_task(session, users=["alice"], tags=["x", "y"], project="p1")
-    t2 = make_task(session, groups=["team"], tags=["x"], project="p2", application_name="viewr")
-    t3 = make_task(session, users=["bob"], template="other", project="p1")
-    t4 = make_task(session, users=["admin"], tags=["y"], project="p2")
-    session.flush()
-    return {
-        "admin": admin,
-        "alice": alice,
-        "bob": bob,
-        "sue": superuser,
-        "tasks": [t1.id, t2.id, t3.id, t4.id],
-    }
+    return build_world(session, admin)
 
 
 # --- changing --------------------------------------------------------------------------------

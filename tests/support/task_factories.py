@@ -87,3 +87,25 @@ def make_task(
     if not fields.get("users") and not fields.get("groups"):
         fields.setdefault("users", ["admin"])
     return tasks.create(session, spec=tasks.NewTask(template=label, **fields), actor=actor)
+
+
+def build_world(session: Session, admin: User) -> dict[str, Any]:
+    """alice has t1 directly and t2 via her group; bob has t3; admin has t4 (tagged y)."""
+    make_template(session, "tpl")
+    make_template(session, "other")
+    alice = make_user(session, "alice")
+    bob = make_user(session, "bob")
+    superuser = make_user(session, "sue", roles=["superuser"])
+    make_group(session, "team", [alice])
+    t1 = make_task(session, users=["alice"], tags=["x", "y"], project="p1")
+    t2 = make_task(session, groups=["team"], tags=["x"], project="p2", application_name="viewr")
+    t3 = make_task(session, users=["bob"], template="other", project="p1")
+    t4 = make_task(session, users=["admin"], tags=["y"], project="p2")
+    session.flush()
+    return {
+        "admin": admin,
+        "alice": alice,
+        "bob": bob,
+        "sue": superuser,
+        "tasks": [t1.id, t2.id, t3.id, t4.id],
+    }
