@@ -4,6 +4,7 @@ task lists of a user, a group and a tag."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -11,12 +12,16 @@ from flask import Response, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import Task, db, utcnow
+from ..services import groups as group_service
+from ..services import meta as meta_service
 from ..services import rendering, task_lists
+from ..services import tags as tag_service
 from ..services import tasks as task_service
 from ..services import users as user_service
 from ..services.errors import InvalidInput
 from . import v1
 from .auth import caller, permission_required
+from .pagination import page_keys
 from .tasks_schemas import (
     DeletedOut,
     Pagination,
@@ -30,6 +35,7 @@ from .tasks_schemas import (
     TaskUpdate,
     TimepointQuery,
 )
+from .uris import uri_maker
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,31 +44,47 @@ UPDATE = ("task_update_status", "task_update_status_all", "task_update_user", "t
 _TASK_LIST = TypeAdapter(list[TaskIn])
 
 
-def _base() -> str:
-    """Server-relative path of API v1, with the deployment prefix (SCRIPT_NAME) in front."""
-    return f"{request.script_root}{v1.url_prefix}"
+@dataclass(frozen=True)
+class _Uris:
+    """URL makers for what task answers refer to: one url_for each per answer, not per row."""
+
+    task: Callable[[int | str], str]
+    template: Callable[[int | str], str]
+    tag: Callable[[int | str], str]
+    user: Callable[[int | str], str]
+    group: Callable[[int | str], str]
+
+    @classmethod
+    def make(cls) -> _Uris:
+        return cls(
+            task=uri_maker("api_v1.get_task", "task_id"),
+            template=uri_maker("api_v1.get_task_template", "template_id"),
+            tag=uri_maker("api_v1.get_tag", "tag_id"),
+            user=uri_maker("api_v1.get_user", "user_id"),
+            group=uri_maker("api_v1.get_group", "group_id"),
+        )
 
 
-def summary_dict(summary: task_service.TaskSummary, base: str) -> dict[str, Any]:
+def _taskgroup_uri(taskgroup_id: int) -> str:
+    # Task group routes live in another module; their path is fixed by the API.
+    return f"{request.script_root}{v1.url_prefix}/taskgroups/{taskgroup_id}"
+
+
+def summary_dict(summary: task_service.TaskSummary, uris: _Uris) -> dict[str, Any]:
     return {
-        "uri": f"{base}/tasks/{summary.id}",
+        "uri": uris.task(summary.id),
         "id": str(summary.id),
         "status": summary.status,
         "project": summary.project,
-        "template": f"{base}/task_templates/{summary.template_id}",
-        "tags": [{"uri": f"{base}/tags/{tag_id}", "name": name} for tag_id, name in summary.tags],
+        "template": uris.template(summary.template_id),
+        "tags": [{"uri": uris.tag(tag_id), "name": name} for tag_id, name in summary.tags],
     }
 
 
 def page_response(page: task_lists.Page) -> Response:
-    base = _base()
+    uris = _Uris.make()
     return _listing(
-        {
-            "tasks": [summary_dict(item, base) for item in page.items],
-            "total_tasks": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-        }
+        {"tasks": [summary_dict(item, uris) for item in page.items], **page_keys(page, "tasks")}
     )
 
 
@@ -71,18 +93,18 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
     if values is None:
         values = rendering.current_values(db.session)
     links = task_lists.links(db.session, task_ids=[task.id])[task.id]
-    base = _base()
-    uri = f"{base}/tasks/{task.id}"
+    uris = _Uris.make()
+    uri = uris.task(task.id)
     return {
         "uri": uri,
         "id": str(task.id),
         "project": task.project,
-        "template": f"{base}/task_templates/{task.template_id}",
+        "template": uris.template(task.template_id),
         "content": rendering.render(task.raw_content, values),
         "raw_content": task.raw_content,
         "status": task.status,
         "lock": f"{uri}/lock",
-        "tags": [f"{base}/tags/{tag_id}" for tag_id in links.tags],
+        "tags": [uris.tag(tag_id) for tag_id in links.tags],
         "callback_url": rendering.render_optional(task.raw_callback_url, values),
         "raw_callback_url": task.raw_callback_url,
         "callback_content": task.callback_content,
@@ -92,11 +114,11 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
         "tracking_id": task.tracking_id,
         "create_time": task.create_time.isoformat(),
         "update_time": task.update_time.isoformat(),
-        "users": [f"{base}/users/{user_id}" for user_id in links.users],
-        "groups": [f"{base}/groups/{group_id}" for group_id in links.groups],
-        "users_via_group": [f"{base}/users/{user_id}" for user_id in links.users_via_group],
-        "taskgroup": f"{base}/taskgroups/{task.taskgroup_id}" if task.taskgroup_id else None,
-        "done_by": f"{base}/users/{task.done_by_id}" if task.done_by_id else None,
+        "users": [uris.user(user_id) for user_id in links.users],
+        "groups": [uris.group(group_id) for group_id in links.groups],
+        "users_via_group": [uris.user(user_id) for user_id in links.users_via_group],
+        "taskgroup": _taskgroup_uri(task.taskgroup_id) if task.taskgroup_id else None,
+        "done_by": uris.user(task.done_by_id) if task.done_by_id else None,
         "done_time": task.done_time.isoformat() if task.done_time else None,
     }
 
@@ -201,8 +223,8 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
             db.session, specs=specs, actor=actor, rejected=rejected
         )
         db.session.commit()
-        base = _base()
-        return _listing({"tasks": [summary_dict(summary, base) for summary in summaries]}, 201)
+        uris = _Uris.make()
+        return _listing({"tasks": [summary_dict(summary, uris) for summary in summaries]}, 201)
     raise InvalidInput(
         "The body must be a JSON object (one task) or an array of tasks", field="_schema"
     )
@@ -294,7 +316,7 @@ def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]
     at = query.timestamp or utcnow()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return task_dict(task, rendering.values_at(db.session, at=at))
+    return task_dict(task, meta_service.values_at(db.session, timestamp=at))
 
 
 @v1.get("/tasks/<task_id>/history")
@@ -312,14 +334,14 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
     entries, total = task_lists.list_history(
         db.session, task=task, offset=query.offset, limit=query.limit
     )
-    base = _base()
+    user_uri = _Uris.make().user
     return {
         "history": [
             {
                 "id": entry.id,
                 "timestamp": entry.timestamp.isoformat(),
                 "action": entry.action,
-                "actor": f"{base}/users/{entry.actor_id}" if entry.actor_id else None,
+                "actor": user_uri(entry.actor_id) if entry.actor_id else None,
                 "username": entry.actor_username,
                 "detail": entry.detail,
             }
@@ -360,7 +382,7 @@ def list_user_tasks(user_id: str, query: Pagination) -> Response:
 )
 @permission_required("task_read", "task_read_all", "group_read", "group_read_all")
 def list_group_tasks(group_id: str, query: Pagination) -> Response:
-    group = task_service.get_group_or_raise(db.session, reference=group_id)
+    group = group_service.get_or_raise(db.session, reference=group_id)
     page = task_lists.list_for_group(
         db.session, viewer=caller(), group=group, offset=query.offset, limit=query.limit
     )
@@ -377,7 +399,7 @@ def list_group_tasks(group_id: str, query: Pagination) -> Response:
 )
 @permission_required(*READ)
 def list_tag_tasks(tag_id: str, query: Pagination) -> Response:
-    tag = task_service.get_tag_or_raise(db.session, reference=tag_id)
+    tag = tag_service.get_or_raise(db.session, reference=tag_id)
     page = task_lists.list_for_tag(
         db.session, viewer=caller(), tag=tag, offset=query.offset, limit=query.limit
     )

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
+from ..services.references import MAX_ID
+
 Reference = str | int
 Content = dict[str, Any] | list[Any] | str
 
@@ -86,7 +88,7 @@ class TaskUpdate(BaseModel):
 
 
 class Pagination(BaseModel):
-    offset: int = Field(0, ge=0, description="Rows to skip")
+    offset: int = Field(0, ge=0, le=MAX_ID, description="Rows to skip")
     limit: int | None = Field(
         None,
         ge=0,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, select, union, union_all
+from sqlalchemy import ColumnElement, Select, func, literal, select, union, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -28,7 +28,7 @@ from ..models import (
     task_tags,
     task_users,
 )
-from . import permissions
+from . import groups, listing, permissions
 from .errors import Forbidden
 from .tasks import (
     LIST_LIMIT_MAX,
@@ -45,12 +45,7 @@ SET_BASED_MAX = 20_000
 SHALLOW_OFFSET = 1_000
 
 
-@dataclass
-class Page:
-    items: list[TaskSummary]
-    total: int
-    offset: int
-    limit: int
+Page = listing.Page[TaskSummary]
 
 
 @dataclass
@@ -231,11 +226,8 @@ def list_for_group(
     session: Session, *, viewer: User, group: Group, offset: int = 0, limit: int | None = None
 ) -> Page:
     """Tasks assigned to a group: for members, and for those who read all groups or tasks."""
-    member = exists().where(
-        group_membership.c.group_id == group.id, group_membership.c.user_id == viewer.id
-    )
-    if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not session.scalar(
-        select(member)
+    if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not groups.is_member(
+        session, group=group, user=viewer
     ):
         raise Forbidden("You may only list the tasks of your own groups", field="group")
     return _page(session, _Selection(group_id=group.id), offset, limit)

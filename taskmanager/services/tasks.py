@@ -35,33 +35,44 @@ from ..models import (
     task_users,
     utcnow,
 )
-from . import assignment, bulk, callbacks, history, permissions, rendering, taskgroups
-from .errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from .task_support import (
-    TAG_NAME_MAX,
-    declared_scans,
-    get_or_create_tags,
-    parse_document,
-    scan_labels,
+from . import (
+    assignment,
+    bulk,
+    callbacks,
+    history,
+    permissions,
+    references,
+    rendering,
+    taskgroups,
+    validation,
 )
+from . import (
+    tags as tag_service,
+)
+from . import (
+    templates as template_service,
+)
+from .errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 # Most tasks one request may create, and most rows one list page may hold (also its default:
 # the official client asks without a limit and expects every task it may see).
 BULK_CREATE_MAX = 10_000
 LIST_LIMIT_MAX = 10_000
 
-# Column lengths: longer values are refused with 400 instead of failing in the database.
-MAX_LENGTHS = {
-    "project": 64,
-    "status": 64,
-    "tracking_id": 100,
-    "generator_url": 512,
-    "raw_callback_url": 512,
-    "application_name": 32,
-    "application_version": 16,
+# The column each checked text value goes into (its length, or TEXT's limit, applies).
+COLUMNS: dict[str, Any] = {
+    "project": Task.project,
+    "status": Task.status,
+    "raw_content": Task.raw_content,
+    "raw_callback_url": Task.raw_callback_url,
+    "callback_content": Task.callback_content,
+    "tracking_id": Task.tracking_id,
+    "generator_url": Task.generator_url,
+    "application_name": Task.application_name,
+    "application_version": Task.application_version,
 }
+REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id"})
 DEFAULT_TRACKING_ID = "unassigned"
-_MAX_ID = 2**31 - 1
 
 Reference = str | int
 
@@ -104,17 +115,9 @@ def reads_all(user: User) -> bool:
     return "task_read_all" in permissions.of(user)
 
 
-def _task_id(task_id: int | str) -> int | None:
-    try:
-        number = int(task_id)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= _MAX_ID else None
-
-
 def get_visible_or_raise(session: Session, *, task_id: int | str, user: User) -> Task:
     """The task if it exists and the user may see it; otherwise 404 (never reveal existence)."""
-    number = _task_id(task_id)
+    number = references.as_id(task_id)
     if number is None:
         raise NotFound(f"Task {task_id!r} does not exist", field="task")
     task = session.scalars(select(Task).where(Task.id == number, visible_to(user))).first()
@@ -126,24 +129,6 @@ def get_visible_or_raise(session: Session, *, task_id: int | str, user: User) ->
 # --- references: ids, names or URLs ----------------------------------------------------------
 
 
-def _last_segment(reference: Reference) -> Reference:
-    """A URL names an object by its last path segment (`/api/v1/users/3` -> `3`)."""
-    if isinstance(reference, str) and "/" in reference:
-        return reference.rstrip("/").rsplit("/", 1)[-1]
-    return reference
-
-
-def _as_id(key: Reference) -> int | None:
-    if isinstance(key, bool):
-        return None
-    if isinstance(key, int):
-        return key if 0 < key <= _MAX_ID else None
-    if key.isdigit():
-        number = int(key)
-        return number if 0 < number <= _MAX_ID else None
-    return None
-
-
 @dataclass(frozen=True)
 class _NameColumn:
     column: Any
@@ -152,36 +137,43 @@ class _NameColumn:
 
 
 def _resolve(
-    session: Session, model: Any, names: Sequence[_NameColumn], references: Iterable[Reference]
+    session: Session,
+    model: Any,
+    names: Sequence[_NameColumn],
+    refs: Iterable[Reference],
+    *,
+    name_first: bool = False,
 ) -> dict[Reference, Any]:
-    """Map each reference (id, name or URL) to its object, in one query; unknown ones are absent.
+    """Map each reference (id, name or URL) to its object in one query; unknown ones are absent.
 
-    A number is an id first and a name second, as everywhere in the API.
+    The batch form of the services' single lookups, with the same precedence: a number is an id
+    first and a name second (a name first for templates, whose URLs use the label).
     """
-    references = set(references)
-    keys = {reference: _last_segment(reference) for reference in references}
-    ids = {number for key in keys.values() if (number := _as_id(key)) is not None}
-    texts = {key for key in keys.values() if isinstance(key, str)}
+    keys = {ref: references.normalise(ref) for ref in set(refs)}
+    ids = {number for ref in keys if (number := references.as_id(ref)) is not None}
+    texts = {key for key in keys.values() if key}
     conditions = [model.id.in_(ids)] if ids else []
-    for name in names:
-        if texts:
-            conditions.append(name.column.in_({name.normalise(text) for text in texts}))
+    if texts:
+        conditions += [name.column.in_({name.normalise(t) for t in texts}) for name in names]
     if not conditions:
         return {}
     found = list(session.scalars(select(model).where(or_(*conditions))))
     by_id = {obj.id: obj for obj in found}
     by_name = [(name, {name.key(obj): obj for obj in found}) for name in names]
+
+    def named(key: str) -> Any:
+        for name, index in by_name:
+            if (obj := index.get(name.normalise(key))) is not None:
+                return obj
+        return None
+
     resolved: dict[Reference, Any] = {}
-    for reference, key in keys.items():
-        number = _as_id(key)
-        obj = by_id.get(number) if number is not None else None
-        if obj is None and isinstance(key, str):
-            for name, index in by_name:
-                obj = index.get(name.normalise(key))
-                if obj is not None:
-                    break
+    for ref, key in keys.items():
+        number = references.as_id(ref)
+        numbered = by_id.get(number) if number is not None else None
+        obj = (named(key) or numbered) if name_first else (numbered or named(key))
         if obj is not None:
-            resolved[reference] = obj
+            resolved[ref] = obj
     return resolved
 
 
@@ -189,56 +181,35 @@ _USER_NAMES = (
     _NameColumn(User.username, lambda user: user.username),
     _NameColumn(func.lower(User.email), lambda user: user.email.lower(), str.lower),
 )
-_GROUP_NAMES = (
-    _NameColumn(Group.groupname, lambda group: group.groupname),
-    _NameColumn(Group.name, lambda group: group.name),
-)
+_GROUP_NAMES = (_NameColumn(Group.groupname, lambda group: group.groupname),)
 _TEMPLATE_NAMES = (_NameColumn(TaskTemplate.label, lambda template: template.label),)
 _TAG_NAMES = (_NameColumn(Tag.name, lambda tag: tag.name),)
 
 
-def resolve_users(session: Session, references: Iterable[Reference]) -> dict[Reference, User]:
-    return _resolve(session, User, _USER_NAMES, references)
+def resolve_users(session: Session, refs: Iterable[Reference]) -> dict[Reference, User]:
+    return _resolve(session, User, _USER_NAMES, refs)
 
 
-def resolve_groups(session: Session, references: Iterable[Reference]) -> dict[Reference, Group]:
-    return _resolve(session, Group, _GROUP_NAMES, references)
+def resolve_groups(session: Session, refs: Iterable[Reference]) -> dict[Reference, Group]:
+    return _resolve(session, Group, _GROUP_NAMES, refs)
 
 
-def resolve_templates(
-    session: Session, references: Iterable[Reference]
-) -> dict[Reference, TaskTemplate]:
-    return _resolve(session, TaskTemplate, _TEMPLATE_NAMES, references)
+def resolve_templates(session: Session, refs: Iterable[Reference]) -> dict[Reference, TaskTemplate]:
+    return _resolve(session, TaskTemplate, _TEMPLATE_NAMES, refs, name_first=True)
 
 
-def resolve_tags(session: Session, references: Iterable[Reference]) -> dict[Reference, Tag]:
-    return _resolve(session, Tag, _TAG_NAMES, references)
-
-
-def get_group_or_raise(session: Session, *, reference: Reference) -> Group:
-    group = resolve_groups(session, [reference]).get(reference)
-    if group is None:
-        raise NotFound(f"Group {reference!r} does not exist", field="group")
-    return group
-
-
-def get_tag_or_raise(session: Session, *, reference: Reference) -> Tag:
-    tag = resolve_tags(session, [reference]).get(reference)
-    if tag is None:
-        raise NotFound(f"Tag {reference!r} does not exist", field="tag")
-    return tag
+def resolve_tags(session: Session, refs: Iterable[Reference]) -> dict[Reference, Tag]:
+    return _resolve(session, Tag, _TAG_NAMES, refs)
 
 
 # --- values ----------------------------------------------------------------------------------
 
 
-def content_text(value: Any) -> str:
+def stored_text(value: Any) -> str | None:
     """Content arrives as a JSON object or as text (JSON or YAML); it is stored as text."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def optional_text(value: Any) -> str | None:
-    return None if value is None else content_text(value)
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
 
 
 class _Problems:
@@ -262,23 +233,43 @@ class _Problems:
         return kind(message, errors=self.errors, extra=self.extra)
 
 
-def _check_length(problems: _Problems, name: str, value: str | None) -> None:
-    if value is not None and len(value) > MAX_LENGTHS[name]:
-        problems.add(name, f"{name} must be at most {MAX_LENGTHS[name]} characters")
+def _check(problems: _Problems, name: str, value: Any, *, field_name: str | None = None) -> None:
+    """The value fits its column (see COLUMNS); problems collected under the field as given."""
+    field_name = field_name or name
+    try:
+        validation.text(value, field=field_name, column=COLUMNS[name], required=name in REQUIRED)
+    except InvalidInput as error:
+        problems.add(field_name, error.message)
 
 
 def _check_tag_name(problems: _Problems, name: str) -> None:
-    if not name.strip():
-        problems.add("tags", "Tag names must not be empty")
-    elif len(name) > TAG_NAME_MAX:
-        problems.add("tags", f"Tag {name!r} is longer than {TAG_NAME_MAX} characters")
+    try:
+        tag_service.validate_name(name, field="tags")
+    except InvalidInput as error:
+        problems.add("tags", error.message)
+
+
+def _scan_labels(value: Any) -> set[str] | None:
+    """Names in `scan_sources`: a mapping's keys, or the `label` of each list entry."""
+    if isinstance(value, dict):
+        return {str(key) for key in value}
+    if isinstance(value, list):
+        return {str(e["label"]) for e in value if isinstance(e, dict) and "label" in e}
+    return None
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return template_service.parse_document(text)
+    except ValueError:
+        return None
 
 
 def _scan_mismatch(template: TaskTemplate, declared: set[str], document: Any) -> str | None:
     """Why a task's `scan_sources` do not match its template's scans, or None when they do."""
     if not isinstance(document, dict) or "scan_sources" not in document:
         return None
-    given = scan_labels(document["scan_sources"])
+    given = _scan_labels(document["scan_sources"])
     if given is None or given == declared:
         return None
     missing, extra = sorted(declared - given), sorted(given - declared)
@@ -301,7 +292,7 @@ class _TemplateScans:
 
     def of(self, template: TaskTemplate) -> set[str] | None:
         if template.id not in self._by_id:
-            self._by_id[template.id] = declared_scans(template.content)
+            self._by_id[template.id] = template_service.declared_scans(template.content)
         return self._by_id[template.id]
 
     def check(
@@ -314,11 +305,11 @@ class _TemplateScans:
         declared = self.of(template)
         if declared is None:
             return
-        document = parsed if parsed is not None else parse_document(raw_content)
+        document = parsed if parsed is not None else _parsed(raw_content)
         reason = _scan_mismatch(template, declared, document)
         if reason is not None:
             problems.add("content", reason)
-            given = scan_labels(document["scan_sources"]) or set()
+            given = _scan_labels(document["scan_sources"]) or set()
             problems.extra.update(
                 missing_scans=sorted(declared - given), extra_scans=sorted(given - declared)
             )
@@ -399,33 +390,33 @@ def _is_tag_name(reference: Reference) -> bool:
 
 
 def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared | None:
-    if not spec.project:
-        problems.add("project", "project is required")
-    _check_length(problems, "project", spec.project)
     template = lookups.templates.get(spec.template)
     if template is None:
         problems.add("template", f"Template {spec.template!r} does not exist", not_found=True)
-
     if spec.raw_content is not None:
         raw_content, parsed = spec.raw_content, None
-    elif spec.content is not None:
-        raw_content = content_text(spec.content)
-        parsed = spec.content if isinstance(spec.content, dict) else None
     else:
-        raw_content, parsed = "", None
-        problems.add("content", "content (or raw_content) is required")
-    raw_callback_url = (
-        spec.raw_callback_url if spec.raw_callback_url is not None else spec.callback_url
-    )
-    tracking_id = spec.tracking_id if spec.tracking_id is not None else DEFAULT_TRACKING_ID
-    for name, value in (
-        ("raw_callback_url", raw_callback_url),
-        ("tracking_id", tracking_id),
-        ("generator_url", spec.generator_url),
-        ("application_name", spec.application_name),
-        ("application_version", spec.application_version),
-    ):
-        _check_length(problems, name, value)
+        raw_content = stored_text(spec.content)
+        parsed = spec.content if isinstance(spec.content, dict) else None
+    row = {
+        "project": spec.project,
+        "status": "queued",
+        "raw_content": raw_content,
+        "raw_callback_url": (
+            spec.raw_callback_url if spec.raw_callback_url is not None else spec.callback_url
+        ),
+        "callback_content": stored_text(spec.callback_content),
+        "tracking_id": spec.tracking_id if spec.tracking_id is not None else DEFAULT_TRACKING_ID,
+        "generator_url": spec.generator_url,
+        "application_name": spec.application_name,
+        "application_version": spec.application_version,
+    }
+    given_as = {
+        "raw_content": "raw_content" if spec.raw_content is not None else "content",
+        "raw_callback_url": "raw_callback_url" if spec.raw_callback_url else "callback_url",
+    }
+    for name, value in row.items():
+        _check(problems, name, value, field_name=given_as.get(name, name))
 
     tag_names: list[str] = []
     known_tags: list[Tag] = []
@@ -458,18 +449,7 @@ def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared
         lookups.scans.check(problems, template, raw_content, parsed)
     if problems or template is None:
         return None
-    row = {
-        "project": spec.project,
-        "status": "queued",
-        "raw_content": raw_content,
-        "raw_callback_url": raw_callback_url,
-        "callback_content": optional_text(spec.callback_content),
-        "tracking_id": tracking_id,
-        "generator_url": spec.generator_url,
-        "application_name": spec.application_name,
-        "application_version": spec.application_version,
-        "template_id": template.id,
-    }
+    row["template_id"] = template.id
     return _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
 
 
@@ -548,9 +528,20 @@ def _index_key(key: str) -> tuple[int, str]:
     return (int(index) if index.isdigit() else -1, name)
 
 
+def _tags_by_name(session: Session, names: Iterable[str]) -> dict[str, Tag]:
+    """The tags with these names, created when missing (in name order, so that concurrent
+    requests wait for each other instead of deadlocking), indexed by the names asked for."""
+    wanted = sorted(set(names))
+    found = tag_service.get_or_create_many(session, names=wanted)
+    exact = {tag.name: tag for tag in found}
+    # A case- or pad-insensitive collation may answer with a tag spelled differently.
+    folded = {tag.name.casefold().rstrip(): tag for tag in found}
+    return {name: exact.get(name) or folded[name.casefold().rstrip()] for name in wanted}
+
+
 def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> list[TaskSummary]:
     """Bulk INSERT the tasks and their links; hand out tasks that name nobody; record history."""
-    tags = get_or_create_tags(session, names={n for item in items for n in item.tag_names})
+    tags = _tags_by_name(session, {name for item in items for name in item.tag_names})
     now = utcnow()
     rows = [{**item.row, "create_time": now, "update_time": now} for item in items]
     ids = bulk.insert_rows_returning_ids(session, cast(Table, Task.__table__), rows)
@@ -653,7 +644,7 @@ EDIT_FIELDS = frozenset(
     }
 )
 # Fields that may not be cleared.
-_REQUIRED = frozenset({"project", "template", "content", "raw_content", "status", "tracking_id"})
+_NOT_NULL = frozenset({"project", "template", "content", "raw_content", "status", "tracking_id"})
 
 
 def may_set_status(user: User, task: Task, session: Session) -> bool:
@@ -693,7 +684,7 @@ def update(session: Session, *, task: Task, changes: Mapping[str, Any], actor: U
             errors={name: [f"You may not change {name}"] for name in refused},
         )
     problems = _Problems()
-    for name in _REQUIRED & set(changes):
+    for name in _NOT_NULL & set(changes):
         if changes[name] is None:
             problems.add(name, f"{name} may not be null")
     if problems:
@@ -709,9 +700,7 @@ def update(session: Session, *, task: Task, changes: Mapping[str, Any], actor: U
         found = resolve_groups(session, changes["groups"])
         groups = _pick(found, changes["groups"], problems, "groups", "Group")
     if "status" in changes:
-        if not changes["status"]:
-            problems.add("status", "status must not be empty")
-        _check_length(problems, "status", changes["status"])
+        _check(problems, "status", changes["status"])
     if problems:
         raise problems.error()
 
@@ -744,19 +733,19 @@ def _prepare_edits(
     ):
         if name in changes:
             columns[name] = changes[name]
-            _check_length(problems, name, changes[name])
-    if "project" in columns and not columns["project"]:
-        problems.add("project", "project is required")
-    if "raw_content" in changes:
-        columns["raw_content"] = content_text(changes["raw_content"])
-    elif "content" in changes:
-        columns["raw_content"] = content_text(changes["content"])
-    if "raw_callback_url" in changes or "callback_url" in changes:
-        value = changes.get("raw_callback_url", changes.get("callback_url"))
-        columns["raw_callback_url"] = value
-        _check_length(problems, "raw_callback_url", value)
+    given_as = {}
+    for column, raw, rendered in (
+        ("raw_content", "raw_content", "content"),
+        ("raw_callback_url", "raw_callback_url", "callback_url"),
+    ):
+        name = raw if raw in changes else rendered if rendered in changes else None
+        if name is not None:
+            columns[column] = stored_text(changes[name])
+            given_as[column] = name
     if "callback_content" in changes:
-        columns["callback_content"] = optional_text(changes["callback_content"])
+        columns["callback_content"] = stored_text(changes["callback_content"])
+    for name, value in columns.items():
+        _check(problems, name, value, field_name=given_as.get(name, name))
 
     template = None
     if "template" in changes:
@@ -785,7 +774,7 @@ def _prepare_edits(
             if ref not in known:
                 problems.add("tags", f"Tag {ref!r} does not exist", not_found=True)
         if not problems:
-            created = get_or_create_tags(session, names=names)
+            created = _tags_by_name(session, names)
             by_id = {tag.id: tag for tag in [*created.values(), *known.values()]}
             tags = [by_id[key] for key in sorted(by_id)]
     return _Edits(columns, template, tags)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import update
 
-from taskmanager.models import Meta, Task, db, utcnow
+from taskmanager.models import Meta, Task, db
 from taskmanager.services import rendering
 
 from ..support.task_factories import make_task, make_template, set_meta
@@ -49,23 +47,3 @@ def test_changing_a_meta_value_rewrites_no_task(session) -> None:
     assert rendering.render(task.raw_content, rendering.current_values(session)) == (
         "http://two/scan"
     )
-
-
-def test_values_at_a_time(session) -> None:
-    start = utcnow() - timedelta(days=10)
-    set_meta(session, "HOST", "first", at=start)
-    set_meta(session, "HOST", "second", at=start + timedelta(days=2))
-    set_meta(session, "LATER", "x", at=start + timedelta(days=5))
-    session.add(Meta(label="NO_HISTORY", value="always"))
-    session.flush()
-    assert rendering.values_at(session, at=start - timedelta(days=1)) == {"NO_HISTORY": "always"}
-    assert rendering.values_at(session, at=start + timedelta(days=1)) == {
-        "HOST": "first",
-        "NO_HISTORY": "always",
-    }
-    assert rendering.values_at(session, at=start + timedelta(days=3))["HOST"] == "second"
-    assert rendering.values_at(session, at=utcnow()) == {
-        "HOST": "second",
-        "LATER": "x",
-        "NO_HISTORY": "always",
-    }

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import Task, User
-from taskmanager.services import task_lists, tasks
+from taskmanager.services import groups, tags, task_lists, tasks
 from taskmanager.services.errors import Forbidden, NotFound
 
 from ..support.task_factories import build_world
@@ -95,16 +95,16 @@ def test_user_group_and_tag_lists(session, world) -> None:
     assert _ids(task_lists.list_for_user(session, viewer=admin, user=bob)) == [t3]
     with pytest.raises(Forbidden):
         task_lists.list_for_user(session, viewer=alice, user=bob)
-    team = tasks.get_group_or_raise(session, reference="team")
+    team = groups.get_or_raise(session, reference="team")
     assert _ids(task_lists.list_for_group(session, viewer=alice, group=team)) == [t2]
     assert _ids(task_lists.list_for_group(session, viewer=world["sue"], group=team)) == [t2]
     with pytest.raises(Forbidden):
         task_lists.list_for_group(session, viewer=bob, group=team)
-    x = tasks.get_tag_or_raise(session, reference="x")
+    x = tags.get_or_raise(session, reference="x")
     assert _ids(task_lists.list_for_tag(session, viewer=admin, tag=x)) == [t1, t2]
     assert _ids(task_lists.list_for_tag(session, viewer=bob, tag=x)) == []
     with pytest.raises(NotFound):
-        tasks.get_tag_or_raise(session, reference="nope")
+        tags.get_or_raise(session, reference="nope")
 
 
 def test_visibility_of_one_task(session, world) -> None:
