@@ -168,12 +168,9 @@ def prepare_database(app: APIFlask) -> None:
         database.upgrade(settings.database_uri)
         onboarding.run(db.session, settings)
         project_config.load_from_repository(db.session, settings)
-        if (
-            settings.embedded
-            and settings.admin_username == "admin"
-            and settings.admin_password == "admin"
-        ):
+        for username in onboarding.accounts_with_default_password(db.session, settings):
             log.warning(
-                "The embedded server has the default admin/admin account: change its password "
-                "before anyone else can reach this server"
+                "SECURITY WARNING: the admin account %r still has the default admin/admin "
+                "password: change it before anyone else can reach this server",
+                username,
             )

@@ -111,6 +111,24 @@ def update_user(user_id: str, json_data: UserUpdate) -> dict[str, Any]:
     return user_detail(user)
 
 
+@v1.post("/users/<user_id>/revoke-tokens")
+@v1.output(UserOut)
+@v1.doc(
+    summary="Revoke a user's auth tokens",
+    description="Every auth token issued to the user stops working at once (sessions and basic "
+    "credentials are unaffected; change the password for those). Oneself, or anyone with "
+    "user_update_all.",
+    tags=TAGS,
+    responses=[403, 404],
+)
+@permission_required("user_update_all", "user_read")
+def revoke_user_tokens(user_id: str) -> dict[str, Any]:
+    user = user_service.get_or_raise(db.session, reference=user_id)
+    user_service.revoke_tokens(db.session, user=user, actor=caller())
+    db.session.commit()
+    return user_detail(user)
+
+
 @v1.delete("/users/<user_id>")
 @v1.output(UserOut)
 @v1.doc(

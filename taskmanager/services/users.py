@@ -168,6 +168,16 @@ def create(
     return user
 
 
+def revoke_tokens(session: Session, *, user: User, actor: User) -> None:
+    """Invalidate every auth token of the user (oneself, or anyone with user_update_all)."""
+    if user.id != actor.id and "user_update_all" not in permissions.of(actor):
+        raise Forbidden(
+            "You may only revoke your own tokens (needs user_update_all)", field="user"
+        )
+    user.fs_token_uniquifier = uuid.uuid4().hex
+    session.flush()
+
+
 def set_password(user: User, password: str) -> None:
     """Store a new password hash; cached credentials stop matching the stored hash at once."""
     user.password = hash_password(password)
