@@ -171,9 +171,7 @@ def create(
 def revoke_tokens(session: Session, *, user: User, actor: User) -> None:
     """Invalidate every auth token of the user (oneself, or anyone with user_update_all)."""
     if user.id != actor.id and "user_update_all" not in permissions.of(actor):
-        raise Forbidden(
-            "You may only revoke your own tokens (needs user_update_all)", field="user"
-        )
+        raise Forbidden("You may only revoke your own tokens (needs user_update_all)", field="user")
     user.fs_token_uniquifier = uuid.uuid4().hex
     session.flush()
 
