@@ -72,9 +72,9 @@ def accounts_with_default_password(session: Session, settings: Settings) -> list
     names = {"admin", settings.admin_username or "admin"}
     found = []
     for user in session.scalars(select(User).where(User.username.in_(names), User.active)):
-        if user.password and any(role.name == "admin" for role in user.roles):
-            if verify_password("admin", user.password):
-                found.append(user.username)
+        is_admin = any(role.name == "admin" for role in user.roles)
+        if is_admin and user.password and verify_password("admin", user.password):
+            found.append(user.username)
     return sorted(found)
 
 
