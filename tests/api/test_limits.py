@@ -73,3 +73,25 @@ def test_cookie_secure_setting(database_url, tmp_path, settings) -> None:
     secure = load_settings(make_env(database_url, tmp_path, TASKMAN_COOKIE_SECURE="true"))
     config = _flask_config(secure)
     assert config["SESSION_COOKIE_SECURE"] is True and config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_too_many_tags_on_one_task_is_a_clear_400(app, client, admin_headers) -> None:
+    from taskmanager.models import db
+    from taskmanager.services.tasks import TAGS_PER_TASK_MAX
+
+    from ..support.task_factories import make_template
+
+    with app.app_context():
+        make_template(db.session, "tpl")
+        db.session.commit()
+    tags = [f"t{i}" for i in range(TAGS_PER_TASK_MAX + 1)]
+    body = {"project": "p", "template": "tpl", "content": {"template": "tpl"}, "tags": tags}
+    response = client.post("/api/v1/tasks", json=body, headers=admin_headers)
+    assert response.status_code == 400
+    assert "tags" in response.get_json()["errors"]
+
+
+def test_task_list_limit_is_capped(client, admin_headers) -> None:
+    response = client.get("/api/v1/tasks?limit=99999999", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.get_json()["limit"] == 10_000
