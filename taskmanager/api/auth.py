@@ -10,8 +10,10 @@ from apiflask import HTTPError
 from flask import current_app, request
 from flask_login import current_user
 from flask_principal import Identity, identity_changed
+from flask_security.utils import get_request_attr
 
 from ..models import User, db
+from ..security import csrf
 from ..services import authentication, permissions
 from ..services.errors import Forbidden
 
@@ -25,6 +27,9 @@ def _unauthorised() -> HTTPError:
         "Authentication required: send valid HTTP basic credentials or an auth token",
         headers={"WWW-Authenticate": f'Basic realm="{realm}"'},
     )
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _login(user: User) -> None:
@@ -53,6 +58,9 @@ def authenticated_user() -> User | None:
         if user is not None:
             _login(user)
     elif current_user.is_authenticated:
+        # A browser session is sent by other sites' requests too: changes need the CSRF token.
+        if get_request_attr("fs_authn_via") == "session" and request.method not in SAFE_METHODS:
+            csrf.protect()
         user = current_user._get_current_object()  # type: ignore[attr-defined]
     request.environ["taskman.api_user"] = user
     return user
