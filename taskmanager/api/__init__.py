@@ -11,7 +11,7 @@ from . import errors, health
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1")
 
 # Each module registers its routes on `v1` when imported; one module per resource.
-ROUTE_MODULES = ("users",)
+ROUTE_MODULES = ("users", "locks", "taskgroups")
 
 
 def init_app(app: APIFlask) -> None:

@@ -1,0 +1,230 @@
+"""Task locks: who is working on a task. Taken, renewed, released and claimed atomically.
+
+Every change is one conditional UPDATE whose row count says whether it happened, so among any
+number of simultaneous requests, in any number of processes, exactly one takes a free lock.
+With a lease (TASKMAN_LOCK_TIMEOUT) a lock not renewed within that many seconds has lapsed: it
+counts as free everywhere, and the holder renews it by locking again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from ..models import Tag, Task, TaskTemplate, User, task_tags, utcnow
+from . import history, permissions, tasks
+from .errors import Conflict, Forbidden, InvalidInput
+
+LOCK_ALL = ("task_update_lock_all", "task_update_all")
+# A claim retries when another request changed its candidate between choosing and locking.
+CLAIM_ATTEMPTS = 25
+
+
+class LockHeld(Conflict):
+    """The task is locked by someone else (409); `holder` is who."""
+
+    def __init__(self, holder: User) -> None:
+        super().__init__("Task already locked!", field="lock")
+        self.holder = holder
+
+
+def may_lock_for_others(user: User) -> bool:
+    return not permissions.of(user).isdisjoint(LOCK_ALL)
+
+
+def _cutoff(timeout: float | None) -> datetime | None:
+    return None if timeout is None else utcnow() - timedelta(seconds=timeout)
+
+
+def held_condition(timeout: float | None) -> ColumnElement[bool]:
+    """SQL condition: the task's lock is held (taken and, with a lease, not lapsed)."""
+    cutoff = _cutoff(timeout)
+    if cutoff is None:
+        return Task.lock_id.is_not(None)
+    return and_(Task.lock_id.is_not(None), or_(Task.lock_time.is_(None), Task.lock_time >= cutoff))
+
+
+def free_condition(timeout: float | None) -> ColumnElement[bool]:
+    """SQL condition: nobody holds the task's lock (never taken, released, or lapsed)."""
+    cutoff = _cutoff(timeout)
+    if cutoff is None:
+        return Task.lock_id.is_(None)
+    return or_(Task.lock_id.is_(None), Task.lock_time < cutoff)
+
+
+def holder(session: Session, *, task: Task, timeout: float | None) -> User | None:
+    """Who holds the task's lock now; None when free or lapsed."""
+    row = session.execute(
+        select(Task.lock_id).where(Task.id == task.id, held_condition(timeout))
+    ).first()
+    if row is None:
+        return None
+    return session.get(User, row.lock_id)
+
+
+def _set_lock(
+    session: Session, task_id: int, user: User | None, *conditions: ColumnElement[bool]
+) -> bool:
+    """One conditional UPDATE of a task's lock; True when it changed the row."""
+    result = session.execute(
+        update(Task)
+        .where(Task.id == task_id, *conditions)
+        .values(lock_id=user.id if user else None, lock_time=utcnow() if user else None),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)
+
+
+def _refresh(session: Session, task: Task) -> None:
+    if task in session:
+        session.expire(task, ["lock_id", "lock_time", "lock", "update_time"])
+
+
+def lock(
+    session: Session,
+    *,
+    task: Task,
+    actor: User,
+    target: User | None = None,
+    timeout: float | None = None,
+) -> User:
+    """Lock the task to the actor, or to `target` when one is named; answer the holder.
+
+    Unnamed: taken when free or already the actor's (which renews the lease), else LockHeld.
+    Naming another user needs task_update_lock_all or task_update_all (else Forbidden); with
+    those permissions a named lock is set whoever held it (take over, or move to someone else).
+    """
+    force = target is not None and may_lock_for_others(actor)
+    if target is not None and target.id != actor.id and not force:
+        raise Forbidden(
+            "Locking a task to another user requires task_update_lock_all or task_update_all",
+            field="lock",
+        )
+    target = target or actor
+    if not target.active:
+        raise InvalidInput(f"User {target.username!r} is not active", field="lock")
+    taken = _take(session, task=task, actor=actor, target=target, force=force, timeout=timeout)
+    _refresh(session, task)
+    return taken
+
+
+def _take(
+    session: Session, *, task: Task, actor: User, target: User, force: bool, timeout: float | None
+) -> User:
+    # The holder renewing comes first, so history only records locks changing hands.
+    if _set_lock(session, task.id, target, Task.lock_id == target.id):
+        return target
+    conditions = () if force else (free_condition(timeout),)
+    for _ in range(CLAIM_ATTEMPTS):
+        if _set_lock(session, task.id, target, *conditions):
+            history.record(
+                session,
+                task_id=task.id,
+                actor=actor,
+                action="lock",
+                detail={"user": target.username},
+            )
+            return target
+        current = holder(session, task=task, timeout=timeout)
+        if current is not None:
+            if current.id == target.id:  # the target's own concurrent request took it
+                return target
+            raise LockHeld(current)
+        # Released or lapsed between the two statements: try again.
+    raise Conflict("The lock kept changing hands; try again", field="lock")
+
+
+def release(session: Session, *, task: Task, actor: User, timeout: float | None = None) -> None:
+    """Release the task's lock: by its holder, or with task_update_lock_all/task_update_all.
+
+    Releasing a free (or lapsed) lock is a no-op; someone else's held lock is Forbidden.
+    """
+    previous = session.scalar(select(Task.lock_id).where(Task.id == task.id))
+    if previous == actor.id:
+        released = _set_lock(session, task.id, None, Task.lock_id == actor.id)
+    elif may_lock_for_others(actor):
+        released = _set_lock(session, task.id, None, Task.lock_id.is_not(None))
+    else:
+        current = holder(session, task=task, timeout=timeout)
+        if current is not None and current.id != actor.id:
+            raise Forbidden(
+                f"The task is locked by {current.username}; releasing another user's lock "
+                "requires task_update_lock_all or task_update_all",
+                field="lock",
+            )
+        # Free, lapsed, or ours after all (we took it meanwhile): clear only our own.
+        released = _set_lock(session, task.id, None, Task.lock_id == actor.id)
+    _refresh(session, task)
+    if released:
+        previous_user = session.get(User, previous) if previous is not None else None
+        history.record(
+            session,
+            task_id=task.id,
+            actor=actor,
+            action="unlock",
+            detail={"user": previous_user.username if previous_user else None},
+        )
+
+
+def claim_next(
+    session: Session,
+    *,
+    user: User,
+    timeout: float | None = None,
+    project: str | None = None,
+    template: str | None = None,
+    tags: Sequence[str] = (),
+) -> Task | None:
+    """Lock the oldest queued, free task the user may do to them; None when there is none.
+
+    Concurrent claims never get the same task: PostgreSQL and MariaDB skip rows another claim
+    has locked (FOR UPDATE SKIP LOCKED); every backend re-checks with a conditional UPDATE.
+    """
+    query = (
+        select(Task.id)
+        .where(
+            Task.status == "queued",
+            free_condition(timeout),
+            tasks.visible_to(user),
+            _template_condition(template),
+            *(_tag_condition(name) for name in tags),
+        )
+        .order_by(Task.id)
+        .limit(1)
+    )
+    if project is not None:
+        query = query.where(Task.project == project)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    for _ in range(CLAIM_ATTEMPTS):
+        task_id = session.scalar(query)
+        if task_id is None:
+            return None
+        if _set_lock(session, task_id, user, Task.status == "queued", free_condition(timeout)):
+            history.record(
+                session,
+                task_id=task_id,
+                actor=user,
+                action="lock",
+                detail={"user": user.username, "claimed": True},
+            )
+            return session.get_one(Task, task_id, populate_existing=True)
+    raise Conflict("Could not claim a task under heavy contention; try again", field="task")
+
+
+def _template_condition(template: str | None) -> ColumnElement[bool]:
+    if template is None:
+        return true()
+    match = TaskTemplate.label == template
+    if template.isdigit():
+        match = or_(match, TaskTemplate.id == int(template))
+    return Task.template_id.in_(select(TaskTemplate.id).where(match))
+
+
+def _tag_condition(name: str) -> ColumnElement[bool]:
+    return exists().where(
+        task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id, Tag.name == name
+    )
