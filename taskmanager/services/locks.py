@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ..models import Tag, Task, TaskTemplate, User, task_tags, utcnow
@@ -39,14 +39,6 @@ def _cutoff(timeout: float | None) -> datetime | None:
     return None if timeout is None else utcnow() - timedelta(seconds=timeout)
 
 
-def held_condition(timeout: float | None) -> ColumnElement[bool]:
-    """SQL condition: the task's lock is held (taken and, with a lease, not lapsed)."""
-    cutoff = _cutoff(timeout)
-    if cutoff is None:
-        return Task.lock_id.is_not(None)
-    return and_(Task.lock_id.is_not(None), or_(Task.lock_time.is_(None), Task.lock_time >= cutoff))
-
-
 def free_condition(timeout: float | None) -> ColumnElement[bool]:
     """SQL condition: nobody holds the task's lock (never taken, released, or lapsed)."""
     cutoff = _cutoff(timeout)
@@ -56,13 +48,13 @@ def free_condition(timeout: float | None) -> ColumnElement[bool]:
 
 
 def holder(session: Session, *, task: Task, timeout: float | None) -> User | None:
-    """Who holds the task's lock now; None when free or lapsed."""
-    row = session.execute(
-        select(Task.lock_id).where(Task.id == task.id, held_condition(timeout))
-    ).first()
-    if row is None:
+    """Who holds the task's lock as loaded (None when free or lapsed)."""
+    if task.lock_id is None:
         return None
-    return session.get(User, row.lock_id)
+    cutoff = _cutoff(timeout)
+    if cutoff is not None and task.lock_time is not None and task.lock_time < cutoff:
+        return None
+    return session.get(User, task.lock_id)
 
 
 def _set_lock(
@@ -128,6 +120,7 @@ def _take(
                 detail={"user": target.username},
             )
             return target
+        session.expire(task, ["lock_id", "lock_time"])
         current = holder(session, task=task, timeout=timeout)
         if current is not None:
             if current.id == target.id:  # the target's own concurrent request took it
@@ -142,24 +135,23 @@ def release(session: Session, *, task: Task, actor: User, timeout: float | None 
 
     Releasing a free (or lapsed) lock is a no-op; someone else's held lock is Forbidden.
     """
-    previous = session.scalar(select(Task.lock_id).where(Task.id == task.id))
+    previous = task.lock_id
     if previous == actor.id:
         released = _set_lock(session, task.id, None, Task.lock_id == actor.id)
     elif may_lock_for_others(actor):
         released = _set_lock(session, task.id, None, Task.lock_id.is_not(None))
     else:
         current = holder(session, task=task, timeout=timeout)
-        if current is not None and current.id != actor.id:
+        if current is not None:
             raise Forbidden(
                 f"The task is locked by {current.username}; releasing another user's lock "
                 "requires task_update_lock_all or task_update_all",
                 field="lock",
             )
-        # Free, lapsed, or ours after all (we took it meanwhile): clear only our own.
-        released = _set_lock(session, task.id, None, Task.lock_id == actor.id)
+        released = False  # free or lapsed: nothing to release
+    previous_user = session.get(User, previous) if released and previous is not None else None
     _refresh(session, task)
     if released:
-        previous_user = session.get(User, previous) if previous is not None else None
         history.record(
             session,
             task_id=task.id,

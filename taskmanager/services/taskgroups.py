@@ -190,56 +190,66 @@ def _create_tasks(session: Session, *, actor: User, items: list[dict[str, Any]])
     if create_many is not None:
         created: list[Task] = create_many(session, actor=actor, items=items)
         return created
-    return [_create_task(session, actor=actor, item=item) for item in items]
+    return _create_tasks_minimal(session, actor=actor, items=items)
 
 
-def _create_task(session: Session, *, actor: User, item: dict[str, Any]) -> Task:
+def _create_tasks_minimal(
+    session: Session, *, actor: User, items: list[dict[str, Any]]
+) -> list[Task]:
     """Stand-in for services.tasks.create_many until the tasks work is merged (then unused)."""
-    for name in ("project", "template"):
-        if not item.get(name):
-            raise InvalidInput(f"{name} is required", field=name)
-    if item.get("content") is None and item.get("raw_content") is None:
-        raise InvalidInput("content is required", field="content")
-    template_ref = str(item["template"])
-    template = session.scalars(
-        select(TaskTemplate).where(
-            (TaskTemplate.label == template_ref)
-            | (TaskTemplate.id == (int(template_ref) if template_ref.isdigit() else -1))
+    templates: dict[str, TaskTemplate] = {}
+    created: list[Task] = []
+    unassigned: dict[str | int | None, list[Task]] = {}
+    for item in items:
+        for name in ("project", "template"):
+            if not item.get(name):
+                raise InvalidInput(f"{name} is required", field=name)
+        if item.get("content") is None and item.get("raw_content") is None:
+            raise InvalidInput("content is required", field="content")
+        reference = str(item["template"])
+        if reference not in templates:
+            template = session.scalars(
+                select(TaskTemplate).where(
+                    (TaskTemplate.label == reference)
+                    | (TaskTemplate.id == (int(reference) if reference.isdigit() else -1))
+                )
+            ).first()
+            if template is None:
+                raise NotFound(f"Task template {reference!r} does not exist", field="template")
+            templates[reference] = template
+        task = Task(
+            project=item["project"],
+            template=templates[reference],
+            status="queued",
+            raw_content=as_text(item.get("raw_content") or item.get("content")) or "",
+            raw_callback_url=item.get("raw_callback_url") or item.get("callback_url"),
+            callback_content=as_text(item.get("callback_content")),
+            tracking_id=item.get("tracking_id") or "unassigned",
+            generator_url=item.get("generator_url"),
+            application_name=item.get("application_name"),
+            application_version=item.get("application_version"),
+            create_time=utcnow(),
+            update_time=utcnow(),
         )
-    ).first()
-    if template is None:
-        raise NotFound(f"Task template {template_ref!r} does not exist", field="template")
-    task = Task(
-        project=item["project"],
-        template=template,
-        status="queued",
-        raw_content=as_text(item.get("raw_content") or item.get("content")) or "",
-        raw_callback_url=item.get("raw_callback_url") or item.get("callback_url"),
-        callback_content=as_text(item.get("callback_content")),
-        tracking_id=item.get("tracking_id") or "unassigned",
-        generator_url=item.get("generator_url"),
-        application_name=item.get("application_name"),
-        application_version=item.get("application_version"),
-        create_time=utcnow(),
-        update_time=utcnow(),
-    )
-    for name in item.get("tags") or ():
-        tag = session.scalars(select(Tag).where(Tag.name == name)).first() or Tag(name=name)
-        task.tags.append(tag)
-    for reference in item.get("users") or ():
-        reference = str(reference).rstrip("/").rsplit("/", 1)[-1]
-        task.users.append(users.get_or_raise(session, reference=reference, field="users"))
-    for reference in item.get("groups") or ():
-        task.groups.append(_group_by_reference(session, reference))
-    session.add(task)
+        for name in item.get("tags") or ():
+            tag = session.scalars(select(Tag).where(Tag.name == name)).first() or Tag(name=name)
+            task.tags.append(tag)
+        for user_ref in item.get("users") or ():
+            user_ref = str(user_ref).rstrip("/").rsplit("/", 1)[-1]
+            task.users.append(users.get_or_raise(session, reference=user_ref, field="users"))
+        for group_ref in item.get("groups") or ():
+            task.groups.append(_group_by_reference(session, group_ref))
+        if not task.users and not task.groups:
+            unassigned.setdefault(item.get("distribute_in_group"), []).append(task)
+        session.add(task)
+        created.append(task)
     session.flush()
-    if not task.users and not task.groups:
-        group = item.get("distribute_in_group")
-        assignment.assign_automatically(
-            session, tasks=[task], group=_group_by_reference(session, group) if group else None
-        )
-    history.record(session, task_id=task.id, actor=actor, action="create")
-    return task
+    for group_ref, waiting in unassigned.items():
+        group = _group_by_reference(session, group_ref) if group_ref is not None else None
+        assignment.assign_automatically(session, tasks=waiting, group=group)
+    for task in created:
+        history.record(session, task_id=task.id, actor=actor, action="create")
+    return created
 
 
 def update(

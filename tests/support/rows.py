@@ -7,7 +7,15 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from taskmanager.models import Group, Task, TaskTemplate, User, task_users, utcnow
+from taskmanager.models import (
+    Group,
+    Task,
+    TaskTemplate,
+    User,
+    task_groups_assigned,
+    task_users,
+    utcnow,
+)
 from taskmanager.services import users
 
 PASSWORD = "secret-pass"
@@ -56,12 +64,13 @@ def tasks(
     count: int,
     *,
     assignees: Sequence[User] = (),
+    groups: Sequence[Group] = (),
     project: str = "p",
     label: str = "tpl",
     status: str = "queued",
     taskgroup_id: int | None = None,
 ) -> list[int]:
-    """Insert `count` tasks (one statement), each assigned to all `assignees`; their ids."""
+    """Insert `count` tasks (one statement), each assigned to all `assignees` and `groups`."""
     template_id = template(session, label).id
     now = utcnow()
     ids = list(
@@ -86,6 +95,11 @@ def tasks(
         session.execute(
             insert(task_users),
             [{"task_id": task_id, "user_id": a.id} for task_id in ids for a in assignees],
+        )
+    if groups and ids:
+        session.execute(
+            insert(task_groups_assigned),
+            [{"task_id": task_id, "group_id": g.id} for task_id in ids for g in groups],
         )
     session.flush()
     return sorted(ids)
