@@ -190,7 +190,7 @@ def claim_next(
     if project is not None:
         query = query.where(Task.project == project)
     if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     for _ in range(CLAIM_ATTEMPTS):
         task_id = session.scalar(query)
         if task_id is None:

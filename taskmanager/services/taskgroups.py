@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import string
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import update as update_statement
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User, utcnow
@@ -33,6 +35,9 @@ STATUSES = ("queued", "done", "aborted")
 DISTRIBUTE_METHODS = ("same", "unique")
 # Fields of a task body that choose its users; a group-level distribute_in_group replaces them.
 ASSIGNMENT_FIELDS = ("users", "groups", "distribute_in_group")
+# How long an abort waits for siblings other requests are changing: 25 x 20 ms.
+SIBLING_LOCK_ATTEMPTS = 25
+SIBLING_LOCK_PAUSE = 0.02
 
 
 def status_expression() -> ColumnElement[str]:
@@ -319,17 +324,16 @@ def on_task_status_changed(
 
 
 def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
-    # Waits for siblings another request is changing (row locks, in id order), so none is missed.
-    rows = session.execute(
+    rows = _lock_unfinished_siblings(
+        session,
         select(Task.id, Task.status)
         .where(
             Task.taskgroup_id == task.taskgroup_id,
             Task.id != task.id,
             Task.status.not_in(("aborted", "done")),
         )
-        .order_by(Task.id)
-        .with_for_update(key_share=True)
-    ).all()
+        .order_by(Task.id),
+    )
     if not rows:
         return
     session.execute(
@@ -345,6 +349,35 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
             action="status",
             detail={"old": old, "new": "aborted", "because_of_task": task.id},
         )
+
+
+def _lock_unfinished_siblings(session: Session, query: Select[Any]) -> list[Any]:
+    """Lock the rows `query` selects, waiting a little for those another request is changing.
+
+    This request already holds its own task's row, so waiting without limit could deadlock
+    with a sibling being aborted at the same moment (which then aborts the rest itself).
+    """
+    if session.get_bind().dialect.name == "sqlite":  # one writer: nobody else holds rows
+        return list(session.execute(query).all())
+    for _ in range(SIBLING_LOCK_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return list(
+                    session.execute(query.with_for_update(nowait=True, key_share=True)).all()
+                )
+        except OperationalError as exc:
+            if not _row_busy(exc):
+                raise
+            time.sleep(SIBLING_LOCK_PAUSE)
+    return list(session.execute(query.with_for_update(skip_locked=True, key_share=True)).all())
+
+
+def _row_busy(exc: OperationalError) -> bool:
+    """A NOWAIT lock found the row locked (PostgreSQL 55P03; MariaDB/MySQL 1205 or 3572)."""
+    if getattr(exc.orig, "sqlstate", None) == "55P03":
+        return True
+    args = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in (1205, 3572)
 
 
 def _fire_callback_when_done(session: Session, *, taskgroup_id: int) -> None:

@@ -142,7 +142,7 @@ def test_every_lock_race_has_exactly_one_winner(server: Server) -> None:
         assert len(outcomes) == CONTENDERS
         winners = [name for name, status, _body in outcomes if status == 200]
         assert len(winners) == 1, (task_id, outcomes)
-        for name, status, body in outcomes:
+        for _name, status, body in outcomes:
             assert status in (200, 409), (task_id, outcomes)
             assert body["username"] == winners[0]  # losers are told who holds it
         assert holders[task_id] == winners[0]

@@ -1,13 +1,15 @@
 import json
+import threading
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from taskmanager.models import CallbackDelivery, Meta, Task, TaskGroup
+from taskmanager.models import CallbackDelivery, Meta, Task, TaskGroup, User, db
 from taskmanager.services import taskgroups
 from taskmanager.services.errors import InvalidInput, NotFound
 
-from ..support import rows
+from ..support import databases, rows
 
 
 def _body(**extra):
@@ -186,3 +188,84 @@ def test_users_see_groups_holding_their_tasks(session, admin):
     assert group.id == visible.id
     with pytest.raises(NotFound):
         taskgroups.get_or_raise(session, reference="h", user=ann)
+
+
+def _race(app, group_id: int, statuses: list[str]) -> None:
+    """Each of the group's tasks gets its status in its own transaction, all at the same time."""
+    real = databases.backend_name() != "sqlite"
+    # On a real database both status changes are written before either hook runs.
+    barrier = threading.Barrier(len(statuses))
+    failures: list[BaseException] = []
+
+    def change(task_id: int, status: str) -> None:
+        try:
+            with app.app_context(), Session(db.engine) as own:
+                task = own.get_one(Task, task_id)
+                old, task.status = task.status, status
+                own.flush()
+                if real:
+                    barrier.wait(timeout=30)
+                taskgroups.on_task_status_changed(own, task=task, old_status=old, actor=None)
+                own.commit()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failures.append(exc)
+
+    with app.app_context():
+        task_ids = list(
+            db.session.scalars(
+                select(Task.id).where(Task.taskgroup_id == group_id).order_by(Task.id)
+            )
+        )
+    threads = [
+        threading.Thread(target=change, args=(task_id, status))
+        for task_id, status in zip(task_ids, statuses, strict=False)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _committed_group(app, size: int) -> int:
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        rows.template(db.session)
+        group = taskgroups.create(
+            db.session,
+            actor=admin,
+            label="race",
+            callback_url="http://cb",
+            items=[_body(users=["admin"])] * size,
+        )
+        db.session.commit()
+        return group.id
+
+
+def test_tasks_finishing_at_the_same_moment_fire_the_callback_once(app) -> None:
+    for _ in range(5):
+        group_id = _committed_group(app, 2)
+        _race(app, group_id, ["done", "done"])
+        with app.app_context():
+            deliveries = db.session.scalars(
+                select(CallbackDelivery).where(CallbackDelivery.taskgroup_id == group_id)
+            ).all()
+            assert len(deliveries) == 1
+
+
+def test_tasks_aborted_at_the_same_moment_abort_the_whole_group(app) -> None:
+    for statuses in (["aborted", "aborted"], ["aborted", "done"], ["aborted", "aborted", "x"]):
+        group_id = _committed_group(app, len(statuses) + 1)
+        _race(app, group_id, statuses)
+        with app.app_context():
+            final = list(
+                db.session.scalars(
+                    select(Task.status).where(Task.taskgroup_id == group_id).order_by(Task.id)
+                )
+            )
+        # Each raced task keeps its own new status unless an abort came later; the one task
+        # nobody touched is aborted; nothing is left queued.
+        assert final[-1] == "aborted"
+        assert "queued" not in final
+        assert final[0] == "aborted"
