@@ -67,7 +67,7 @@ def _set_lock(
         .values(lock_id=user.id if user else None, lock_time=utcnow() if user else None),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _refresh(session: Session, task: Task) -> None:

@@ -7,6 +7,7 @@ too. When the last task becomes done the group's callback is written to the outb
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 import time
@@ -66,7 +67,7 @@ def visible_to(user: User) -> ColumnElement[bool]:
     return exists().where(Task.taskgroup_id == TaskGroup.id, tasks.visible_to(user))
 
 
-def _query(user: User) -> Select[tuple[TaskGroup, str]]:
+def _query(user: User) -> Select[TaskGroup, str]:
     return select(TaskGroup, status_expression().label("status")).where(visible_to(user))
 
 
@@ -184,24 +185,38 @@ def create(
     )
     session.add(taskgroup)
     session.flush()
-    for task in _create_tasks(session, actor=actor, items=items):
-        task.taskgroup_id = taskgroup.id
-    session.flush()
+    if items:
+        task_ids = _create_tasks(session, actor=actor, items=items)
+        session.execute(
+            update_statement(Task).where(Task.id.in_(task_ids)).values(taskgroup_id=taskgroup.id),
+            execution_options={"synchronize_session": False},
+        )
     return taskgroup
 
 
-def _create_tasks(session: Session, *, actor: User, items: list[dict[str, Any]]) -> list[Task]:
-    create_many = getattr(tasks, "create_many", None)
-    if create_many is not None:
-        created: list[Task] = create_many(session, actor=actor, items=items)
-        return created
-    return _create_tasks_minimal(session, actor=actor, items=items)
+def _create_tasks(session: Session, *, actor: User, items: list[dict[str, Any]]) -> list[int]:
+    """Create the tasks as POST /tasks does, all or none; their ids in order."""
+    new_task = getattr(tasks, "NewTask", None)
+    if new_task is None:
+        return [task.id for task in _create_tasks_minimal(session, actor=actor, items=items)]
+    known = {spec_field.name for spec_field in dataclasses.fields(new_task)}
+    for position, item in enumerate(items):
+        unknown = sorted(set(item) - known)
+        if unknown:
+            raise InvalidInput(f"Unknown fields: {', '.join(unknown)}", field=f"tasks.{position}")
+        for name in ("project", "template"):
+            if item.get(name) in (None, ""):
+                raise InvalidInput(f"{name} is required", field=f"tasks.{position}.{name}")
+    summaries = tasks.create_many(  # type: ignore[attr-defined]
+        session, specs=[new_task(**item) for item in items], actor=actor
+    )
+    return [summary.id for summary in summaries]
 
 
 def _create_tasks_minimal(
     session: Session, *, actor: User, items: list[dict[str, Any]]
 ) -> list[Task]:
-    """Stand-in for services.tasks.create_many until the tasks work is merged (then unused)."""
+    """Stand-in for services.tasks.create_many until the tasks work is merged (then delete)."""
     templates: dict[str, TaskTemplate] = {}
     created: list[Task] = []
     unassigned: dict[str | int | None, list[Task]] = {}
@@ -351,7 +366,7 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
         )
 
 
-def _lock_unfinished_siblings(session: Session, query: Select[Any]) -> list[Any]:
+def _lock_unfinished_siblings(session: Session, query: Select[int, str]) -> list[Any]:
     """Lock the rows `query` selects, waiting a little for those another request is changing.
 
     This request already holds its own task's row, so waiting without limit could deadlock
@@ -376,8 +391,8 @@ def _row_busy(exc: OperationalError) -> bool:
     """A NOWAIT lock found the row locked (PostgreSQL 55P03; MariaDB/MySQL 1205 or 3572)."""
     if getattr(exc.orig, "sqlstate", None) == "55P03":
         return True
-    args = getattr(exc.orig, "args", ())
-    return bool(args) and args[0] in (1205, 3572)
+    code = next(iter(getattr(exc.orig, "args", ())), None)
+    return code in (1205, 3572)
 
 
 def _fire_callback_when_done(session: Session, *, taskgroup_id: int) -> None:
@@ -397,7 +412,7 @@ def _fire_callback_when_done(session: Session, *, taskgroup_id: int) -> None:
     )
     if unfinished:
         return
-    fired = session.execute(
+    fired = session.execute(  # type: ignore[attr-defined]
         update_statement(TaskGroup)
         .where(TaskGroup.id == taskgroup_id, TaskGroup.callback_fired.is_(False))
         .values(callback_fired=True),
