@@ -1,0 +1,1 @@
+"""Workload runner and seeding for measuring a TaskManager server (see docs/benchmarks.md)."""
