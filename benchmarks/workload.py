@@ -29,6 +29,7 @@ import requests
 TEMPLATE = "bench"
 GROUP = "bench"
 USER_PASSWORD = "bench-pass"
+BARRIER_TIMEOUT = 300  # a client that failed must not leave the others waiting forever
 
 
 class MissingRoute(Exception):
@@ -65,8 +66,15 @@ class Client:
         self.username = username
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[float, requests.Response]:
-        started = time.perf_counter()
-        response = self.http.request(method, self.base + path, timeout=120, **kwargs)
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                response = self.http.request(method, self.base + path, timeout=120, **kwargs)
+                break
+            except requests.ConnectionError:
+                # The server closed an idle keep-alive connection as we reused it: once more.
+                if attempt == 2:
+                    raise
         response.content  # noqa: B018 - read the whole body inside the timing
         took = time.perf_counter() - started
         if response.status_code in (404, 405):
@@ -93,7 +101,7 @@ def run_parallel(workers: int, work: Callable[[int], Iterable[float]]) -> tuple[
 
     def run(index: int) -> None:
         try:
-            barrier.wait()
+            barrier.wait(timeout=BARRIER_TIMEOUT)
             latencies.extend(work(index))
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             failures.append(exc)
@@ -101,7 +109,7 @@ def run_parallel(workers: int, work: Callable[[int], Iterable[float]]) -> tuple[
     threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
     for thread in threads:
         thread.start()
-    barrier.wait()
+    barrier.wait(timeout=BARRIER_TIMEOUT)
     started = time.perf_counter()
     for thread in threads:
         thread.join()
@@ -214,7 +222,7 @@ class Workload:
             team, me = index // contenders, self.users[index]
             latencies = []
             for task_id in ids[team::teams]:
-                barriers[team].wait()
+                barriers[team].wait(timeout=BARRIER_TIMEOUT)
                 took, response = me.call("PUT", f"/tasks/{task_id}/lock")
                 if response.status_code == 200:
                     winners[task_id].append(me.username)
