@@ -207,7 +207,7 @@ def claim_next_task(json_data: ClaimIn) -> Any:
             filters["tag"] = request.args.getlist("tag")
     tag = filters.get("tag") or []
     me = caller()
-    task = locks.claim_next(
+    claim = locks.claim_next(
         db.session,
         user=me,
         timeout=_timeout(),
@@ -216,14 +216,14 @@ def claim_next_task(json_data: ClaimIn) -> Any:
         tags=[tag] if isinstance(tag, str) else tag,
     )
     db.session.commit()
-    if task is None:
+    if claim is None:
         return Response(status=204)
     return {
-        "uri": task_uri(task.id),
-        "id": str(task.id),
-        "project": task.project,
-        "status": task.status,
-        "template": api_path(f"task_templates/{task.template_id}"),
-        "lock": f"{task_uri(task.id)}/lock",
+        "uri": task_uri(claim.id),
+        "id": str(claim.id),
+        "project": claim.project,
+        "status": "queued",
+        "template": api_path(f"task_templates/{claim.template_id}"),
+        "lock": f"{task_uri(claim.id)}/lock",
         "username": me.username,
     }

@@ -9,6 +9,7 @@ counts as free everywhere, and the holder renews it by locking again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, or_, select, true, update
@@ -31,6 +32,15 @@ from .errors import Conflict, Forbidden, InvalidInput
 LOCK_ALL = ("task_update_lock_all", "task_update_all")
 # A claim retries when another request changed its candidate between choosing and locking.
 CLAIM_ATTEMPTS = 25
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The task a claim locked to its caller (still queued)."""
+
+    id: int
+    project: str
+    template_id: int
 
 
 class LockHeld(Conflict):
@@ -179,14 +189,14 @@ def claim_next(
     project: str | None = None,
     template: str | None = None,
     tags: Sequence[str] = (),
-) -> Task | None:
+) -> Claim | None:
     """Lock the oldest queued, free task the user may do to them; None when there is none.
 
     Concurrent claims never get the same task: PostgreSQL and MariaDB skip rows another claim
     has locked (FOR UPDATE SKIP LOCKED); every backend re-checks with a conditional UPDATE.
     """
     query = (
-        select(Task.id)
+        select(Task.id, Task.project, Task.template_id)
         .where(
             Task.status == "queued",
             _claimable_by(session, user),
@@ -207,19 +217,19 @@ def claim_next(
     if cutoff is not None:
         searches.append(query.where(Task.lock_time < cutoff))
     for _ in range(CLAIM_ATTEMPTS):
-        found = [task_id for search in searches if (task_id := session.scalar(search))]
+        found = [row for search in searches if (row := session.execute(search).first())]
         if not found:
             return None
-        task_id = min(found)
-        if _set_lock(session, task_id, user, Task.status == "queued", free_condition(timeout)):
+        claim = Claim(*min(found))
+        if _set_lock(session, claim.id, user, Task.status == "queued", free_condition(timeout)):
             history.record(
                 session,
-                task_id=task_id,
+                task_id=claim.id,
                 actor=user,
                 action="lock",
                 detail={"user": user.username, "claimed": True},
             )
-            return session.get_one(Task, task_id, populate_existing=True)
+            return claim
     raise Conflict("Could not claim a task under heavy contention; try again", field="task")
 
 

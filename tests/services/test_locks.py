@@ -121,7 +121,9 @@ def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
     assert others and done
     locks.lock(session, task=session.get(Task, mine[0]), actor=bob)  # (as a superuser would)
     first = locks.claim_next(session, user=ann)
-    assert first is not None and first.id == mine[1] and first.lock is ann
+    assert first == locks.Claim(id=mine[1], project="p", template_id=rows.template(session).id)
+    session.expire_all()
+    assert session.get(Task, first.id).lock is ann
     second = locks.claim_next(session, user=ann)
     assert second is not None and second.id == mine[2]
     assert locks.claim_next(session, user=ann) is None
@@ -142,11 +144,24 @@ def test_claim_next_filters(session, people):
     assert locks.claim_next(session, user=ann, template=str(tagged.template_id)).id == plain[0]
 
 
-def test_claim_next_takes_lapsed_locks(session, people):
+def test_claim_next_sees_tasks_through_groups(session, people):
+    ann, bob = people["ann"], people["bob"]
+    team = rows.group(session, "team", [ann])
+    rows.tasks(session, 1, assignees=[bob])
+    via_group = rows.tasks(session, 1, groups=[team])
+    assert locks.claim_next(session, user=ann).id == via_group[0]
+    assert locks.claim_next(session, user=ann) is None
+
+
+def test_claim_next_takes_lapsed_locks_in_id_order(session, people):
     ann, bob = people["ann"], people["bob"]
     task = rows.task(session, assignees=[ann, bob])
     locks.lock(session, task=task, actor=bob, timeout=10)
     assert locks.claim_next(session, user=ann, timeout=10) is None
+    newer = rows.tasks(session, 1, assignees=[ann])
     _age_lock(session, task, 11)
-    claimed = locks.claim_next(session, user=ann, timeout=10)
-    assert claimed is not None and claimed.lock is ann
+    # The lapsed task is older than the never-locked one: it goes first.
+    assert locks.claim_next(session, user=ann, timeout=10).id == task.id
+    session.expire_all()
+    assert session.get(Task, task.id).lock is ann
+    assert locks.claim_next(session, user=ann, timeout=10).id == newer[0]
