@@ -42,7 +42,10 @@ OTHER_KNOWN = (
     "PROJECT_REPO",
     "PROJECT_BRANCH",
     "PROJECT_RELATIVE_PATH",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DB_DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -94,6 +97,21 @@ def as_float(name: str, value: Any, default: float | None) -> float | None:
         raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
 
 
+def at_least(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = as_int(name, env.get(name), default)
+    if value is None or value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def seconds(env: dict[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
+    value = as_float(name, env.get(name), default)
+    if value is None or value < 0 or (value == 0 and not zero_ok):
+        kind = "zero or more" if zero_ok else "more than zero"
+        raise ConfigurationError(f"{name} must be {kind} seconds, got {value}")
+    return value
+
+
 def normalise_database_uri(uri: str) -> str:
     """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL."""
     scheme, sep, rest = uri.partition("://")
@@ -107,6 +125,12 @@ def normalise_database_uri(uri: str) -> str:
     if scheme == "mysql+pymysql" and "charset=" not in uri:
         uri += ("&" if "?" in uri else "?") + "charset=utf8mb4"
     return uri
+
+
+def normalise_prefix(prefix: str) -> str:
+    """`taskmanager/`, `/taskmanager/` and `/taskmanager` all mean `/taskmanager`; `/` means none."""
+    stripped = prefix.strip().strip("/")
+    return f"/{stripped}" if stripped else ""
 
 
 def compose_database_uri(env: dict[str, str]) -> str | None:
@@ -164,12 +188,17 @@ class Settings:
     callback_max_attempts: int = 8
     callback_timeout: float = 10.0
     callback_backoff: float = 2.0
+    callback_worker: bool = True
+    callback_poll_interval: float = 5.0
+    callback_concurrency: int = 4
     celery_broker: str = "amqp://guest:guest@localhost//"
     celery_backend: str | None = None
+    celery_queue: str = "taskmanager_callbacks"
     redis_queue_url: str = "redis://localhost:6379"
     redis_queue_name: str = "taskmanager_callbacks"
     lock_timeout: float | None = None
     auto_migrate: bool = True
+    db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
     gunicorn_worker_class: str | None = None
     gunicorn_worker_connections: int | None = None
@@ -180,6 +209,14 @@ class Settings:
     project_repo: str | None = None
     project_branch: str | None = None
     project_relative_path: str | None = None
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust, and a fixed path
+    # prefix (e.g. /taskmanager) for proxies that pass the full path on.
+    proxy_count: int = 0
+    url_prefix: str = ""
+    log_format: str = "text"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    prometheus_multiproc_dir: str | None = None
     mail: dict[str, Any] = field(default_factory=dict)
     flask_passthrough: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +298,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         admin_username, admin_password = "admin", admin_password or "admin"
         admin_email = admin_email or "admin@example.org"
 
+    log_format = (env.get("TASKMAN_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"TASKMAN_LOG_FORMAT must be text or json, got {log_format!r}")
+    log_level = (env.get("TASKMAN_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"TASKMAN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+        )
+    proxy_count = as_int("TASKMAN_PROXY_COUNT", env.get("TASKMAN_PROXY_COUNT"), 0) or 0
+    if proxy_count < 0:
+        raise ConfigurationError("TASKMAN_PROXY_COUNT must be zero or more")
+
     mail = {key: parse_value(value) for key, value in env.items() if key.startswith("MAIL_")}
     passthrough = {
         key: parse_value(value)
@@ -287,24 +336,23 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         admin_force_update=as_bool(env.get("TASKMAN_ADMIN_FORCE_UPDATE")),
         callback_method=callback_method,
         callback_secret=env.get("TASKMAN_CALLBACK_SECRET") or None,
-        callback_max_attempts=as_int(
-            "TASKMAN_CALLBACK_MAX_ATTEMPTS", env.get("TASKMAN_CALLBACK_MAX_ATTEMPTS"), 8
-        )
-        or 8,
-        callback_timeout=as_float(
-            "TASKMAN_CALLBACK_TIMEOUT", env.get("TASKMAN_CALLBACK_TIMEOUT"), 10.0
-        )
-        or 10.0,
-        callback_backoff=as_float(
-            "TASKMAN_CALLBACK_BACKOFF", env.get("TASKMAN_CALLBACK_BACKOFF"), 2.0
-        )
-        or 2.0,
+        callback_max_attempts=at_least(env, "TASKMAN_CALLBACK_MAX_ATTEMPTS", 8, minimum=1),
+        callback_timeout=seconds(env, "TASKMAN_CALLBACK_TIMEOUT", 10.0),
+        callback_backoff=seconds(env, "TASKMAN_CALLBACK_BACKOFF", 2.0, zero_ok=True),
+        callback_worker=as_bool(env.get("TASKMAN_CALLBACK_WORKER"), True),
+        callback_poll_interval=seconds(env, "TASKMAN_CALLBACK_POLL_INTERVAL", 5.0),
+        callback_concurrency=at_least(env, "TASKMAN_CALLBACK_CONCURRENCY", 4, minimum=1),
         celery_broker=env.get("TASKMAN_CELERY_BROKER") or "amqp://guest:guest@localhost//",
         celery_backend=env.get("TASKMAN_CELERY_BACKEND") or None,
+        celery_queue=env.get("TASKMAN_CELERY_QUEUE") or "taskmanager_callbacks",
         redis_queue_url=env.get("TASKMAN_REDIS_QUEUE_URL") or "redis://localhost:6379",
         redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
         lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),
         auto_migrate=as_bool(env.get("TASKMAN_AUTO_MIGRATE"), True),
+        db_wait_timeout=as_float(
+            "TASKMAN_DB_WAIT_TIMEOUT", env.get("TASKMAN_DB_WAIT_TIMEOUT"), 60.0
+        )
+        or 0.0,
         auth_cache_seconds=as_float(
             "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
         )
@@ -320,6 +368,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         project_repo=env.get("PROJECT_REPO") or None,
         project_branch=env.get("PROJECT_BRANCH") or None,
         project_relative_path=env.get("PROJECT_RELATIVE_PATH") or None,
+        proxy_count=proxy_count,
+        url_prefix=normalise_prefix(env.get("TASKMAN_URL_PREFIX") or ""),
+        log_format=log_format,
+        log_level=log_level,
+        metrics_enabled=as_bool(env.get("TASKMAN_METRICS"), True),
+        prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         mail=mail,
         flask_passthrough=passthrough,
     )
