@@ -1,18 +1,20 @@
-"""References to tasks and what hangs off them, as server-relative URLs, and the task summary.
+"""Task references as server-relative URLs, and the task summary shape.
 
-Routes of other resources (tasks, templates, tags) may live in modules not loaded yet, so their
-URLs are built from the API prefix below the deployment prefix (SCRIPT_NAME), like url_for does.
+The tasks routes may live in a module not loaded yet, so task URLs are built from the API prefix
+below the deployment prefix (SCRIPT_NAME), as url_for would build them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import request
 from pydantic import BaseModel
 
-from ..models import Task
+from ..services.taskgroups import TaskRow
 from . import v1
+from .uris import uri_maker
 
 
 class TagRef(BaseModel):
@@ -29,21 +31,27 @@ class TaskSummary(BaseModel):
     tags: list[TagRef]
 
 
-def api_path(path: str) -> str:
-    return f"{request.script_root}{v1.url_prefix}/{path}"
-
-
 def task_uri(task_id: int) -> str:
-    return api_path(f"tasks/{task_id}")
+    return f"{_tasks_base()}{task_id}"
 
 
-def task_summary(task: Task) -> dict[str, Any]:
-    """The list shape of a task; load `tags` with the task (selectinload) to avoid N+1."""
-    return {
-        "uri": task_uri(task.id),
-        "id": str(task.id),
-        "status": task.status,
-        "project": task.project,
-        "template": api_path(f"task_templates/{task.template_id}"),
-        "tags": [{"uri": api_path(f"tags/{tag.id}"), "name": tag.name} for tag in task.tags],
-    }
+def _tasks_base() -> str:
+    return f"{request.script_root}{v1.url_prefix}/tasks/"
+
+
+def task_summaries(rows: Iterable[TaskRow]) -> list[dict[str, Any]]:
+    """The list shape of tasks (URLs made once per list, not once per task)."""
+    tasks_base = _tasks_base()
+    template = uri_maker("api_v1.get_task_template", "template_id")
+    tag = uri_maker("api_v1.get_tag", "tag_id")
+    return [
+        {
+            "uri": f"{tasks_base}{row.id}",
+            "id": str(row.id),
+            "status": row.status,
+            "project": row.project,
+            "template": template(row.template_id),
+            "tags": [{"uri": tag(tag_id), "name": name} for tag_id, name in row.tags],
+        }
+        for row in rows
+    ]

@@ -15,8 +15,8 @@ from ..services import locks, tasks, users
 from ..services.errors import DomainError, InvalidInput
 from . import v1
 from .auth import caller, permission_required
-from .links import api_path, task_uri
-from .users import user_uri
+from .links import task_uri
+from .uris import template_uri_by_id, user_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,8 +157,7 @@ def lock_task(task_id: str, json_data: LockIn) -> dict[str, Any]:
     task = _visible_task(task_id)
     target = None
     if json_data.lock is not None:
-        reference = str(json_data.lock).rstrip("/").rsplit("/", 1)[-1]
-        target = users.get_or_raise(db.session, reference=reference, field="lock")
+        target = users.get_or_raise(db.session, reference=json_data.lock, field="lock")
     holder = locks.lock(db.session, task=task, actor=caller(), target=target, timeout=_timeout())
     db.session.commit()
     return lock_body(holder)
@@ -223,7 +222,7 @@ def claim_next_task(json_data: ClaimIn) -> Any:
         "id": str(claim.id),
         "project": claim.project,
         "status": "queued",
-        "template": api_path(f"task_templates/{claim.template_id}"),
+        "template": template_uri_by_id(claim.template_id),
         "lock": f"{task_uri(claim.id)}/lock",
         "username": me.username,
     }

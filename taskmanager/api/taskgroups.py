@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import url_for
+from flask import Response, jsonify, url_for
 from pydantic import BaseModel, Field
 
 from ..models import TaskGroup, db
 from ..services import taskgroups
 from . import v1
 from .auth import caller, permission_required
-from .links import TaskSummary, task_summary
+from .links import TaskSummary, task_summaries
 
 READ = ("task_read", "task_read_all")
 WRITE = ("task_add", "task_update_all")
@@ -78,15 +78,20 @@ def summary(taskgroup: TaskGroup, status: str) -> dict[str, Any]:
     }
 
 
-def detail(taskgroup: TaskGroup, status: str) -> dict[str, Any]:
+def detail(taskgroup: TaskGroup, status: str, status_code: int = 200) -> Response:
+    """The detail, as is: a group may hold thousands of tasks, not worth validating again."""
     group_tasks = taskgroups.tasks_of(db.session, taskgroup=taskgroup, user=caller())
-    return {
-        **summary(taskgroup, status),
-        "callback_url": taskgroups.render(db.session, taskgroup.raw_callback_url),
-        "raw_callback_url": taskgroup.raw_callback_url,
-        "callback_content": taskgroup.callback_content,
-        "tasks": [task_summary(task) for task in group_tasks],
-    }
+    response = jsonify(
+        {
+            **summary(taskgroup, status),
+            "callback_url": taskgroups.render(db.session, taskgroup.raw_callback_url),
+            "raw_callback_url": taskgroup.raw_callback_url,
+            "callback_content": taskgroup.callback_content,
+            "tasks": task_summaries(group_tasks),
+        }
+    )
+    response.status_code = status_code
+    return response
 
 
 @v1.get("/taskgroups")
@@ -126,7 +131,7 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
     tags=["Task groups"],
 )
 @permission_required(*WRITE)
-def create_taskgroup(json_data: TaskGroupIn) -> dict[str, Any]:
+def create_taskgroup(json_data: TaskGroupIn) -> Response:
     taskgroup = taskgroups.create(
         db.session,
         actor=caller(),
@@ -138,7 +143,8 @@ def create_taskgroup(json_data: TaskGroupIn) -> dict[str, Any]:
         distribute_method=json_data.distribute_method,
     )
     db.session.commit()
-    return detail(*taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=caller()))
+    group, status = taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=caller())
+    return detail(group, status, 201)
 
 
 @v1.get("/taskgroups/<reference>")
@@ -148,7 +154,7 @@ def create_taskgroup(json_data: TaskGroupIn) -> dict[str, Any]:
     tags=["Task groups"],
 )
 @permission_required(*READ)
-def get_taskgroup(reference: str) -> dict[str, Any]:
+def get_taskgroup(reference: str) -> Response:
     return detail(*taskgroups.get_or_raise(db.session, reference=reference, user=caller()))
 
 
@@ -161,7 +167,7 @@ def get_taskgroup(reference: str) -> dict[str, Any]:
     tags=["Task groups"],
 )
 @permission_required(*WRITE)
-def update_taskgroup(reference: str, json_data: TaskGroupUpdate) -> dict[str, Any]:
+def update_taskgroup(reference: str, json_data: TaskGroupUpdate) -> Response:
     me = caller()
     taskgroup, _status = taskgroups.get_or_raise(db.session, reference=reference, user=me)
     taskgroups.update(

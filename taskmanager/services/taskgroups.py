@@ -12,6 +12,7 @@ import json
 import string
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -26,10 +27,22 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as update_statement
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from ..models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User, utcnow
-from . import assignment, callbacks, history, permissions, tasks, users
+from ..models import Tag, Task, TaskGroup, User, task_tags, utcnow
+from . import (
+    assignment,
+    callbacks,
+    groups,
+    history,
+    meta,
+    permissions,
+    references,
+    tasks,
+    users,
+)
+from . import tags as tag_service
+from . import templates as template_service
 from .errors import InvalidInput, NotFound
 
 STATUSES = ("queued", "done", "aborted")
@@ -104,24 +117,45 @@ def get_or_raise(session: Session, *, reference: str | int, user: User) -> tuple
     return row[0], row[1]
 
 
-def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[Task]:
-    """The group's tasks the user may see, by id, with their tags loaded."""
-    return list(
-        session.scalars(
-            select(Task)
+@dataclass
+class TaskRow:
+    """What a group's detail shows of each task."""
+
+    id: int
+    status: str
+    project: str
+    template_id: int
+    tags: list[tuple[int, str]] = field(default_factory=list)
+
+
+def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[TaskRow]:
+    """The group's tasks the user may see, by id, with their tags: two queries, any size."""
+    rows = {
+        task_id: TaskRow(task_id, status, project, template_id)
+        for task_id, status, project, template_id in session.execute(
+            select(Task.id, Task.status, Task.project, Task.template_id)
             .where(Task.taskgroup_id == taskgroup.id, tasks.visible_to(user))
-            .options(selectinload(Task.tags))
             .order_by(Task.id)
         )
+    }
+    tagged = session.execute(
+        select(task_tags.c.task_id, Tag.id, Tag.name)
+        .join(Tag, Tag.id == task_tags.c.tag_id)
+        .join(Task, Task.id == task_tags.c.task_id)
+        .where(Task.taskgroup_id == taskgroup.id)
+        .order_by(task_tags.c.task_id, Tag.id)
     )
+    for task_id, tag_id, name in tagged:
+        if task_id in rows:
+            rows[task_id].tags.append((tag_id, name))
+    return list(rows.values())
 
 
 def render(session: Session, text: str | None) -> str | None:
     """Replace $LABEL / ${LABEL} with the current meta values; unknown names stay."""
     if not text or "$" not in text:
         return text
-    values = {label: value for label, value in session.execute(select(Meta.label, Meta.value))}
-    return string.Template(text).safe_substitute(values)
+    return string.Template(text).safe_substitute(meta.current_values(session))
 
 
 def as_text(value: Any) -> str | None:
@@ -129,18 +163,6 @@ def as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value)
-
-
-def _group_by_reference(session: Session, reference: str | int) -> Group:
-    reference = str(reference).rstrip("/").rsplit("/", 1)[-1]
-    group = None
-    if reference.isdigit():
-        group = session.get(Group, int(reference))
-    if group is None:
-        group = session.scalars(select(Group).where(Group.groupname == reference)).first()
-    if group is None:
-        raise NotFound(f"Group {reference!r} does not exist", field="distribute_in_group")
-    return group
 
 
 def create(
@@ -172,7 +194,9 @@ def create(
                     "the group's distribute_in_group",
                     field=f"tasks.{position}",
                 )
-        group = _group_by_reference(session, distribute_in_group)
+        group = groups.get_or_raise(
+            session, reference=distribute_in_group, field="distribute_in_group"
+        )
         chosen = assignment.choose(session, group=group, count=len(items), method=method)
         for item, user in zip(items, chosen, strict=True):
             item["users"] = [user.id]
@@ -217,7 +241,6 @@ def _create_tasks_minimal(
     session: Session, *, actor: User, items: list[dict[str, Any]]
 ) -> list[Task]:
     """Stand-in for services.tasks.create_many until the tasks work is merged (then delete)."""
-    templates: dict[str, TaskTemplate] = {}
     created: list[Task] = []
     unassigned: dict[str | int | None, list[Task]] = {}
     for item in items:
@@ -226,20 +249,9 @@ def _create_tasks_minimal(
                 raise InvalidInput(f"{name} is required", field=name)
         if item.get("content") is None and item.get("raw_content") is None:
             raise InvalidInput("content is required", field="content")
-        reference = str(item["template"])
-        if reference not in templates:
-            template = session.scalars(
-                select(TaskTemplate).where(
-                    (TaskTemplate.label == reference)
-                    | (TaskTemplate.id == (int(reference) if reference.isdigit() else -1))
-                )
-            ).first()
-            if template is None:
-                raise NotFound(f"Task template {reference!r} does not exist", field="template")
-            templates[reference] = template
         task = Task(
             project=item["project"],
-            template=templates[reference],
+            template=template_service.get_or_raise(session, reference=item["template"]),
             status="queued",
             raw_content=as_text(item.get("raw_content") or item.get("content")) or "",
             raw_callback_url=item.get("raw_callback_url") or item.get("callback_url"),
@@ -251,21 +263,24 @@ def _create_tasks_minimal(
             create_time=utcnow(),
             update_time=utcnow(),
         )
-        for name in item.get("tags") or ():
-            tag = session.scalars(select(Tag).where(Tag.name == name)).first() or Tag(name=name)
-            task.tags.append(tag)
-        for user_ref in item.get("users") or ():
-            user_ref = str(user_ref).rstrip("/").rsplit("/", 1)[-1]
-            task.users.append(users.get_or_raise(session, reference=user_ref, field="users"))
-        for group_ref in item.get("groups") or ():
-            task.groups.append(_group_by_reference(session, group_ref))
+        task.tags.extend(tag_service.get_or_create_many(session, names=item.get("tags") or ()))
+        task.users.extend(
+            users.get_or_raise(session, reference=ref, field="users")
+            for ref in item.get("users") or ()
+        )
+        task.groups.extend(
+            groups.get_or_raise(session, reference=ref, field="groups")
+            for ref in item.get("groups") or ()
+        )
         if not task.users and not task.groups:
             unassigned.setdefault(item.get("distribute_in_group"), []).append(task)
         session.add(task)
         created.append(task)
     session.flush()
     for group_ref, waiting in unassigned.items():
-        group = _group_by_reference(session, group_ref) if group_ref is not None else None
+        group = None
+        if group_ref is not None:
+            group = groups.get_or_raise(session, reference=group_ref, field="distribute_in_group")
         assignment.assign_automatically(session, tasks=waiting, group=group)
     for task in created:
         history.record(session, task_id=task.id, actor=actor, action="create")
@@ -289,18 +304,18 @@ def update(
     if "callback_content" in changes:
         taskgroup.callback_content = as_text(changes["callback_content"])
     if changes.get("tasks") is not None:
-        _set_tasks(session, taskgroup=taskgroup, actor=actor, references=changes["tasks"])
+        _set_tasks(session, taskgroup=taskgroup, actor=actor, task_refs=changes["tasks"])
     session.flush()
     return taskgroup
 
 
 def _set_tasks(
-    session: Session, *, taskgroup: TaskGroup, actor: User, references: Sequence[str | int]
+    session: Session, *, taskgroup: TaskGroup, actor: User, task_refs: Sequence[str | int]
 ) -> None:
     wanted: set[int] = set()
-    for reference in references:
+    for reference in task_refs:
         task = tasks.get_visible_or_raise(
-            session, task_id=str(reference).rstrip("/").rsplit("/", 1)[-1], user=actor
+            session, task_id=references.normalise(reference), user=actor
         )
         wanted.add(task.id)
     current = set(session.scalars(select(Task.id).where(Task.taskgroup_id == taskgroup.id)))

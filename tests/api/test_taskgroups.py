@@ -114,3 +114,17 @@ def test_permissions(client, team) -> None:
     assert client.post("/api/v1/taskgroups", headers=ANN, json={"label": "x"}).status_code == 403
     assert client.get("/api/v1/taskgroups/1", headers=ANN).status_code == 404
     assert client.get("/api/v1/taskgroups").status_code == 401
+
+
+def test_detail_lists_task_summaries_with_tags(client, admin_headers, team) -> None:
+    created = client.post(
+        "/api/v1/taskgroups",
+        headers=admin_headers,
+        json={"label": "tagged", "tasks": [_body(users=["ann"], tags=["urgent"])]},
+    ).get_json()
+    (task,) = created["tasks"]
+    assert task["uri"] == f"/api/v1/tasks/{task['id']}"
+    assert task["template"].startswith("/api/v1/task_templates/")
+    assert [tag["name"] for tag in task["tags"]] == ["urgent"]
+    assert task["tags"][0]["uri"].startswith("/api/v1/tags/")
+    assert client.get(task["tags"][0]["uri"], headers=admin_headers).status_code == 200

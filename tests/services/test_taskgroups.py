@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from taskmanager.models import CallbackDelivery, Meta, Task, TaskGroup, User, db
+from taskmanager.models import CallbackDelivery, Meta, Tag, Task, TaskGroup, User, db
 from taskmanager.services import taskgroups
 from taskmanager.services.errors import InvalidInput, NotFound
 
@@ -182,10 +182,15 @@ def test_users_see_groups_holding_their_tasks(session, admin):
     taskgroups.create(session, actor=admin, label="h", items=[_body(users=["admin"])])
     assert [g.label for g, _s in taskgroups.list_visible(session, user=ann)] == ["v"]
     group, _status = taskgroups.get_or_raise(session, reference="v", user=ann)
-    assert [
-        t.users[0].username for t in taskgroups.tasks_of(session, taskgroup=group, user=ann)
-    ] == ["ann"]
     assert group.id == visible.id
+    seen = taskgroups.tasks_of(session, taskgroup=group, user=ann)
+    assert [session.get(Task, row.id).users[0].username for row in seen] == ["ann"]
+    tagged = session.get(Task, seen[0].id)
+    tagged.tags.append(Tag(name="t"))
+    session.flush()
+    assert taskgroups.tasks_of(session, taskgroup=group, user=ann)[0].tags == [
+        (tagged.tags[0].id, "t")
+    ]
     with pytest.raises(NotFound):
         taskgroups.get_or_raise(session, reference="h", user=ann)
 
