@@ -1,1 +1,1 @@
-"""Workload runner and seeding for measuring a TaskManager server (see docs/benchmarks.md)."""
+"""Benchmarks: run each module with `python -m benchmarks.<name>` (see docs/benchmarks.md)."""
