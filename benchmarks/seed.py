@@ -47,24 +47,15 @@ def _accounts(count: int) -> Group:
         user = db.session.scalars(select(User).where(User.username == name)).first()
         if user is None:
             # One slow password hash, shared by every benchmark account.
-            if donor is None:
-                donor = users.create(
-                    db.session,
-                    username=name,
-                    password=PASSWORD,
-                    email=f"{name}@bench.example",
-                    roles=["user"],
-                )
-                user = donor
-            else:
-                user = users.create(
-                    db.session,
-                    username=name,
-                    password=None,
-                    email=f"{name}@bench.example",
-                    roles=["user"],
-                )
-                user.password = donor.password
+            user = users.create(
+                db.session,
+                username=name,
+                password=PASSWORD if donor is None else None,
+                email=f"{name}@bench.example",
+                roles=["user"],
+            )
+            donor = donor or user
+            user.password = donor.password
         if user not in group.users:
             group.users.append(user)
     if db.session.scalars(select(Meta).where(Meta.label == "BENCH_HOST")).first() is None:

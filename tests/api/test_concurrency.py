@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from taskmanager.models import Task, User, db, task_users
 from ..conftest import make_env
 from ..support import databases, rows
 from ..support.servers import ServerProcess, serve
+from ..support.threads import run_together
 
 pytestmark = pytest.mark.concurrency
 
@@ -85,30 +86,24 @@ def _seed(session: Any) -> None:
     rows.tasks(session, CLAIM_TASKS, groups=[everyone], project="claim")
 
 
-def _run_together(workers: int, work: Callable[[int], None]) -> None:
-    """Run work(0..workers-1) in as many threads; re-raise the first failure."""
-    failures: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            work(index)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-
-
 def _ids(server: Server, project: str) -> list[int]:
     with server.app.app_context():
         return list(
             db.session.scalars(select(Task.id).where(Task.project == project).order_by(Task.id))
         )
+
+
+def _holders(server: Server, project: str) -> dict[int, str]:
+    """Who holds each locked task of the project, by task id."""
+    with server.app.app_context():
+        return {
+            task_id: username
+            for task_id, username in db.session.execute(
+                select(Task.id, User.username)
+                .join(User, User.id == Task.lock_id)
+                .where(Task.project == project)
+            )
+        }
 
 
 def test_every_lock_race_has_exactly_one_winner(server: Server) -> None:
@@ -127,16 +122,9 @@ def test_every_lock_race_has_exactly_one_winner(server: Server) -> None:
                 with http.put(f"{server.url}/api/v1/tasks/{task_id}/lock", timeout=60) as r:
                     results[task_id].append((username, r.status_code, r.json()))
 
-    _run_together(CLIENTS, client)
+    run_together([(i,) for i in range(CLIENTS)], client)
 
-    with server.app.app_context():
-        holders = dict(
-            db.session.execute(
-                select(Task.id, User.username)
-                .join(User, User.id == Task.lock_id)
-                .where(Task.project == "race")
-            ).all()
-        )
+    holders = _holders(server, "race")
     for task_id in task_ids:
         outcomes = results[task_id]
         assert len(outcomes) == CONTENDERS
@@ -171,20 +159,13 @@ def test_claims_hand_out_every_task_exactly_once(server: Server) -> None:
                     assert body["username"] == username
                     claimed.append((username, int(body["id"])))
 
-    _run_together(CLIENTS, client)
+    run_together([(i,) for i in range(CLIENTS)], client)
 
     ids = [task_id for _name, task_id in claimed]
     assert len(ids) == len(set(ids)), "a task was handed out twice"
     assert sorted(ids) == task_ids
     assert sum(nothing.values()) == CLAIMS - CLAIM_TASKS
-    with server.app.app_context():
-        holders = dict(
-            db.session.execute(
-                select(Task.id, User.username)
-                .join(User, User.id == Task.lock_id)
-                .where(Task.project == "claim")
-            ).all()
-        )
+    holders = _holders(server, "claim")
     assert holders == {task_id: name for name, task_id in claimed}
 
 
@@ -207,7 +188,7 @@ def test_parallel_creation_shares_tasks_by_weight(server: Server) -> None:
                 with http.post(f"{server.url}/api/v1/taskgroups", json=body, timeout=60) as r:
                     assert r.status_code == 201, r.text
 
-    _run_together(CREATORS, creator)
+    run_together([(i,) for i in range(CREATORS)], creator)
 
     with server.app.app_context():
         counts = dict(

@@ -10,6 +10,7 @@ from taskmanager.services import taskgroups
 from taskmanager.services.errors import InvalidInput, NotFound
 
 from ..support import databases, rows
+from ..support.threads import run_together
 
 
 def _body(**extra):
@@ -200,20 +201,16 @@ def _race(app, group_id: int, statuses: list[str]) -> None:
     real = databases.backend_name() != "sqlite"
     # On a real database both status changes are written before either hook runs.
     barrier = threading.Barrier(len(statuses))
-    failures: list[BaseException] = []
 
     def change(task_id: int, status: str) -> None:
-        try:
-            with app.app_context(), Session(db.engine) as own:
-                task = own.get_one(Task, task_id)
-                old, task.status = task.status, status
-                own.flush()
-                if real:
-                    barrier.wait(timeout=30)
-                taskgroups.on_task_status_changed(own, task=task, old_status=old, actor=None)
-                own.commit()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failures.append(exc)
+        with app.app_context(), Session(db.engine) as own:
+            task = own.get_one(Task, task_id)
+            old, task.status = task.status, status
+            own.flush()
+            if real:
+                barrier.wait(timeout=30)
+            taskgroups.on_task_status_changed(own, task=task, old_status=old, actor=None)
+            own.commit()
 
     with app.app_context():
         task_ids = list(
@@ -221,16 +218,7 @@ def _race(app, group_id: int, statuses: list[str]) -> None:
                 select(Task.id).where(Task.taskgroup_id == group_id).order_by(Task.id)
             )
         )
-    threads = [
-        threading.Thread(target=change, args=(task_id, status))
-        for task_id, status in zip(task_ids, statuses, strict=False)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    run_together(list(zip(task_ids, statuses, strict=False)), change)
 
 
 def _committed_group(app, size: int) -> int:
