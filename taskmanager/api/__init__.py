@@ -21,6 +21,7 @@ ROUTE_MODULES = (
     "meta",
     "config_service",
     "callbacks",
+    "tasks",
     "locks",
     "taskgroups",
 )
