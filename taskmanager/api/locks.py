@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, url_for
 from pydantic import BaseModel, Field, ValidationError
 
 from ..models import Task, User, db
@@ -15,7 +15,6 @@ from ..services import locks, tasks, users
 from ..services.errors import DomainError, InvalidInput
 from . import v1
 from .auth import caller, permission_required
-from .links import task_uri
 from .uris import template_uri_by_id, user_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -218,11 +217,11 @@ def claim_next_task(json_data: ClaimIn) -> Any:
     if claim is None:
         return Response(status=204)
     return {
-        "uri": task_uri(claim.id),
+        "uri": url_for("api_v1.get_task", task_id=claim.id),
         "id": str(claim.id),
         "project": claim.project,
         "status": "queued",
         "template": template_uri_by_id(claim.template_id),
-        "lock": f"{task_uri(claim.id)}/lock",
+        "lock": url_for("api_v1.get_task_lock", task_id=claim.id),
         "username": me.username,
     }

@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 
 from ..models import TaskGroup, db
 from ..services import taskgroups
+from ..services import tasks as task_service
 from . import v1
 from .auth import caller, permission_required
-from .links import TaskSummary, task_summaries
+from .tasks import _Uris, summary_dict
+from .tasks_schemas import TaskIn, TaskSummaryOut
 
 READ = ("task_read", "task_read_all")
 WRITE = ("task_add", "task_update_all")
@@ -24,9 +26,7 @@ class TaskGroupIn(BaseModel):
     callback_content: CallbackContent = Field(
         None, description="JSON body of the callback (text, or an object stored as its JSON)"
     )
-    tasks: list[dict[str, Any]] = Field(
-        default_factory=list, description="Task bodies, as for POST /tasks"
-    )
+    tasks: list[TaskIn] = Field(default_factory=list, description="Task bodies, as for POST /tasks")
     distribute_in_group: int | str | None = Field(
         None, description="Group (id or groupname) whose members share the tasks by weight"
     )
@@ -62,7 +62,7 @@ class TaskGroupDetail(TaskGroupSummary):
     callback_url: str | None
     raw_callback_url: str | None
     callback_content: str | None
-    tasks: list[TaskSummary]
+    tasks: list[TaskSummaryOut]
 
 
 class TaskGroupList(BaseModel):
@@ -81,13 +81,14 @@ def summary(taskgroup: TaskGroup, status: str) -> dict[str, Any]:
 def detail(taskgroup: TaskGroup, status: str, status_code: int = 200) -> Response:
     """The detail, as is: a group may hold thousands of tasks, not worth validating again."""
     group_tasks = taskgroups.tasks_of(db.session, taskgroup=taskgroup, user=caller())
+    uris = _Uris.make()
     response = jsonify(
         {
             **summary(taskgroup, status),
             "callback_url": taskgroups.render(db.session, taskgroup.raw_callback_url),
             "raw_callback_url": taskgroup.raw_callback_url,
             "callback_content": taskgroup.callback_content,
-            "tasks": task_summaries(group_tasks),
+            "tasks": [summary_dict(task, uris) for task in group_tasks],
         }
     )
     response.status_code = status_code
@@ -138,7 +139,7 @@ def create_taskgroup(json_data: TaskGroupIn) -> Response:
         label=json_data.label,
         callback_url=json_data.callback_url,
         callback_content=json_data.callback_content,
-        items=json_data.tasks,
+        specs=[task_service.NewTask(**dict(item)) for item in json_data.tasks],
         distribute_in_group=json_data.distribute_in_group,
         distribute_method=json_data.distribute_method,
     )

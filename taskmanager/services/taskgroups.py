@@ -8,11 +8,8 @@ too. When the last task becomes done the group's callback is written to the outb
 from __future__ import annotations
 
 import dataclasses
-import json
-import string
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -35,14 +32,11 @@ from . import (
     callbacks,
     groups,
     history,
-    meta,
     permissions,
     references,
+    rendering,
     tasks,
-    users,
 )
-from . import tags as tag_service
-from . import templates as template_service
 from .errors import InvalidInput, NotFound
 
 STATUSES = ("queued", "done", "aborted")
@@ -117,21 +111,10 @@ def get_or_raise(session: Session, *, reference: str | int, user: User) -> tuple
     return row[0], row[1]
 
 
-@dataclass
-class TaskRow:
-    """What a group's detail shows of each task."""
-
-    id: int
-    status: str
-    project: str
-    template_id: int
-    tags: list[tuple[int, str]] = field(default_factory=list)
-
-
-def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[TaskRow]:
+def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[tasks.TaskSummary]:
     """The group's tasks the user may see, by id, with their tags: two queries, any size."""
     rows = {
-        task_id: TaskRow(task_id, status, project, template_id)
+        task_id: tasks.TaskSummary(task_id, status, project, template_id)
         for task_id, status, project, template_id in session.execute(
             select(Task.id, Task.status, Task.project, Task.template_id)
             .where(Task.taskgroup_id == taskgroup.id, tasks.visible_to(user))
@@ -153,16 +136,7 @@ def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[Task
 
 def render(session: Session, text: str | None) -> str | None:
     """Replace $LABEL / ${LABEL} with the current meta values; unknown names stay."""
-    if not text or "$" not in text:
-        return text
-    return string.Template(text).safe_substitute(meta.current_values(session))
-
-
-def as_text(value: Any) -> str | None:
-    """Callback content is stored as text; objects are stored as their JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value)
+    return rendering.render_optional(text, rendering.current_values(session))
 
 
 def create(
@@ -172,11 +146,11 @@ def create(
     label: str,
     callback_url: str | None = None,
     callback_content: Any = None,
-    items: Sequence[dict[str, Any]] = (),
+    specs: Sequence[tasks.NewTask] = (),
     distribute_in_group: str | int | None = None,
     distribute_method: str | None = None,
 ) -> TaskGroup:
-    """Create a group and its tasks (bodies as for one task) in the caller's transaction.
+    """Create a group and its tasks (created as POST /tasks creates them) in one transaction.
 
     With distribute_in_group the group's members share the tasks by weight: `same` (default)
     gives every task to one member, `unique` each task to a different member.
@@ -184,10 +158,10 @@ def create(
     method = distribute_method or "same"
     if method not in DISTRIBUTE_METHODS:
         raise InvalidInput("distribute_method must be same or unique", field="distribute_method")
-    items = [dict(item) for item in items]
+    specs = list(specs)
     if distribute_in_group is not None:
-        for position, item in enumerate(items):
-            given = [name for name in ASSIGNMENT_FIELDS if item.get(name)]
+        for position, spec in enumerate(specs):
+            given = [name for name in ASSIGNMENT_FIELDS if getattr(spec, name)]
             if given:
                 raise InvalidInput(
                     f"Task {position} names {', '.join(given)}, which cannot be combined with "
@@ -197,94 +171,27 @@ def create(
         group = groups.get_or_raise(
             session, reference=distribute_in_group, field="distribute_in_group"
         )
-        chosen = assignment.choose(session, group=group, count=len(items), method=method)
-        for item, user in zip(items, chosen, strict=True):
-            item["users"] = [user.id]
+        chosen = assignment.choose(session, group=group, count=len(specs), method=method)
+        specs = [
+            dataclasses.replace(spec, users=[user.id])
+            for spec, user in zip(specs, chosen, strict=True)
+        ]
     taskgroup = TaskGroup(
         label=label,
         raw_callback_url=callback_url,
-        callback_content=as_text(callback_content),
+        callback_content=tasks.stored_text(callback_content),
         callback_fired=False,
         create_time=utcnow(),
     )
     session.add(taskgroup)
     session.flush()
-    if items:
-        task_ids = _create_tasks(session, actor=actor, items=items)
+    if specs:
+        task_ids = [summary.id for summary in tasks.create_many(session, specs=specs, actor=actor)]
         session.execute(
             update_statement(Task).where(Task.id.in_(task_ids)).values(taskgroup_id=taskgroup.id),
             execution_options={"synchronize_session": False},
         )
     return taskgroup
-
-
-def _create_tasks(session: Session, *, actor: User, items: list[dict[str, Any]]) -> list[int]:
-    """Create the tasks as POST /tasks does, all or none; their ids in order."""
-    new_task = getattr(tasks, "NewTask", None)
-    if new_task is None:
-        return [task.id for task in _create_tasks_minimal(session, actor=actor, items=items)]
-    known = {spec_field.name for spec_field in dataclasses.fields(new_task)}
-    for position, item in enumerate(items):
-        unknown = sorted(set(item) - known)
-        if unknown:
-            raise InvalidInput(f"Unknown fields: {', '.join(unknown)}", field=f"tasks.{position}")
-        for name in ("project", "template"):
-            if item.get(name) in (None, ""):
-                raise InvalidInput(f"{name} is required", field=f"tasks.{position}.{name}")
-    summaries = tasks.create_many(  # type: ignore[attr-defined]
-        session, specs=[new_task(**item) for item in items], actor=actor
-    )
-    return [summary.id for summary in summaries]
-
-
-def _create_tasks_minimal(
-    session: Session, *, actor: User, items: list[dict[str, Any]]
-) -> list[Task]:
-    """Stand-in for services.tasks.create_many until the tasks work is merged (then delete)."""
-    created: list[Task] = []
-    unassigned: dict[str | int | None, list[Task]] = {}
-    for item in items:
-        for name in ("project", "template"):
-            if not item.get(name):
-                raise InvalidInput(f"{name} is required", field=name)
-        if item.get("content") is None and item.get("raw_content") is None:
-            raise InvalidInput("content is required", field="content")
-        task = Task(
-            project=item["project"],
-            template=template_service.get_or_raise(session, reference=item["template"]),
-            status="queued",
-            raw_content=as_text(item.get("raw_content") or item.get("content")) or "",
-            raw_callback_url=item.get("raw_callback_url") or item.get("callback_url"),
-            callback_content=as_text(item.get("callback_content")),
-            tracking_id=item.get("tracking_id") or "unassigned",
-            generator_url=item.get("generator_url"),
-            application_name=item.get("application_name"),
-            application_version=item.get("application_version"),
-            create_time=utcnow(),
-            update_time=utcnow(),
-        )
-        task.tags.extend(tag_service.get_or_create_many(session, names=item.get("tags") or ()))
-        task.users.extend(
-            users.get_or_raise(session, reference=ref, field="users")
-            for ref in item.get("users") or ()
-        )
-        task.groups.extend(
-            groups.get_or_raise(session, reference=ref, field="groups")
-            for ref in item.get("groups") or ()
-        )
-        if not task.users and not task.groups:
-            unassigned.setdefault(item.get("distribute_in_group"), []).append(task)
-        session.add(task)
-        created.append(task)
-    session.flush()
-    for group_ref, waiting in unassigned.items():
-        group = None
-        if group_ref is not None:
-            group = groups.get_or_raise(session, reference=group_ref, field="distribute_in_group")
-        assignment.assign_automatically(session, tasks=waiting, group=group)
-    for task in created:
-        history.record(session, task_id=task.id, actor=actor, action="create")
-    return created
 
 
 def update(
@@ -302,7 +209,7 @@ def update(
     if "callback_url" in changes:
         taskgroup.raw_callback_url = changes["callback_url"]
     if "callback_content" in changes:
-        taskgroup.callback_content = as_text(changes["callback_content"])
+        taskgroup.callback_content = tasks.stored_text(changes["callback_content"])
     if changes.get("tasks") is not None:
         _set_tasks(session, taskgroup=taskgroup, actor=actor, task_refs=changes["tasks"])
     session.flush()

@@ -21,6 +21,7 @@ from taskmanager.models import Task, User, db, task_users
 from ..conftest import make_env
 from ..support import databases, rows
 from ..support.servers import ServerProcess, serve
+from ..support.task_factories import make_group, make_user
 from ..support.threads import run_together
 
 pytestmark = pytest.mark.concurrency
@@ -76,12 +77,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _seed(session: Any) -> None:
-    clients = [rows.user(session, f"c{n:02}", password=None) for n in range(CLIENTS)]
-    weighted = [
-        rows.user(session, name, weight=weight, password=None) for name, weight in WEIGHTS.items()
-    ]
-    everyone = rows.group(session, "everyone", clients)
-    rows.group(session, "weighted", weighted)
+    clients = [make_user(session, f"c{n:02}") for n in range(CLIENTS)]
+    weighted = [make_user(session, name, weight=weight) for name, weight in WEIGHTS.items()]
+    everyone = make_group(session, "everyone", clients)
+    make_group(session, "weighted", weighted)
     rows.tasks(session, RACES, groups=[everyone], project="race")
     rows.tasks(session, CLAIM_TASKS, groups=[everyone], project="claim")
 

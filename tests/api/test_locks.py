@@ -9,10 +9,11 @@ from taskmanager.services import users
 
 from ..conftest import basic_auth
 from ..support import rows
+from ..support.task_factories import PASSWORD, make_user
 
-ANN = basic_auth("ann", rows.PASSWORD)
-BOB = basic_auth("bob", rows.PASSWORD)
-SUE = basic_auth("sue", rows.PASSWORD)
+ANN = basic_auth("ann", PASSWORD)
+BOB = basic_auth("bob", PASSWORD)
+SUE = basic_auth("sue", PASSWORD)
 FREE = {"lock": None, "username": None, "error": None}
 
 
@@ -20,10 +21,10 @@ FREE = {"lock": None, "username": None, "error": None}
 def task_id(app) -> int:
     """A task assigned to ann and bob; sue is a superuser, carl has nothing to do with it."""
     with app.app_context():
-        ann = rows.user(db.session, "ann")
-        bob = rows.user(db.session, "bob")
-        rows.user(db.session, "sue", role="superuser")
-        rows.user(db.session, "carl")
+        ann = make_user(db.session, "ann")
+        bob = make_user(db.session, "bob")
+        make_user(db.session, "sue", roles=["superuser"])
+        make_user(db.session, "carl")
         task = rows.task(db.session, assignees=[ann, bob])
         db.session.commit()
         return task.id
@@ -72,7 +73,7 @@ def test_locking_for_others_needs_lock_all_rights(client, app, task_id) -> None:
 
 def test_unknown_or_invisible_task_and_unknown_user(client, task_id) -> None:
     assert client.get("/api/v1/tasks/999999/lock", headers=ANN).status_code == 404
-    carl = basic_auth("carl", rows.PASSWORD)
+    carl = basic_auth("carl", PASSWORD)
     for method in (client.get, client.put, client.delete):
         response = method(f"/api/v1/tasks/{task_id}/lock", headers=carl)
         assert response.status_code == 404

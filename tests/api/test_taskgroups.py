@@ -5,17 +5,17 @@ from taskmanager.models import Task, db
 from taskmanager.services import taskgroups
 
 from ..conftest import basic_auth
-from ..support import rows
+from ..support.task_factories import PASSWORD, make_group, make_template, make_user
 
-ANN = basic_auth("ann", rows.PASSWORD)
+ANN = basic_auth("ann", PASSWORD)
 
 
 @pytest.fixture
 def team(app) -> None:
     with app.app_context():
-        members = [rows.user(db.session, name) for name in ("ann", "bob")]
-        rows.group(db.session, "team", members)
-        rows.template(db.session)
+        members = [make_user(db.session, name) for name in ("ann", "bob")]
+        make_group(db.session, "team", members)
+        make_template(db.session)
         db.session.commit()
 
 

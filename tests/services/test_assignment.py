@@ -8,6 +8,7 @@ from taskmanager.services import assignment
 from taskmanager.services.errors import InvalidInput
 
 from ..support import rows
+from ..support.task_factories import make_group, make_user
 
 
 def _shares(chosen: list[User]) -> dict[str, float]:
@@ -17,55 +18,55 @@ def _shares(chosen: list[User]) -> dict[str, float]:
 
 def test_shares_follow_weights_and_skip_weight_zero_and_inactive(session) -> None:
     members = [
-        rows.user(session, "w1a", weight=1, password=None),
-        rows.user(session, "w1b", weight=1, password=None),
-        rows.user(session, "w05", weight=0.5, password=None),
-        rows.user(session, "w0", weight=0, password=None),
-        rows.user(session, "gone", weight=1, active=False, password=None),
+        make_user(session, "w1a", weight=1),
+        make_user(session, "w1b", weight=1),
+        make_user(session, "w05", weight=0.5),
+        make_user(session, "w0", weight=0),
+        make_user(session, "gone", weight=1, active=False),
     ]
-    team = rows.group(session, "team", members)
+    team = make_group(session, "team", members)
     chosen = assignment.choose(session, group=team, count=3000)
     assert _shares(chosen) == {"w1a": 0.4, "w1b": 0.4, "w05": 0.2}
 
 
 def test_one_choice_at_a_time_is_as_proportional_as_a_batch(session) -> None:
-    heavy = rows.user(session, "heavy", weight=1, password=None)
-    light = rows.user(session, "light", weight=0.1, password=None)
-    team = rows.group(session, "team", [heavy, light])
+    heavy = make_user(session, "heavy", weight=1)
+    light = make_user(session, "light", weight=0.1)
+    team = make_group(session, "team", [heavy, light])
     chosen = [assignment.choose(session, group=team)[0] for _ in range(1100)]
     assert Counter(user.username for user in chosen) == {"heavy": 1000, "light": 100}
 
 
 def test_ties_go_to_the_lowest_id_and_the_rotation_is_deterministic(session) -> None:
-    first = rows.user(session, "first", password=None)
-    second = rows.user(session, "second", password=None)
-    team = rows.group(session, "team", [second, first])
+    first = make_user(session, "first")
+    second = make_user(session, "second")
+    team = make_group(session, "team", [second, first])
     chosen = [user.username for user in assignment.choose(session, group=team, count=4)]
     assert chosen == ["first", "second", "first", "second"]
 
 
 def test_without_group_all_eligible_users_are_candidates(session) -> None:
     # The onboarded admin (weight 1) is a candidate too.
-    rows.user(session, "u1", password=None)
-    rows.user(session, "u0", weight=0, password=None)
+    make_user(session, "u1")
+    make_user(session, "u0", weight=0)
     chosen = assignment.choose(session, count=4)
     assert sorted(user.username for user in chosen) == ["admin", "admin", "u1", "u1"]
 
 
 def test_newcomer_joins_the_rotation_instead_of_taking_everything(session) -> None:
-    old = rows.user(session, "old", password=None)
-    team = rows.group(session, "team", [old])
+    old = make_user(session, "old")
+    team = make_group(session, "team", [old])
     assignment.choose(session, group=team, count=500)
-    team.users.append(rows.user(session, "new", password=None))
+    team.users.append(make_user(session, "new"))
     session.flush()
     chosen = [user.username for user in assignment.choose(session, group=team, count=10)]
     assert Counter(chosen) == {"old": 5, "new": 5}
 
 
 def test_same_weighs_every_task_and_unique_needs_enough_users(session) -> None:
-    a = rows.user(session, "a", password=None)
-    b = rows.user(session, "b", password=None)
-    team = rows.group(session, "team", [a, b])
+    a = make_user(session, "a")
+    b = make_user(session, "b")
+    team = make_group(session, "team", [a, b])
     same = assignment.choose(session, group=team, count=3, method="same")
     assert [user.username for user in same] == ["a", "a", "a"]
     # a was given 3 tasks: b now gets the next three single choices but one.
@@ -79,17 +80,17 @@ def test_same_weighs_every_task_and_unique_needs_enough_users(session) -> None:
 
 
 def test_no_eligible_user_is_refused(session) -> None:
-    idle = rows.user(session, "idle", weight=0, password=None)
-    team = rows.group(session, "team", [idle])
+    idle = make_user(session, "idle", weight=0)
+    team = make_group(session, "team", [idle])
     with pytest.raises(InvalidInput) as refused:
         assignment.choose(session, group=team)
     assert "distribute_in_group" in refused.value.errors
 
 
 def test_assign_automatically_adds_the_chosen_user_to_each_task(session) -> None:
-    a = rows.user(session, "a", password=None)
-    b = rows.user(session, "b", password=None)
-    team = rows.group(session, "team", [a, b])
+    a = make_user(session, "a")
+    b = make_user(session, "b")
+    team = make_group(session, "team", [a, b])
     new_tasks = [session.get_one(Task, task_id) for task_id in rows.tasks(session, 2)]
     chosen = assignment.assign_automatically(session, tasks=new_tasks, group=team)
     assert [user.username for user in chosen] == ["a", "b"]

@@ -9,14 +9,15 @@ from taskmanager.services import locks
 from taskmanager.services.errors import Forbidden, InvalidInput
 
 from ..support import rows
+from ..support.task_factories import make_group, make_user
 
 
 @pytest.fixture
 def people(session):
     return {
-        "ann": rows.user(session, "ann", password=None),
-        "bob": rows.user(session, "bob", password=None),
-        "sue": rows.user(session, "sue", role="superuser", password=None),
+        "ann": make_user(session, "ann"),
+        "bob": make_user(session, "bob"),
+        "sue": make_user(session, "sue", roles=["superuser"]),
     }
 
 
@@ -60,7 +61,7 @@ def test_naming_another_user_needs_lock_all_rights(session, people):
 
 
 def test_locking_to_an_inactive_user_is_refused(session, people):
-    gone = rows.user(session, "gone", active=False, password=None)
+    gone = make_user(session, "gone", active=False)
     task = rows.task(session)
     with pytest.raises(InvalidInput):
         locks.lock(session, task=task, actor=people["sue"], target=gone)
@@ -121,9 +122,10 @@ def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
     assert others and done
     locks.lock(session, task=session.get(Task, mine[0]), actor=bob)  # (as a superuser would)
     first = locks.claim_next(session, user=ann)
-    assert first == locks.Claim(id=mine[1], project="p", template_id=rows.template(session).id)
     session.expire_all()
-    assert session.get(Task, first.id).lock is ann
+    claimed = session.get(Task, first.id)
+    assert first == locks.Claim(id=mine[1], project="p", template_id=claimed.template_id)
+    assert claimed.lock is ann
     second = locks.claim_next(session, user=ann)
     assert second is not None and second.id == mine[2]
     assert locks.claim_next(session, user=ann) is None
@@ -146,7 +148,7 @@ def test_claim_next_filters(session, people):
 
 def test_claim_next_sees_tasks_through_groups(session, people):
     ann, bob = people["ann"], people["bob"]
-    team = rows.group(session, "team", [ann])
+    team = make_group(session, "team", [ann])
     rows.tasks(session, 1, assignees=[bob])
     via_group = rows.tasks(session, 1, groups=[team])
     assert locks.claim_next(session, user=ann).id == via_group[0]

@@ -5,23 +5,33 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from taskmanager.models import CallbackDelivery, Meta, Tag, Task, TaskGroup, User, db
-from taskmanager.services import taskgroups
+from taskmanager.models import (
+    CallbackDelivery,
+    Meta,
+    Tag,
+    Task,
+    TaskGroup,
+    TaskTemplate,
+    User,
+    db,
+)
+from taskmanager.services import taskgroups, tasks
 from taskmanager.services.errors import InvalidInput, NotFound
 
 from ..support import databases, rows
+from ..support.task_factories import make_group, make_template, make_user
 from ..support.threads import run_together
 
 
 def _body(**extra):
-    return {"project": "p", "template": "tpl", "content": {"a": 1}, **extra}
+    return tasks.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
 
 
 @pytest.fixture
 def admin(session):
     from taskmanager.models import User
 
-    rows.template(session)
+    make_template(session)
     return session.scalars(select(User).where(User.username == "admin")).one()
 
 
@@ -40,28 +50,28 @@ def _group_tasks(session, group: TaskGroup) -> list[Task]:
 
 
 def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
-    a, b = rows.user(session, "a", password=None), rows.user(session, "b", password=None)
-    rows.group(session, "team", [a, b])
+    a, b = make_user(session, "a"), make_user(session, "b")
+    make_group(session, "team", [a, b])
     group = taskgroups.create(
-        session, actor=admin, label="g", items=[_body(), _body()], distribute_in_group="team"
+        session, actor=admin, label="g", specs=[_body(), _body()], distribute_in_group="team"
     )
     assigned = [[u.username for u in task.users] for task in _group_tasks(session, group)]
     assert assigned == [["a"], ["a"]]
     # The next group goes to b: a has had two tasks.
     second = taskgroups.create(
-        session, actor=admin, label="g", items=[_body()], distribute_in_group="team"
+        session, actor=admin, label="g", specs=[_body()], distribute_in_group="team"
     )
     assert [[u.username for u in t.users] for t in _group_tasks(session, second)] == [["b"]]
 
 
 def test_create_with_unique_gives_each_task_another_member(session, admin):
-    members = [rows.user(session, name, password=None) for name in ("a", "b", "c")]
-    team = rows.group(session, "team", members)
+    members = [make_user(session, name) for name in ("a", "b", "c")]
+    team = make_group(session, "team", members)
     group = taskgroups.create(
         session,
         actor=admin,
         label="g",
-        items=[_body(), _body(), _body()],
+        specs=[_body(), _body(), _body()],
         distribute_in_group=team.id,
         distribute_method="unique",
     )
@@ -72,7 +82,7 @@ def test_create_with_unique_gives_each_task_another_member(session, admin):
             session,
             actor=admin,
             label="g",
-            items=[_body()] * 4,
+            specs=[_body()] * 4,
             distribute_in_group="team",
             distribute_method="unique",
         )
@@ -80,22 +90,22 @@ def test_create_with_unique_gives_each_task_another_member(session, admin):
 
 
 def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, admin):
-    rows.group(session, "team", [rows.user(session, "a", password=None)])
+    make_group(session, "team", [make_user(session, "a")])
     with pytest.raises(InvalidInput) as refused:
         taskgroups.create(
             session,
             actor=admin,
             label="g",
-            items=[_body(), _body(users=["admin"])],
+            specs=[_body(), _body(users=["admin"])],
             distribute_in_group="team",
         )
     assert "tasks.1" in refused.value.errors
     with pytest.raises(NotFound):
-        taskgroups.create(session, actor=admin, label="g", items=[_body()], distribute_in_group="x")
+        taskgroups.create(session, actor=admin, label="g", specs=[_body()], distribute_in_group="x")
 
 
 def test_status_is_derived_from_the_tasks(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", items=[_body(users=["admin"])] * 2)
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
     first, second = _group_tasks(session, group)
 
     def status() -> str:
@@ -112,7 +122,7 @@ def test_status_is_derived_from_the_tasks(session, admin):
 
 
 def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", items=[_body(users=["admin"])] * 3)
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 3)
     first, second, third = _group_tasks(session, group)
     _set_status(session, first, "done", admin)
     _set_status(session, second, "aborted", admin)
@@ -140,7 +150,7 @@ def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
         label="g",
         callback_url="$HOST/groups/1",
         callback_content={"ok": True},
-        items=[_body(users=["admin"])] * 2,
+        specs=[_body(users=["admin"])] * 2,
     )
     first, second = _group_tasks(session, group)
     _set_status(session, first, "done", admin)
@@ -157,7 +167,7 @@ def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
 
 
 def test_update_changes_fields_and_replaces_the_tasks(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", items=[_body(users=["admin"])] * 2)
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
     first, _second = _group_tasks(session, group)
     outside = rows.tasks(session, 1, status="done")[0]
     session.execute(update(Task).where(Task.id == first.id).values(status="done"))
@@ -176,11 +186,11 @@ def test_update_changes_fields_and_replaces_the_tasks(session, admin):
 
 
 def test_users_see_groups_holding_their_tasks(session, admin):
-    ann = rows.user(session, "ann", password=None)
+    ann = make_user(session, "ann")
     visible = taskgroups.create(
-        session, actor=admin, label="v", items=[_body(users=["ann"]), _body(users=["admin"])]
+        session, actor=admin, label="v", specs=[_body(users=["ann"]), _body(users=["admin"])]
     )
-    taskgroups.create(session, actor=admin, label="h", items=[_body(users=["admin"])])
+    taskgroups.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
     assert [g.label for g, _s in taskgroups.list_visible(session, user=ann)] == ["v"]
     group, _status = taskgroups.get_or_raise(session, reference="v", user=ann)
     assert group.id == visible.id
@@ -224,13 +234,14 @@ def _race(app, group_id: int, statuses: list[str]) -> None:
 def _committed_group(app, size: int) -> int:
     with app.app_context():
         admin = db.session.scalars(select(User).where(User.username == "admin")).one()
-        rows.template(db.session)
+        if db.session.scalar(select(TaskTemplate.id).where(TaskTemplate.label == "tpl")) is None:
+            make_template(db.session)
         group = taskgroups.create(
             db.session,
             actor=admin,
             label="race",
             callback_url="http://cb",
-            items=[_body(users=["admin"])] * size,
+            specs=[_body(users=["admin"])] * size,
         )
         db.session.commit()
         return group.id

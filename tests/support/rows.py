@@ -1,8 +1,8 @@
-"""Rows made directly through the models: users, groups, templates, tasks and task groups."""
+"""Many tasks at once, inserted straight through the models (one statement, no services)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -16,47 +16,8 @@ from taskmanager.models import (
     task_users,
     utcnow,
 )
-from taskmanager.services import users
 
-PASSWORD = "secret-pass"
-
-
-def user(
-    session: Session,
-    username: str,
-    *,
-    role: str = "user",
-    weight: float = 1.0,
-    active: bool = True,
-    password: str | None = PASSWORD,
-) -> User:
-    return users.create(
-        session,
-        username=username,
-        password=password,
-        email=f"{username}@example.org",
-        roles=[role],
-        assignment_weight=weight,
-        active=active,
-    )
-
-
-def group(session: Session, groupname: str, members: Iterable[User] = ()) -> Group:
-    created = Group(groupname=groupname, name=groupname, create_time=utcnow())
-    created.users.extend(members)
-    session.add(created)
-    session.flush()
-    return created
-
-
-def template(session: Session, label: str = "tpl") -> TaskTemplate:
-    existing = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
-    if existing is not None:
-        return existing
-    created = TaskTemplate(label=label, content="{}")
-    session.add(created)
-    session.flush()
-    return created
+from .task_factories import make_template
 
 
 def tasks(
@@ -70,8 +31,9 @@ def tasks(
     status: str = "queued",
     taskgroup_id: int | None = None,
 ) -> list[int]:
-    """Insert `count` tasks (one statement), each assigned to all `assignees` and `groups`."""
-    template_id = template(session, label).id
+    """Insert `count` tasks, each assigned to all `assignees` and `groups`; their ids."""
+    template = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
+    template_id = (template or make_template(session, label)).id
     now = utcnow()
     ids = list(
         session.scalars(
