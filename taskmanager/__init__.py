@@ -100,7 +100,13 @@ def _engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # Several threads of the development server share the file; wait for the writer.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
+    if uri.startswith("mysql"):
+        # PostgreSQL's default. Each statement sees what others committed before it, which the
+        # conditional updates and row locks of services.locks/taskgroups rely on; InnoDB's
+        # REPEATABLE READ would also keep gap locks on rows a claim skipped.
+        options["isolation_level"] = "READ COMMITTED"
+    return options
 
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:

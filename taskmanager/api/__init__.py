@@ -22,6 +22,8 @@ ROUTE_MODULES = (
     "config_service",
     "callbacks",
     "tasks",
+    "locks",
+    "taskgroups",
 )
 
 # Every API v1 route accepts HTTP basic auth or a token; Swagger UI's "Try it out" needs this.

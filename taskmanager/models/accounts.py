@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask_security import RoleMixin, UserMixin
 from flask_security.datastore import AsaList
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, Double, Float, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -52,8 +52,11 @@ class User(Base, UserMixin):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assignment_weight: Mapped[float] = mapped_column(Float, default=1.0)
-    # Stride-scheduling position used by weighted assignment (see services.assignment).
-    assignment_pass: Mapped[float] = mapped_column(Float, default=0.0)
+    # Stride scheduling (see services.assignment): the virtual time at which the user is next
+    # due work, and the one at which their latest work was given.
+    # Double: MariaDB's FLOAT is single precision, too coarse once passes grow large.
+    assignment_pass: Mapped[float] = mapped_column(Double, default=0.0)
+    assignment_start: Mapped[float] = mapped_column(Double, default=0.0)
     # Flask-Security's login tracking (SECURITY_TRACKABLE).
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     current_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

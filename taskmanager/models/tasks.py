@@ -75,6 +75,8 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_status_id", "status", "id"),
+        # Next-task claims: the oldest queued task nobody holds, without scanning held ones.
+        Index("ix_tasks_status_lock_id", "status", "lock_id", "id"),
         Index("ix_tasks_project_status", "project", "status"),
         Index("ix_tasks_template_status", "template_id", "status"),
     )

@@ -87,7 +87,8 @@ def upgrade() -> None:
         sa.Column("confirmed_at", sa.DateTime(), nullable=True),
         sa.Column("create_time", sa.DateTime(), nullable=False),
         sa.Column("assignment_weight", sa.Float(), nullable=False),
-        sa.Column("assignment_pass", sa.Float(), nullable=False),
+        sa.Column("assignment_pass", sa.Double(), nullable=False),
+        sa.Column("assignment_start", sa.Double(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
         sa.Column("current_login_at", sa.DateTime(), nullable=True),
         sa.Column("last_login_ip", sa.String(length=64), nullable=True),
@@ -195,6 +196,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tasks_lock_id"), ["lock_id"], unique=False)
         batch_op.create_index("ix_tasks_project_status", ["project", "status"], unique=False)
         batch_op.create_index("ix_tasks_status_id", ["status", "id"], unique=False)
+        batch_op.create_index("ix_tasks_status_lock_id", ["status", "lock_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_taskgroup_id"), ["taskgroup_id"], unique=False)
         batch_op.create_index("ix_tasks_template_status", ["template_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_tracking_id"), ["tracking_id"], unique=False)

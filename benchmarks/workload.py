@@ -1,0 +1,365 @@
+"""Measure a running TaskManager server through its REST API, with basic auth on every request.
+
+    python -m benchmarks.workload http://127.0.0.1:8000 --password admin --server-pid 1234
+
+Expects what `python -m benchmarks.seed` creates (template, group and users `bench`). Phases
+run in this order so the read phases see exactly the seeded task count: one task, lock, list
+pages (admin, user), meta change, lock races, next-task claims, mark done, ingest one by one, ingest
+in bulk (POST /tasks with an array, and POST /taskgroups). Each prints the median and 90th
+percentile latency of its requests and the requests per second it reached; a phase whose route
+the server does not have is reported as missing. With --server-pid, the resident memory of the
+gunicorn workers is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+TEMPLATE = "bench"
+GROUP = "bench"
+USER_PASSWORD = "bench-pass"
+BARRIER_TIMEOUT = 300  # a client that failed must not leave the others waiting forever
+
+
+class MissingRoute(Exception):
+    """The server answered 404/405 without a domain error body: it has no such route."""
+
+
+@dataclass
+class Result:
+    phase: str
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    note: str = ""
+    missing: bool = False
+
+    def row(self) -> str:
+        if self.missing:
+            return f"| {self.phase} | - | - | - | - | route missing |"
+        lat = sorted(self.latencies)
+        median = statistics.median(lat) * 1000
+        p90 = lat[int(len(lat) * 0.9) - 1 if len(lat) >= 10 else -1] * 1000
+        rate = len(lat) / self.elapsed if self.elapsed else 0.0
+        return (
+            f"| {self.phase} | {len(lat)} | {median:.1f} | {p90:.1f} | {rate:.0f} | {self.note} |"
+        )
+
+
+class Client:
+    """One HTTP client (keep-alive session) sending basic credentials on every request."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base = base_url.rstrip("/") + "/api/v1"
+        self.http = requests.Session()
+        self.http.auth = (username, password)
+        self.username = username
+
+    def call(self, method: str, path: str, **kwargs: Any) -> tuple[float, requests.Response]:
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                response = self.http.request(method, self.base + path, timeout=120, **kwargs)
+                break
+            except requests.ConnectionError:
+                # The server closed an idle keep-alive connection as we reused it: once more.
+                if attempt == 2:
+                    raise
+        response.content  # noqa: B018 - read the whole body inside the timing
+        took = time.perf_counter() - started
+        if response.status_code in (404, 405):
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            if "errors" not in body and "error" not in body:
+                raise MissingRoute(path)
+        return took, response
+
+    def expect(self, method: str, path: str, *statuses: int, **kwargs: Any) -> tuple[float, Any]:
+        took, response = self.call(method, path, **kwargs)
+        if response.status_code not in statuses:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return took, response.json() if response.content else None
+
+
+def run_parallel(workers: int, work: Callable[[int], Iterable[float]]) -> tuple[list[float], float]:
+    """Run work(i) in `workers` threads started together; their latencies and the wall time."""
+    latencies: list[float] = []
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(workers + 1)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=BARRIER_TIMEOUT)
+            latencies.extend(work(index))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=BARRIER_TIMEOUT)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise failures[0]
+    return latencies, elapsed
+
+
+class Workload:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.admin = Client(args.base_url, args.user, args.password)
+        self.users = [
+            Client(args.base_url, f"bench{n:02}", USER_PASSWORD) for n in range(args.clients)
+        ]
+        self.results: list[Result] = []
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def phase(self, name: str, body: Callable[[Result], None]) -> None:
+        result = Result(name)
+        try:
+            body(result)
+        except MissingRoute as exc:
+            result.missing, result.note = True, str(exc)
+        self.results.append(result)
+        print(result.row(), flush=True)
+
+    def sequential(self, result: Result, count: int, one: Callable[[int], float]) -> None:
+        started = time.perf_counter()
+        result.latencies = [one(i) for i in range(count)]
+        result.elapsed = time.perf_counter() - started
+
+    def task_ids(self, count: int) -> list[int]:
+        """Ids of queued, unlocked seeded tasks, from the middle of the id range."""
+        try:
+            _took, page = self.admin.expect(
+                "GET", f"/tasks?limit={count}&offset={self.args.tasks // 2}&project=bench", 200
+            )
+            return [int(task["id"]) for task in page["tasks"]]
+        except MissingRoute:
+            # No list route (yet): a freshly seeded database numbers its tasks 1..N.
+            return list(range(self.args.tasks // 2 + 1, self.args.tasks // 2 + 1 + count))
+
+    def warm_up(self) -> None:
+        """Every client authenticates with every worker before timing (the slow hash check).
+
+        Fresh connections, so that the requests spread over the workers; during the phases each
+        client keeps its connection (and so its worker) as a real client would.
+        """
+        clients = [*self.users, self.admin]
+        run_parallel(
+            len(clients),
+            lambda i: [
+                clients[i].call("GET", "/users/1", headers={"Connection": "close"})[0]
+                for _ in range(self.args.workers * 5)
+            ],
+        )
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def get_task(self, result: Result) -> None:
+        ids = self.task_ids(200)
+        self.sequential(
+            result,
+            self.args.samples,
+            lambda i: self.admin.expect("GET", f"/tasks/{ids[i % len(ids)]}", 200)[0],
+        )
+
+    def get_lock(self, result: Result) -> None:
+        ids = self.task_ids(200)
+        self.sequential(
+            result,
+            self.args.samples,
+            lambda i: self.admin.expect("GET", f"/tasks/{ids[i % len(ids)]}/lock", 200)[0],
+        )
+
+    def list_page(self, client: Client, offset: int) -> Callable[[Result], None]:
+        def body(result: Result) -> None:
+            path = f"/tasks?limit=50&offset={offset}"
+            self.sequential(
+                result, self.args.samples, lambda _i: client.expect("GET", path, 200)[0]
+            )
+
+        return body
+
+    def meta_change(self, result: Result) -> None:
+        took, response = self.admin.call("GET", "/meta/BENCH_HOST")
+        if response.status_code == 404:
+            self.admin.expect(
+                "POST", "/meta", 201, json={"label": "BENCH_HOST", "value": "http://a"}
+            )
+        self.sequential(
+            result,
+            self.args.samples // 4,
+            lambda i: self.admin.expect(
+                "PUT", "/meta/BENCH_HOST", 200, json={"value": f"http://bench-{i}.example"}
+            )[0],
+        )
+
+    def lock_races(self, result: Result) -> None:
+        contenders = 4
+        teams = len(self.users) // contenders
+        ids = self.task_ids(self.args.races)
+        barriers = [threading.Barrier(contenders) for _ in range(teams)]
+        winners: dict[int, list[str]] = {task_id: [] for task_id in ids}
+
+        def client(index: int) -> list[float]:
+            team, me = index // contenders, self.users[index]
+            latencies = []
+            for task_id in ids[team::teams]:
+                barriers[team].wait(timeout=BARRIER_TIMEOUT)
+                took, response = me.call("PUT", f"/tasks/{task_id}/lock")
+                if response.status_code == 200:
+                    winners[task_id].append(me.username)
+                elif response.status_code != 409:
+                    raise RuntimeError(f"lock: {response.status_code} {response.text[:200]}")
+                latencies.append(took)
+            return latencies
+
+        result.latencies, result.elapsed = run_parallel(teams * contenders, client)
+        bad = [task_id for task_id, names in winners.items() if len(names) != 1]
+        result.note = f"{len(ids)} races of {contenders}; " + (
+            "one winner each" if not bad else f"{len(bad)} races without exactly one winner!"
+        )
+
+    def claims(self, result: Result) -> None:
+        per_client = self.args.claims // len(self.users)
+        self.claimed: list[tuple[Client, int]] = []
+
+        def client(index: int) -> list[float]:
+            me, latencies = self.users[index], []
+            for _ in range(per_client):
+                took, response = me.call("POST", "/tasks/next")
+                if response.status_code == 200:
+                    self.claimed.append((me, int(response.json()["id"])))
+                elif response.status_code != 204:
+                    raise RuntimeError(f"claim: {response.status_code} {response.text[:200]}")
+                latencies.append(took)
+            return latencies
+
+        result.latencies, result.elapsed = run_parallel(len(self.users), client)
+        ids = [task_id for _client, task_id in self.claimed]
+        duplicates = len(ids) - len(set(ids))
+        result.note = f"{len(self.users)} clients; " + (
+            "no task handed out twice" if not duplicates else f"{duplicates} DUPLICATES!"
+        )
+
+    def mark_done(self, result: Result) -> None:
+        claimed = getattr(self, "claimed", [])[: self.args.samples * 4]
+        if not claimed:
+            raise MissingRoute("/tasks/next (nothing claimed)")
+        by_client: dict[str, list[tuple[Client, int]]] = {}
+        for client, task_id in claimed:
+            by_client.setdefault(client.username, []).append((client, task_id))
+        batches = list(by_client.values())
+
+        def client(index: int) -> list[float]:
+            return [
+                me.expect("PUT", f"/tasks/{task_id}", 200, json={"status": "done"})[0]
+                for me, task_id in batches[index]
+            ]
+
+        result.latencies, result.elapsed = run_parallel(len(batches), client)
+        result.note = f"{len(batches)} clients, each their claimed tasks"
+
+    def new_task(self, n: int) -> dict[str, Any]:
+        return {
+            "project": "bench-ingest",
+            "template": TEMPLATE,
+            "content": {"scan_sources": {"T1": f"$BENCH_HOST/new/{n}"}},
+            "groups": [GROUP],
+            "tags": ["bench"],
+        }
+
+    def ingest_single(self, result: Result) -> None:
+        self.sequential(
+            result,
+            self.args.ingest,
+            lambda i: self.admin.expect("POST", "/tasks", 201, json=self.new_task(i))[0],
+        )
+
+    def ingest_bulk(self, path: str, wrap: Callable[[list[Any]], Any]) -> Callable[[Result], None]:
+        def body(result: Result) -> None:
+            tasks = [self.new_task(i) for i in range(self.args.bulk)]
+            payload = json.dumps(wrap(tasks))
+            took, _ = self.admin.expect(
+                "POST", path, 201, data=payload, headers={"Content-Type": "application/json"}
+            )
+            result.latencies, result.elapsed = [took], took
+            result.note = f"{self.args.bulk} tasks in {took:.2f} s"
+
+        return body
+
+    def run(self) -> None:
+        print(f"# {self.args.base_url}, {self.args.tasks} tasks seeded, {len(self.users)} clients")
+        print("| phase | requests | median ms | p90 ms | req/s | note |")
+        print("|---|---|---|---|---|---|")
+        self.warm_up()
+        user = self.users[0]
+        self.phase("GET one task", self.get_task)
+        self.phase("GET lock", self.get_lock)
+        self.phase("list page 1 (admin)", self.list_page(self.admin, 0))
+        self.phase("list page deep (admin)", self.list_page(self.admin, self.args.tasks // 2))
+        self.phase("list page 1 (user)", self.list_page(user, 0))
+        self.phase("list page deep (user)", self.list_page(user, self.args.tasks // 2))
+        self.phase("meta change", self.meta_change)
+        self.phase("lock races (32 clients)", self.lock_races)
+        self.phase("next-task claims (32 clients)", self.claims)
+        self.phase("mark done", self.mark_done)
+        self.phase("ingest one by one", self.ingest_single)
+        self.phase("ingest bulk POST /tasks", self.ingest_bulk("/tasks", lambda tasks: tasks))
+        self.phase(
+            "ingest bulk POST /taskgroups",
+            self.ingest_bulk("/taskgroups", lambda tasks: {"label": "bench", "tasks": tasks}),
+        )
+        if self.args.server_pid:
+            print(f"\nworker RSS (MB): {worker_rss(self.args.server_pid)}")
+
+
+def worker_rss(master_pid: int) -> list[float]:
+    """Resident memory of the master's child processes (the gunicorn workers), in MB."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(round(int(line.split()[1]) / 1024, 1))
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("base_url", help="server root, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--user", default="admin", help="an admin account (default admin)")
+    parser.add_argument("--password", required=True, help="its password")
+    parser.add_argument("--tasks", type=int, required=True, help="tasks seeded (for offsets)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
+    parser.add_argument("--workers", type=int, default=4, help="server worker processes (4)")
+    parser.add_argument("--samples", type=int, default=300, help="requests per latency phase")
+    parser.add_argument("--races", type=int, default=1000, help="lock races (1000)")
+    parser.add_argument("--claims", type=int, default=3200, help="claim requests (3200)")
+    parser.add_argument("--ingest", type=int, default=1000, help="tasks created one by one")
+    parser.add_argument("--bulk", type=int, default=10_000, help="tasks per bulk request")
+    parser.add_argument("--server-pid", type=int, help="gunicorn master pid, to report RSS")
+    args = parser.parse_args()
+    random.seed(1)
+    Workload(args).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Task locks: who is working on a task. Taken, renewed, released and claimed atomically.
+
+Every change is one conditional UPDATE whose row count says whether it happened, so among any
+number of simultaneous requests, in any number of processes, exactly one takes a free lock.
+With a lease (TASKMAN_LOCK_TIMEOUT) a lock not renewed within that many seconds has lapsed: it
+counts as free everywhere, and the holder renews it by locking again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Tag,
+    Task,
+    TaskTemplate,
+    User,
+    group_membership,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+    utcnow,
+)
+from . import history, permissions
+from .errors import Conflict, Forbidden, InvalidInput
+
+LOCK_ALL = ("task_update_lock_all", "task_update_all")
+# A claim retries when another request changed its candidate between choosing and locking.
+CLAIM_ATTEMPTS = 25
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The task a claim locked to its caller (still queued)."""
+
+    id: int
+    project: str
+    template_id: int
+
+
+class LockHeld(Conflict):
+    """The task is locked by someone else (409); `holder` is who."""
+
+    def __init__(self, holder: User) -> None:
+        super().__init__("Task already locked!", field="lock")
+        self.holder = holder
+
+
+def may_lock_for_others(user: User) -> bool:
+    return not permissions.of(user).isdisjoint(LOCK_ALL)
+
+
+def _cutoff(timeout: float | None) -> datetime | None:
+    return None if timeout is None else utcnow() - timedelta(seconds=timeout)
+
+
+def free_condition(timeout: float | None) -> ColumnElement[bool]:
+    """SQL condition: nobody holds the task's lock (never taken, released, or lapsed)."""
+    cutoff = _cutoff(timeout)
+    if cutoff is None:
+        return Task.lock_id.is_(None)
+    return or_(Task.lock_id.is_(None), Task.lock_time < cutoff)
+
+
+def holder(session: Session, *, task: Task, timeout: float | None) -> User | None:
+    """Who holds the task's lock as loaded (None when free or lapsed)."""
+    if task.lock_id is None:
+        return None
+    cutoff = _cutoff(timeout)
+    if cutoff is not None and task.lock_time is not None and task.lock_time < cutoff:
+        return None
+    return session.get(User, task.lock_id)
+
+
+def _set_lock(
+    session: Session, task_id: int, user: User | None, *conditions: ColumnElement[bool]
+) -> bool:
+    """One conditional UPDATE of a task's lock; True when it changed the row."""
+    result = session.execute(
+        update(Task)
+        .where(Task.id == task_id, *conditions)
+        .values(lock_id=user.id if user else None, lock_time=utcnow() if user else None),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _refresh(session: Session, task: Task) -> None:
+    if task in session:
+        session.expire(task, ["lock_id", "lock_time", "lock", "update_time"])
+
+
+def lock(
+    session: Session,
+    *,
+    task: Task,
+    actor: User,
+    target: User | None = None,
+    timeout: float | None = None,
+) -> User:
+    """Lock the task to the actor, or to `target` when one is named; answer the holder.
+
+    Unnamed: taken when free or already the actor's (which renews the lease), else LockHeld.
+    Naming another user needs task_update_lock_all or task_update_all (else Forbidden); with
+    those permissions a named lock is set whoever held it (take over, or move to someone else).
+    """
+    force = target is not None and may_lock_for_others(actor)
+    if target is not None and target.id != actor.id and not force:
+        raise Forbidden(
+            "Locking a task to another user requires task_update_lock_all or task_update_all",
+            field="lock",
+        )
+    target = target or actor
+    if not target.active:
+        raise InvalidInput(f"User {target.username!r} is not active", field="lock")
+    taken = _take(session, task=task, actor=actor, target=target, force=force, timeout=timeout)
+    _refresh(session, task)
+    return taken
+
+
+def _take(
+    session: Session, *, task: Task, actor: User, target: User, force: bool, timeout: float | None
+) -> User:
+    # The holder renewing comes first, so history only records locks changing hands.
+    if _set_lock(session, task.id, target, Task.lock_id == target.id):
+        return target
+    conditions = () if force else (free_condition(timeout),)
+    for _ in range(CLAIM_ATTEMPTS):
+        if _set_lock(session, task.id, target, *conditions):
+            history.record(
+                session,
+                task_id=task.id,
+                actor=actor,
+                action="lock",
+                detail={"user": target.username},
+            )
+            return target
+        session.expire(task, ["lock_id", "lock_time"])
+        current = holder(session, task=task, timeout=timeout)
+        if current is not None:
+            if current.id == target.id:  # the target's own concurrent request took it
+                return target
+            raise LockHeld(current)
+        # Released or lapsed between the two statements: try again.
+    raise Conflict("The lock kept changing hands; try again", field="lock")
+
+
+def release(session: Session, *, task: Task, actor: User, timeout: float | None = None) -> None:
+    """Release the task's lock: by its holder, or with task_update_lock_all/task_update_all.
+
+    Releasing a free (or lapsed) lock is a no-op; someone else's held lock is Forbidden.
+    """
+    previous = task.lock_id
+    if previous == actor.id:
+        released = _set_lock(session, task.id, None, Task.lock_id == actor.id)
+    elif may_lock_for_others(actor):
+        released = _set_lock(session, task.id, None, Task.lock_id.is_not(None))
+    else:
+        current = holder(session, task=task, timeout=timeout)
+        if current is not None:
+            raise Forbidden(
+                f"The task is locked by {current.username}; releasing another user's lock "
+                "requires task_update_lock_all or task_update_all",
+                field="lock",
+            )
+        released = False  # free or lapsed: nothing to release
+    previous_user = session.get(User, previous) if released and previous is not None else None
+    _refresh(session, task)
+    if released:
+        history.record(
+            session,
+            task_id=task.id,
+            actor=actor,
+            action="unlock",
+            detail={"user": previous_user.username if previous_user else None},
+        )
+
+
+def claim_next(
+    session: Session,
+    *,
+    user: User,
+    timeout: float | None = None,
+    project: str | None = None,
+    template: str | None = None,
+    tags: Sequence[str] = (),
+) -> Claim | None:
+    """Lock the oldest queued, free task the user may do to them; None when there is none.
+
+    Concurrent claims never get the same task: PostgreSQL and MariaDB skip rows another claim
+    has locked (FOR UPDATE SKIP LOCKED); every backend re-checks with a conditional UPDATE.
+    """
+    query = (
+        select(Task.id, Task.project, Task.template_id)
+        .where(
+            Task.status == "queued",
+            _claimable_by(session, user),
+            _template_condition(template),
+            *(_tag_condition(name) for name in tags),
+        )
+        .order_by(Task.id)
+        .limit(1)
+    )
+    if project is not None:
+        query = query.where(Task.project == project)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    # Never-locked tasks and lapsed ones are found separately: each search then follows an index
+    # in id order instead of sorting every free task.
+    cutoff = _cutoff(timeout)
+    searches = [query.where(Task.lock_id.is_(None))]
+    if cutoff is not None:
+        searches.append(query.where(Task.lock_time < cutoff))
+    for _ in range(CLAIM_ATTEMPTS):
+        found = [row for search in searches if (row := session.execute(search).first())]
+        if not found:
+            return None
+        claim = Claim(*min(found))
+        if _set_lock(session, claim.id, user, Task.status == "queued", free_condition(timeout)):
+            history.record(
+                session,
+                task_id=claim.id,
+                actor=user,
+                action="lock",
+                detail={"user": user.username, "claimed": True},
+            )
+            return claim
+    raise Conflict("Could not claim a task under heavy contention; try again", field="task")
+
+
+def _claimable_by(session: Session, user: User) -> ColumnElement[bool]:
+    """tasks.visible_to's rule, phrased as per-row lookups by task id.
+
+    A claim walks the queue in id order and stops at the first task it may take; PostgreSQL
+    would otherwise hash every task the user's groups hold before looking at the first one.
+    """
+    if "task_read_all" in permissions.of(user):
+        return true()
+    direct = (
+        select(task_users.c.user_id)
+        .where(task_users.c.task_id == Task.id, task_users.c.user_id == user.id)
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
+    group_ids = list(
+        session.scalars(
+            select(group_membership.c.group_id).where(group_membership.c.user_id == user.id)
+        )
+    )
+    if not group_ids:
+        return direct
+    via_group = (
+        select(task_groups_assigned.c.group_id)
+        .where(
+            task_groups_assigned.c.task_id == Task.id,
+            task_groups_assigned.c.group_id.in_(group_ids),
+        )
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
+    return or_(direct, via_group)
+
+
+def _template_condition(template: str | None) -> ColumnElement[bool]:
+    if template is None:
+        return true()
+    match = TaskTemplate.label == template
+    if template.isdigit():
+        match = or_(match, TaskTemplate.id == int(template))
+    return Task.template_id.in_(select(TaskTemplate.id).where(match))
+
+
+def _tag_condition(name: str) -> ColumnElement[bool]:
+    return exists().where(
+        task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id, Tag.name == name
+    )

@@ -1,0 +1,221 @@
+"""Dispensing under concurrency: a real multi-process server (gunicorn, 4 workers) and many
+HTTP clients at once. Full size on PostgreSQL and MariaDB; lighter on SQLite (one writer)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from apiflask import APIFlask
+from sqlalchemy import func, select
+
+from taskmanager import create_app
+from taskmanager.config import load_settings
+from taskmanager.models import Task, User, db, task_users
+
+from ..conftest import make_env
+from ..support import databases, rows
+from ..support.servers import ServerProcess, serve
+from ..support.task_factories import make_group, make_user
+from ..support.threads import run_together
+
+pytestmark = pytest.mark.concurrency
+
+FULL = databases.backend_name() != "sqlite"
+CLIENTS = 32
+RACES = 1000 if FULL else 100
+CONTENDERS = 4  # clients racing for each lock
+CLAIM_TASKS = 1000 if FULL else 100
+CLAIMS = 2 * CLAIM_TASKS
+CREATORS = 8
+DISTRIBUTED = 3000 if FULL else 600
+PER_REQUEST = 10  # tasks per POST /taskgroups, each assigned on its own
+WEIGHTS = {"w1a": 1.0, "w1b": 1.0, "w05": 0.5, "w0": 0.0}
+
+
+@dataclass
+class Server:
+    url: str
+    app: APIFlask
+    process: ServerProcess
+    tokens: dict[str, str]
+
+    def session(self, username: str) -> requests.Session:
+        # Tokens, not basic auth: each worker would verify each password's (deliberately slow)
+        # hash once, which on a small CI machine costs more than the races themselves.
+        http = requests.Session()
+        http.headers["Authentication-Token"] = self.tokens[username]
+        return http
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("concurrency")
+    url = databases.create_database(tmp, prefix="tm_conc")
+    env = make_env(url, tmp / "instance")
+    # Migrates and onboards in this process; the server's own start-up migration is a no-op.
+    app = create_app(load_settings(env))
+    try:
+        with app.app_context():
+            _seed(db.session)
+            db.session.commit()
+            tokens = {
+                user.username: user.get_auth_token() for user in db.session.scalars(select(User))
+            }
+        with serve(env, tmp, workers=4) as process:
+            yield Server(url=process.url, app=app, process=process, tokens=tokens)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        databases.drop_database(url)
+
+
+def _seed(session: Any) -> None:
+    clients = [make_user(session, f"c{n:02}") for n in range(CLIENTS)]
+    weighted = [make_user(session, name, weight=weight) for name, weight in WEIGHTS.items()]
+    everyone = make_group(session, "everyone", clients)
+    make_group(session, "weighted", weighted)
+    rows.tasks(session, RACES, groups=[everyone], project="race")
+    rows.tasks(session, CLAIM_TASKS, groups=[everyone], project="claim")
+
+
+def _ids(server: Server, project: str) -> list[int]:
+    with server.app.app_context():
+        return list(
+            db.session.scalars(select(Task.id).where(Task.project == project).order_by(Task.id))
+        )
+
+
+def _holders(server: Server, project: str) -> dict[int, str]:
+    """Who holds each locked task of the project, by task id."""
+    with server.app.app_context():
+        return {
+            task_id: username
+            for task_id, username in db.session.execute(
+                select(Task.id, User.username)
+                .join(User, User.id == Task.lock_id)
+                .where(Task.project == project)
+            )
+        }
+
+
+def test_every_lock_race_has_exactly_one_winner(server: Server) -> None:
+    task_ids = _ids(server, "race")
+    teams = CLIENTS // CONTENDERS
+    # Each team of CONTENDERS clients races for its share of the tasks, one task at a time.
+    barriers = [threading.Barrier(CONTENDERS) for _ in range(teams)]
+    results: dict[int, list[tuple[str, int, dict[str, Any]]]] = {t: [] for t in task_ids}
+
+    def client(index: int) -> None:
+        username = f"c{index:02}"
+        team = index // CONTENDERS
+        with server.session(username) as http:
+            for task_id in task_ids[team::teams]:
+                barriers[team].wait(timeout=120)  # the team's requests start together
+                with http.put(f"{server.url}/api/v1/tasks/{task_id}/lock", timeout=60) as r:
+                    results[task_id].append((username, r.status_code, r.json()))
+
+    run_together([(i,) for i in range(CLIENTS)], client)
+
+    holders = _holders(server, "race")
+    for task_id in task_ids:
+        outcomes = results[task_id]
+        assert len(outcomes) == CONTENDERS
+        winners = [name for name, status, _body in outcomes if status == 200]
+        assert len(winners) == 1, (task_id, outcomes)
+        for _name, status, body in outcomes:
+            assert status in (200, 409), (task_id, outcomes)
+            assert body["username"] == winners[0]  # losers are told who holds it
+        assert holders[task_id] == winners[0]
+
+
+def test_claims_hand_out_every_task_exactly_once(server: Server) -> None:
+    task_ids = _ids(server, "claim")
+    claimed: list[tuple[str, int]] = []
+    nothing = Counter[str]()
+    barrier = threading.Barrier(CLIENTS)
+
+    def client(index: int) -> None:
+        username = f"c{index:02}"
+        share = CLAIMS // CLIENTS + (1 if index < CLAIMS % CLIENTS else 0)
+        with server.session(username) as http:
+            barrier.wait(timeout=120)
+            for _ in range(share):
+                with http.post(
+                    f"{server.url}/api/v1/tasks/next", json={"project": "claim"}, timeout=60
+                ) as r:
+                    if r.status_code == 204:
+                        nothing[username] += 1
+                        continue
+                    assert r.status_code == 200, r.text
+                    body = r.json()
+                    assert body["username"] == username
+                    claimed.append((username, int(body["id"])))
+
+    run_together([(i,) for i in range(CLIENTS)], client)
+
+    ids = [task_id for _name, task_id in claimed]
+    assert len(ids) == len(set(ids)), "a task was handed out twice"
+    assert sorted(ids) == task_ids
+    assert sum(nothing.values()) == CLAIMS - CLAIM_TASKS
+    holders = _holders(server, "claim")
+    assert holders == {task_id: name for name, task_id in claimed}
+
+
+def test_parallel_creation_shares_tasks_by_weight(server: Server) -> None:
+    barrier = threading.Barrier(CREATORS)
+    task = {
+        "project": "weighted",
+        "template": "tpl",
+        "content": {"scan": 1},
+        "distribute_in_group": "weighted",
+    }
+    body = {"label": "distribution", "tasks": [task] * PER_REQUEST}
+    requests_needed = DISTRIBUTED // PER_REQUEST
+
+    def creator(index: int) -> None:
+        share = requests_needed // CREATORS + (1 if index < requests_needed % CREATORS else 0)
+        with server.session("admin") as http:
+            barrier.wait(timeout=120)
+            for _ in range(share):
+                with http.post(f"{server.url}/api/v1/taskgroups", json=body, timeout=60) as r:
+                    assert r.status_code == 201, r.text
+
+    run_together([(i,) for i in range(CREATORS)], creator)
+
+    with server.app.app_context():
+        counts = dict(
+            db.session.execute(
+                select(User.username, func.count())
+                .join(task_users, task_users.c.user_id == User.id)
+                .join(Task, Task.id == task_users.c.task_id)
+                .where(Task.project == "weighted")
+                .group_by(User.username)
+            ).all()
+        )
+        passes = dict(
+            db.session.execute(
+                select(User.username, User.assignment_pass).where(User.username.in_(WEIGHTS))
+            ).all()
+        )
+    assert sum(counts.values()) == DISTRIBUTED
+    shares = {name: 100 * counts.get(name, 0) / DISTRIBUTED for name in WEIGHTS}
+    for name, expected in {"w1a": 40, "w1b": 40, "w05": 20, "w0": 0}.items():
+        assert abs(shares[name] - expected) <= 5, shares
+    assert "w0" not in counts
+    # No choice was lost to a concurrent one: every pass is exactly the work given / weight.
+    for name, weight in WEIGHTS.items():
+        if weight:
+            assert passes[name] == pytest.approx(counts[name] / weight), (passes, counts)
+
+
+def test_server_log_is_clean(server: Server) -> None:
+    """No worker logged an error (deadlocks, serialisation failures) during the runs above."""
+    output = server.process.output()
+    assert "Traceback" not in output, output[-5000:]

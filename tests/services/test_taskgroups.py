@@ -1,0 +1,275 @@
+import json
+import threading
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from taskmanager.models import (
+    CallbackDelivery,
+    Meta,
+    Tag,
+    Task,
+    TaskGroup,
+    TaskTemplate,
+    User,
+    db,
+)
+from taskmanager.services import taskgroups, tasks
+from taskmanager.services.errors import InvalidInput, NotFound
+
+from ..support import databases, rows
+from ..support.task_factories import make_group, make_template, make_user
+from ..support.threads import run_together
+
+
+def _body(**extra):
+    return tasks.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
+
+
+@pytest.fixture
+def admin(session):
+    from taskmanager.models import User
+
+    make_template(session)
+    return session.scalars(select(User).where(User.username == "admin")).one()
+
+
+def _set_status(session, task: Task, status: str, actor) -> None:
+    old = task.status
+    task.status = status
+    session.flush()
+    taskgroups.on_task_status_changed(session, task=task, old_status=old, actor=actor)
+
+
+def _group_tasks(session, group: TaskGroup) -> list[Task]:
+    session.expire_all()
+    return list(
+        session.scalars(select(Task).where(Task.taskgroup_id == group.id).order_by(Task.id))
+    )
+
+
+def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
+    a, b = make_user(session, "a"), make_user(session, "b")
+    make_group(session, "team", [a, b])
+    group = taskgroups.create(
+        session, actor=admin, label="g", specs=[_body(), _body()], distribute_in_group="team"
+    )
+    assigned = [[u.username for u in task.users] for task in _group_tasks(session, group)]
+    assert assigned == [["a"], ["a"]]
+    # The next group goes to b: a has had two tasks.
+    second = taskgroups.create(
+        session, actor=admin, label="g", specs=[_body()], distribute_in_group="team"
+    )
+    assert [[u.username for u in t.users] for t in _group_tasks(session, second)] == [["b"]]
+
+
+def test_create_with_unique_gives_each_task_another_member(session, admin):
+    members = [make_user(session, name) for name in ("a", "b", "c")]
+    team = make_group(session, "team", members)
+    group = taskgroups.create(
+        session,
+        actor=admin,
+        label="g",
+        specs=[_body(), _body(), _body()],
+        distribute_in_group=team.id,
+        distribute_method="unique",
+    )
+    assigned = sorted(t.users[0].username for t in _group_tasks(session, group))
+    assert assigned == ["a", "b", "c"]
+    with pytest.raises(InvalidInput) as refused:
+        taskgroups.create(
+            session,
+            actor=admin,
+            label="g",
+            specs=[_body()] * 4,
+            distribute_in_group="team",
+            distribute_method="unique",
+        )
+    assert "distribute_method" in refused.value.errors
+
+
+def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, admin):
+    make_group(session, "team", [make_user(session, "a")])
+    with pytest.raises(InvalidInput) as refused:
+        taskgroups.create(
+            session,
+            actor=admin,
+            label="g",
+            specs=[_body(), _body(users=["admin"])],
+            distribute_in_group="team",
+        )
+    assert "tasks.1" in refused.value.errors
+    with pytest.raises(NotFound):
+        taskgroups.create(session, actor=admin, label="g", specs=[_body()], distribute_in_group="x")
+
+
+def test_status_is_derived_from_the_tasks(session, admin):
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
+    first, second = _group_tasks(session, group)
+
+    def status() -> str:
+        return taskgroups.get_or_raise(session, reference=group.id, user=admin)[1]
+
+    assert status() == "queued"
+    _set_status(session, first, "done", admin)
+    assert status() == "queued"
+    _set_status(session, second, "done", admin)
+    assert status() == "done"
+    listed = taskgroups.list_visible(session, user=admin, status="done")
+    assert [g.id for g, _status in listed] == [group.id]
+    assert taskgroups.list_visible(session, user=admin, status="queued") == []
+
+
+def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 3)
+    first, second, third = _group_tasks(session, group)
+    _set_status(session, first, "done", admin)
+    _set_status(session, second, "aborted", admin)
+    assert [t.status for t in _group_tasks(session, group)] == ["done", "aborted", "aborted"]
+    assert taskgroups.get_or_raise(session, reference="g", user=admin)[1] == "aborted"
+    entries = [
+        (json.loads(d.detail), d.action)
+        for d in session.scalars(
+            select(taskgroups.history.TaskHistory).where(
+                taskgroups.history.TaskHistory.task_id == third.id,
+                taskgroups.history.TaskHistory.action == "status",
+            )
+        )
+    ]
+    assert entries == [
+        ({"old": "queued", "new": "aborted", "because_of_task": second.id}, "status")
+    ]
+
+
+def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
+    session.add(Meta(label="HOST", value="http://cb.example"))
+    group = taskgroups.create(
+        session,
+        actor=admin,
+        label="g",
+        callback_url="$HOST/groups/1",
+        callback_content={"ok": True},
+        specs=[_body(users=["admin"])] * 2,
+    )
+    first, second = _group_tasks(session, group)
+    _set_status(session, first, "done", admin)
+    assert session.scalars(select(CallbackDelivery)).all() == []
+    _set_status(session, second, "done", admin)
+    # Reopening and finishing again does not fire a second time.
+    _set_status(session, second, "queued", admin)
+    _set_status(session, second, "done", admin)
+    deliveries = session.scalars(select(CallbackDelivery)).all()
+    assert [(d.url, d.body, d.taskgroup_id) for d in deliveries] == [
+        ("http://cb.example/groups/1", '{"ok": true}', group.id)
+    ]
+    assert session.get(TaskGroup, group.id).callback_fired is True
+
+
+def test_update_changes_fields_and_replaces_the_tasks(session, admin):
+    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
+    first, _second = _group_tasks(session, group)
+    outside = rows.tasks(session, 1, status="done")[0]
+    session.execute(update(Task).where(Task.id == first.id).values(status="done"))
+    taskgroups.update(
+        session,
+        taskgroup=group,
+        actor=admin,
+        changes={"label": "renamed", "tasks": [first.id, f"/api/v1/tasks/{outside}"]},
+    )
+    assert [t.id for t in _group_tasks(session, group)] == [first.id, outside]
+    assert group.label == "renamed"
+    # Both remaining tasks are done: the membership change completes the group.
+    assert session.get(TaskGroup, group.id).callback_fired is True
+    with pytest.raises(NotFound):
+        taskgroups.update(session, taskgroup=group, actor=admin, changes={"tasks": [999999]})
+
+
+def test_users_see_groups_holding_their_tasks(session, admin):
+    ann = make_user(session, "ann")
+    visible = taskgroups.create(
+        session, actor=admin, label="v", specs=[_body(users=["ann"]), _body(users=["admin"])]
+    )
+    taskgroups.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
+    assert [g.label for g, _s in taskgroups.list_visible(session, user=ann)] == ["v"]
+    group, _status = taskgroups.get_or_raise(session, reference="v", user=ann)
+    assert group.id == visible.id
+    seen = taskgroups.tasks_of(session, taskgroup=group, user=ann)
+    assert [session.get(Task, row.id).users[0].username for row in seen] == ["ann"]
+    tagged = session.get(Task, seen[0].id)
+    tagged.tags.append(Tag(name="t"))
+    session.flush()
+    assert taskgroups.tasks_of(session, taskgroup=group, user=ann)[0].tags == [
+        (tagged.tags[0].id, "t")
+    ]
+    with pytest.raises(NotFound):
+        taskgroups.get_or_raise(session, reference="h", user=ann)
+
+
+def _race(app, group_id: int, statuses: list[str]) -> None:
+    """Each of the group's tasks gets its status in its own transaction, all at the same time."""
+    real = databases.backend_name() != "sqlite"
+    # On a real database both status changes are written before either hook runs.
+    barrier = threading.Barrier(len(statuses))
+
+    def change(task_id: int, status: str) -> None:
+        with app.app_context(), Session(db.engine) as own:
+            task = own.get_one(Task, task_id)
+            old, task.status = task.status, status
+            own.flush()
+            if real:
+                barrier.wait(timeout=30)
+            taskgroups.on_task_status_changed(own, task=task, old_status=old, actor=None)
+            own.commit()
+
+    with app.app_context():
+        task_ids = list(
+            db.session.scalars(
+                select(Task.id).where(Task.taskgroup_id == group_id).order_by(Task.id)
+            )
+        )
+    run_together(list(zip(task_ids, statuses, strict=False)), change)
+
+
+def _committed_group(app, size: int) -> int:
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        if db.session.scalar(select(TaskTemplate.id).where(TaskTemplate.label == "tpl")) is None:
+            make_template(db.session)
+        group = taskgroups.create(
+            db.session,
+            actor=admin,
+            label="race",
+            callback_url="http://cb",
+            specs=[_body(users=["admin"])] * size,
+        )
+        db.session.commit()
+        return group.id
+
+
+def test_tasks_finishing_at_the_same_moment_fire_the_callback_once(app) -> None:
+    for _ in range(5):
+        group_id = _committed_group(app, 2)
+        _race(app, group_id, ["done", "done"])
+        with app.app_context():
+            deliveries = db.session.scalars(
+                select(CallbackDelivery).where(CallbackDelivery.taskgroup_id == group_id)
+            ).all()
+            assert len(deliveries) == 1
+
+
+def test_tasks_aborted_at_the_same_moment_abort_the_whole_group(app) -> None:
+    for statuses in (["aborted", "aborted"], ["aborted", "done"], ["aborted", "aborted", "x"]):
+        group_id = _committed_group(app, len(statuses) + 1)
+        _race(app, group_id, statuses)
+        with app.app_context():
+            final = list(
+                db.session.scalars(
+                    select(Task.status).where(Task.taskgroup_id == group_id).order_by(Task.id)
+                )
+            )
+        # Each raced task keeps its own new status unless an abort came later; the one task
+        # nobody touched is aborted; nothing is left queued.
+        assert final[-1] == "aborted"
+        assert "queued" not in final
+        assert final[0] == "aborted"
