@@ -98,7 +98,7 @@ def _engine_options(uri: str) -> dict[str, Any]:
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
-    from . import api, security
+    from . import api, security, web
     from .config import load_settings
     from .models import db
 
@@ -121,6 +121,7 @@ def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
         _configure_sqlite(app)
     security.init_app(app, settings)
     api.init_app(app)
+    web.init_app(app)
 
     if settings.auto_migrate and overrides.get("TASKMAN_AUTO_MIGRATE", True):
         prepare_database(app)

@@ -1,0 +1,38 @@
+"""Task tables shown on other pages (a user's, a group's, a tag's or a template's tasks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Group, Tag, Task, TaskTemplate, User, db
+from ..services import browse
+from .blueprint import me
+
+EMBEDDED_ROWS = 20
+
+
+@dataclass
+class TaskTable:
+    rows: list[Task]
+    total: int
+
+
+def task_table_page(
+    *,
+    owner: User | None = None,
+    group: Group | None = None,
+    tag: Tag | None = None,
+    template: TaskTemplate | None = None,
+) -> TaskTable:
+    """The newest open tasks of a user, group, tag or template that the signed-in user sees."""
+    page = browse.tasks_page(
+        db.session,
+        viewer=me(),
+        user=owner.username if owner is not None else None,
+        group=group,
+        tags=[tag.name] if tag is not None else (),
+        template=template.label if template is not None else None,
+        open_only=True,
+        limit=EMBEDDED_ROWS,
+    )
+    return TaskTable(rows=page.items, total=page.total)
