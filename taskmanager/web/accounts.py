@@ -13,7 +13,7 @@ from wtforms.validators import Optional
 
 from ..models import User, db
 from ..security import security
-from ..services import authentication, permissions
+from ..services import authentication, permissions, roles
 from ..services import users as user_service
 
 # Where Flask-Security sends the browser after each step, unless the deployment says otherwise.
@@ -47,7 +47,8 @@ class IdentityLoginForm(LoginForm):
 
 def _on_registered(_app: Flask, user: User, **_: Any) -> None:
     """Self-registered accounts get the `user` role; Flask-Security commits after the request."""
-    user_service.add_role(db.session, user=user, role=permissions.SELF_REGISTERED_ROLE)
+    role = roles.get_or_raise(db.session, reference=permissions.SELF_REGISTERED_ROLE)
+    user_service.set_role(db.session, user=user, role=role, granted=True)
 
 
 def init_app(app: Flask) -> None:
