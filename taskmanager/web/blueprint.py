@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from apiflask import APIBlueprint
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -28,7 +28,9 @@ from ..services.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-bp = Blueprint("web", __name__)
+# An APIBlueprint only so that APIFlask's OpenAPI generation, which inspects every blueprint,
+# knows to leave these HTML pages out of the API document.
+bp = APIBlueprint("web", __name__, enable_openapi=False)
 
 
 def me() -> User:

@@ -25,7 +25,10 @@ def reassign() -> str | Response:
         NOBODY,
         *((str(i), label) for i, label in browse.user_choices(db.session)),
     ]
-    form.to_group.choices = [NOBODY, *((str(i), name) for i, name in browse.group_choices(db.session))]
+    form.to_group.choices = [
+        NOBODY,
+        *((str(i), name) for i, name in browse.group_choices(db.session)),
+    ]
     if request.method == "GET" and request.args.get("from_user", "").isdigit():
         form.from_user.data = request.args["from_user"]
     source = (
