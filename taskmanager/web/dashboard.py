@@ -9,6 +9,7 @@ from flask import render_template
 from ..models import db
 from ..services import dashboard as aggregates
 from .blueprint import bp, me
+from .taskviews import task_table_page
 
 # The statuses every server uses come first; ones clients invented follow alphabetically.
 KNOWN_STATUSES = ("queued", "done", "aborted")
@@ -33,4 +34,5 @@ def dashboard() -> str:
         templates=aggregates.progress(db.session, viewer=viewer, by="template"),
         taskgroups=aggregates.newest_taskgroups(db.session, viewer=viewer, limit=TASKGROUPS_SHOWN),
         activity=aggregates.recent_activity(db.session, viewer=viewer),
+        mine=task_table_page(owner=viewer, sort="id"),
     )

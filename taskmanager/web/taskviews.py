@@ -23,8 +23,9 @@ def task_table_page(
     group: Group | None = None,
     tag: Tag | None = None,
     template: TaskTemplate | None = None,
+    sort: str = "-id",
 ) -> TaskTable:
-    """The newest open tasks of a user, group, tag or template that the signed-in user sees."""
+    """Open tasks of a user, group, tag or template that the signed-in user sees (newest first)."""
     page = browse.tasks_page(
         db.session,
         viewer=me(),
@@ -33,6 +34,7 @@ def task_table_page(
         tags=[tag.name] if tag is not None else (),
         template=template.label if template is not None else None,
         open_only=True,
+        sort=sort,
         limit=EMBEDDED_ROWS,
     )
     return TaskTable(rows=page.items, total=page.total)

@@ -1,0 +1,274 @@
+"""Every page through the test client: rendering, permissions (403), CSRF, forms keeping input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import csrf_token_from, web_login
+from .seed import PASSWORD, World, seed
+
+
+@pytest.fixture
+def world(session: Any) -> World:
+    return seed(session)
+
+
+def login(client: Any, identity: str, password: str = PASSWORD) -> Any:
+    response = web_login(client, identity, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    return client
+
+
+def get_ok(client: Any, url: str) -> str:
+    response = client.get(url)
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200, f"{url}: {response.status_code}\n{text[:2000]}"
+    return text
+
+
+def post_form(client: Any, url: str, data: dict[str, Any], *, page: str | None = None) -> Any:
+    """POST like the browser does: with the CSRF token of the page the form is on."""
+    data = {**data, "csrf_token": csrf_token_from(get_ok(client, page or url))}
+    return client.post(url, data=data)
+
+
+def admin_pages(world: World) -> list[str]:
+    task = world.tasks[0]
+    return [
+        "/",
+        "/tasks",
+        "/tasks?status=open&sort=-update_time",
+        "/tasks?project=brain-study&tag=urgent",
+        f"/tasks?user=alice&template={world.template.label}",
+        f"/tasks/{task.id}",
+        f"/tasks/{world.tasks[5].id}",
+        f"/tasks/{task.id}/edit",
+        "/taskgroups",
+        "/taskgroups?status=queued",
+        f"/taskgroups/{world.taskgroup.id}",
+        "/templates",
+        f"/templates/{world.template.id}",
+        "/templates/new",
+        f"/templates/{world.template.id}/edit",
+        "/users",
+        "/users?q=ali&role=user&active=yes&sort=-open_tasks",
+        f"/users/{world.alice.id}",
+        "/users/new",
+        f"/users/{world.alice.id}/edit",
+        "/groups",
+        "/groups?sort=-members",
+        f"/groups/{world.readers.id}",
+        "/groups/new",
+        f"/groups/{world.readers.id}/edit",
+        "/tags",
+        f"/tags/{world.tag.id}",
+        "/tags/new",
+        f"/tags/{world.tag.id}/edit",
+        "/meta",
+        "/meta/new",
+        "/meta/1",
+        "/reassign",
+        f"/reassign?from_user={world.alice.id}",
+        "/mail",
+        f"/mail?group={world.readers.id}",
+    ]
+
+
+def test_signed_out_visitors_are_sent_to_the_login_page(client: Any) -> None:
+    response = client.get("/tasks?status=queued")
+    assert response.status_code == 302
+    assert "/login?next=" in response.headers["Location"]
+    assert "status%3Dqueued" in response.headers["Location"]
+    response.close()
+
+
+def test_login_with_username_or_case_insensitive_email(client: Any, world: World) -> None:
+    login(client, "alice")
+    assert "Alice Archer" not in get_ok(client, "/login")  # already signed in: login redirects
+    get_ok(client, "/")
+    client.get("/logout").close()
+    login(client, "ALICE@example.org")
+    assert "alice" in get_ok(client, "/")
+
+
+def test_a_failed_login_keeps_the_identity_typed(client: Any, world: World) -> None:
+    response = web_login(client, "alice", "wrong")
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200
+    assert 'value="alice"' in text
+    assert "Invalid password" in text
+
+
+def test_every_page_renders_for_an_admin(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    for url in admin_pages(world):
+        get_ok(client, url)
+
+
+def test_the_dashboard_shows_progress_my_tasks_and_activity(client: Any, world: World) -> None:
+    login(client, "alice")
+    text = get_ok(client, "/")
+    assert "brain-study" in text  # progress of a project she has tasks in
+    assert "heart-study" not in text  # she sees only her tasks
+    assert "Your open tasks" in text
+    assert f"/tasks/{world.tasks[0].id}" in text
+
+
+def test_a_plain_user_is_refused_administration_pages(client: Any, world: World) -> None:
+    login(client, "bob")
+    refused = [
+        "/users",
+        "/users/new",
+        f"/users/{world.alice.id}",
+        f"/users/{world.alice.id}/edit",
+        "/groups/new",
+        f"/groups/{world.readers.id}/edit",
+        "/tags/new",
+        "/templates/new",
+        "/meta",
+        "/meta/new",
+        "/reassign",
+        "/mail",
+        f"/tasks/{world.tasks[0].id}/edit",
+    ]
+    for url in refused:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "Not allowed" in response.get_data(as_text=True)
+        response.close()
+    # Another user's task does not exist for him; his own does.
+    response = client.get(f"/tasks/{world.tasks[0].id}")
+    assert response.status_code == 404
+    response.close()
+    get_ok(client, f"/tasks/{world.tasks[3].id}")
+    get_ok(client, f"/users/{world.bob.id}")
+    get_ok(client, f"/groups/{world.readers.id}")
+
+
+def test_admin_buttons_are_shown_only_to_roles_that_may_use_them(client: Any, world: World) -> None:
+    login(client, "bob")
+    text = get_ok(client, f"/groups/{world.readers.id}")
+    assert "Add member" not in text and "Delete" not in text
+    text = get_ok(client, f"/tasks/{world.tasks[3].id}")
+    assert "Move the lock" not in text
+    client.get("/logout").close()
+    login(client, "manager")
+    text = get_ok(client, f"/groups/{world.readers.id}")
+    assert "Add member" in text and ">Delete<" not in text  # group_update, not group_delete
+    text = get_ok(client, f"/tasks/{world.tasks[0].id}")
+    assert "Release the lock" in text and "Move the lock" in text
+
+
+def test_posts_without_the_csrf_token_are_refused(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = client.post("/tags/new", data={"name": "sneaky"})
+    assert response.status_code == 400
+    response.close()
+    response = client.post(f"/tasks/{world.tasks[0].id}/lock/release")
+    assert response.status_code == 400
+    response.close()
+    assert "sneaky" not in get_ok(client, "/tags")
+
+
+def test_a_form_keeps_what_was_typed_after_an_error(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = post_form(
+        client,
+        "/users/new",
+        {
+            "username": "alice",
+            "name": "Another Alice",
+            "email": "other-alice@example.org",
+            "password": "pw-12345678",
+            "assignment_weight": "0.5",
+            "active": "y",
+        },
+    )
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200
+    assert "already exists" in text or "taken" in text
+    assert 'value="Another Alice"' in text
+    assert 'value="other-alice@example.org"' in text
+    assert 'value="0.5"' in text
+
+
+def test_admin_creates_edits_and_deletes_a_tag(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = post_form(client, "/tags/new", {"name": "second-look"})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    response.close()
+    assert "second-look" in get_ok(client, location)
+    tag_id = location.rstrip("/").rsplit("/", 1)[1]
+    response = post_form(client, f"/tags/{tag_id}/edit", {"name": "second-opinion"})
+    assert response.status_code == 302
+    response.close()
+    response = post_form(client, f"/tags/{tag_id}/delete", {}, page=f"/tags/{tag_id}")
+    assert response.status_code == 302
+    response.close()
+    assert "second-opinion" not in get_ok(client, "/tags")
+
+
+def test_a_superuser_sets_an_assignment_weight_but_not_other_fields(
+    client: Any, world: World
+) -> None:
+    login(client, "manager")
+    response = post_form(
+        client,
+        f"/users/{world.alice.id}/weight",
+        {"assignment_weight": "0.25"},
+        page=f"/users/{world.alice.id}",
+    )
+    assert response.status_code == 302
+    response.close()
+    assert "0.25" in get_ok(client, f"/users/{world.alice.id}")
+    response = client.get(f"/users/{world.alice.id}/edit")
+    assert response.status_code == 403
+    response.close()
+
+
+def test_editing_a_task_changes_status_assignees_and_tags(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    task = world.tasks[3]
+    response = post_form(
+        client,
+        f"/tasks/{task.id}/edit",
+        {"status": "aborted", "users": [str(world.carol.id)], "tags": "urgent, recheck"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    text = get_ok(client, f"/tasks/{task.id}")
+    assert "aborted" in text and "carol" in text and "recheck" in text
+
+
+def test_a_plain_user_may_set_the_status_of_own_task_only(client: Any, world: World) -> None:
+    login(client, "bob")
+    task = world.tasks[3]
+    text = get_ok(client, f"/tasks/{task.id}/edit")
+    assert 'name="users"' not in text  # he may not change who it is assigned to
+    response = post_form(client, f"/tasks/{task.id}/edit", {"status": "done"})
+    assert response.status_code == 302
+    response.close()
+    assert "done" in get_ok(client, f"/tasks/{task.id}")
+
+
+def test_sending_mail_to_a_group_reaches_its_members(client: Any, world: World, caplog: Any) -> None:
+    login(client, "admin", "admin")
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(
+            client,
+            "/mail",
+            {"groups": [str(world.readers.id)], "subject": "Reading week", "body": "Hello!"},
+        )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "To: bob@example.org" in logged
+    assert "Subject: Reading week" in logged
+    assert "alice@example.org" not in logged
