@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_security import user_registered
 from flask_security.core import FormInfo
-from flask_security.forms import LoginForm
+from flask_security.forms import Form, LoginForm
 from wtforms import StringField
 from wtforms.validators import Optional
 
@@ -45,6 +45,23 @@ class IdentityLoginForm(LoginForm):
         return bool(super().validate(**kwargs))
 
 
+# Forms a browser posts before anyone is signed in. The deployment lets JSON clients use these
+# endpoints without a CSRF token (SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS); HTML forms keep it.
+BROWSER_FORMS = (
+    "login_form",
+    "register_form",
+    "forgot_password_form",
+    "reset_password_form",
+    "send_confirmation_form",
+)
+
+
+def _with_csrf_for_browsers(name: str, cls: type[Form], *args: Any, **kwargs: Any) -> Form:
+    if not request.is_json:
+        kwargs["meta"] = {k: v for k, v in (kwargs.get("meta") or {}).items() if k != "csrf"}
+    return cls(*args, **kwargs)
+
+
 def _on_registered(_app: Flask, user: User, **_: Any) -> None:
     """Self-registered accounts get the `user` role; Flask-Security commits after the request."""
     role = roles.get_or_raise(db.session, reference=permissions.SELF_REGISTERED_ROLE)
@@ -53,6 +70,9 @@ def _on_registered(_app: Flask, user: User, **_: Any) -> None:
 
 def init_app(app: Flask) -> None:
     security.set_form_info("login_form", FormInfo(cls=IdentityLoginForm))
+    for name in BROWSER_FORMS:
+        form_class = security.forms[name].cls
+        security.set_form_info(name, FormInfo(instantiator=_with_csrf_for_browsers, cls=form_class))
     passed = app.extensions["taskman_settings"].flask_passthrough
     for key, endpoint in POST_VIEWS.items():
         if key not in passed:
