@@ -58,7 +58,7 @@ def _page(
     items: list[Any] = []
     if total:
         sliced = query.offset(max(offset, 0)).limit(limit)
-        items = list(session.execute(sliced).tuples()) if rows else list(session.scalars(sliced))
+        items = [tuple(row) for row in session.execute(sliced)] if rows else list(session.scalars(sliced))
     return Page(items=items, total=int(total))
 
 
