@@ -101,11 +101,16 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
     return _error_page(error.code, specific)
 
 
+def _utc(value: datetime) -> datetime:
+    # Values Flask-Security just set (login tracking) are naive UTC until they are reloaded.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @bp.app_template_filter("datetime")
 def _format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @bp.app_template_filter("ago")
@@ -113,6 +118,7 @@ def _format_ago(value: datetime | None) -> str:
     """A short relative time ("5 min ago"); older than a week shows the date."""
     if value is None:
         return ""
+    value = _utc(value)
     seconds = (datetime.now(UTC) - value).total_seconds()
     if seconds < 60:
         return "just now"
@@ -122,4 +128,9 @@ def _format_ago(value: datetime | None) -> str:
         return f"{int(seconds // 3600)} h ago"
     if seconds < 7 * 86400:
         return f"{int(seconds // 86400)} d ago"
-    return value.astimezone(UTC).strftime("%Y-%m-%d")
+    return value.strftime("%Y-%m-%d")
+
+
+@bp.app_template_filter("iso")
+def _format_iso(value: datetime | None) -> str:
+    return "" if value is None else _utc(value).isoformat()
