@@ -55,6 +55,8 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         ],
         "SECURITY_DEPRECATED_PASSWORD_SCHEMES": ["pbkdf2_sha512", "sha512_crypt", "plaintext"],
         "SECURITY_USERNAME_ENABLE": True,
+        # Every account has a username (clients log in with it); registration asks for one.
+        "SECURITY_USERNAME_REQUIRED": True,
         "SECURITY_USERNAME_MIN_LENGTH": 1,
         "SECURITY_USERNAME_MAX_LENGTH": 64,
         "SECURITY_USER_IDENTITY_ATTRIBUTES": [
