@@ -12,7 +12,7 @@ from taskmanager.services import groups, locks, meta, tags, taskgroups, tasks, t
 
 from ..support.accounts import PASSWORD, make_user
 
-__all__ = ["PASSWORD", "World", "seed"]
+__all__ = ["PASSWORD", "World", "admin_pages", "seed"]
 
 VIEWR_TEMPLATE = {
     "template_name": "t1-review",
@@ -90,3 +90,45 @@ def seed(session: Session) -> World:
     urgent = tags.get_or_raise(session, reference="urgent")
     session.commit()
     return World(admin, manager, alice, bob, carol, readers, template, urgent, group, made)
+
+
+def admin_pages(world: World) -> list[str]:
+    task = world.tasks[0]
+    return [
+        "/",
+        "/tasks",
+        "/tasks?status=open&sort=-update_time",
+        "/tasks?project=brain-study&tag=urgent",
+        f"/tasks?user=alice&template={world.template.label}",
+        f"/tasks/{task.id}",
+        f"/tasks/{world.tasks[5].id}",
+        f"/tasks/{task.id}/edit",
+        "/taskgroups",
+        "/taskgroups?status=queued",
+        f"/taskgroups/{world.taskgroup.id}",
+        "/templates",
+        f"/templates/{world.template.id}",
+        "/templates/new",
+        f"/templates/{world.template.id}/edit",
+        "/users",
+        "/users?q=ali&role=user&active=yes&sort=-open_tasks",
+        f"/users/{world.alice.id}",
+        "/users/new",
+        f"/users/{world.alice.id}/edit",
+        "/groups",
+        "/groups?sort=-members",
+        f"/groups/{world.readers.id}",
+        "/groups/new",
+        f"/groups/{world.readers.id}/edit",
+        "/tags",
+        f"/tags/{world.tag.id}",
+        "/tags/new",
+        f"/tags/{world.tag.id}/edit",
+        "/meta",
+        "/meta/new",
+        "/meta/1",
+        "/reassign",
+        f"/reassign?from_user={world.alice.id}",
+        "/mail",
+        f"/mail?group={world.readers.id}",
+    ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from .conftest import csrf_token_from, web_login
-from .seed import PASSWORD, World, seed
+from .seed import PASSWORD, World, admin_pages, seed
 
 
 @pytest.fixture
@@ -34,48 +35,6 @@ def post_form(client: Any, url: str, data: dict[str, Any], *, page: str | None =
     """POST like the browser does: with the CSRF token of the page the form is on."""
     data = {**data, "csrf_token": csrf_token_from(get_ok(client, page or url))}
     return client.post(url, data=data)
-
-
-def admin_pages(world: World) -> list[str]:
-    task = world.tasks[0]
-    return [
-        "/",
-        "/tasks",
-        "/tasks?status=open&sort=-update_time",
-        "/tasks?project=brain-study&tag=urgent",
-        f"/tasks?user=alice&template={world.template.label}",
-        f"/tasks/{task.id}",
-        f"/tasks/{world.tasks[5].id}",
-        f"/tasks/{task.id}/edit",
-        "/taskgroups",
-        "/taskgroups?status=queued",
-        f"/taskgroups/{world.taskgroup.id}",
-        "/templates",
-        f"/templates/{world.template.id}",
-        "/templates/new",
-        f"/templates/{world.template.id}/edit",
-        "/users",
-        "/users?q=ali&role=user&active=yes&sort=-open_tasks",
-        f"/users/{world.alice.id}",
-        "/users/new",
-        f"/users/{world.alice.id}/edit",
-        "/groups",
-        "/groups?sort=-members",
-        f"/groups/{world.readers.id}",
-        "/groups/new",
-        f"/groups/{world.readers.id}/edit",
-        "/tags",
-        f"/tags/{world.tag.id}",
-        "/tags/new",
-        f"/tags/{world.tag.id}/edit",
-        "/meta",
-        "/meta/new",
-        "/meta/1",
-        "/reassign",
-        f"/reassign?from_user={world.alice.id}",
-        "/mail",
-        f"/mail?group={world.readers.id}",
-    ]
 
 
 def test_signed_out_visitors_are_sent_to_the_login_page(client: Any) -> None:
@@ -271,3 +230,36 @@ def test_sending_mail_to_a_group_reaches_its_members(client: Any, world: World, 
     assert "To: bob@example.org" in logged
     assert "Subject: Reading week" in logged
     assert "alice@example.org" not in logged
+
+
+def test_registration_grants_the_user_role_after_e_mail_confirmation(
+    client: Any, session: Any, caplog: Any
+) -> None:
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(
+            client,
+            "/register",
+            {
+                "email": "dora@example.org",
+                "username": "dora",
+                "password": "a-long-passphrase-9",
+                "password_confirm": "a-long-passphrase-9",
+            },
+        )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    mail = "\n".join(r.getMessage() for r in caplog.records if "dora@example.org" in r.getMessage())
+    link = re.search(r"http://localhost(/confirm/[^\s\"]+)", mail)
+    assert link, mail
+    # Not confirmed yet: logging in is refused.
+    response = web_login(client, "dora", "a-long-passphrase-9")
+    assert response.status_code == 200
+    assert "confirm" in response.get_data(as_text=True).lower()
+    response.close()
+    client.get(link.group(1)).close()
+    login(client, "dora", "a-long-passphrase-9")
+    assert "Your open tasks" in get_ok(client, "/")
+    from taskmanager.services import users
+
+    session.expire_all()
+    assert [role.name for role in users.get_or_raise(session, reference="dora").roles] == ["user"]
