@@ -96,9 +96,11 @@ def _names(session: Session, task_ids: list[int]) -> dict[int, dict[str, list[st
     links = tasks.links(session, task_ids=task_ids)
     user_ids = {uid for link in links.values() for uid in link.users}
     group_ids = {gid for link in links.values() for gid in link.groups}
-    usernames = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))))
+    usernames = dict(
+        session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
+    )
     groupnames = dict(
-        session.execute(select(Group.id, Group.groupname).where(Group.id.in_(group_ids)))
+        session.execute(select(Group.id, Group.groupname).where(Group.id.in_(group_ids))).all()
     )
     return {
         task_id: {
