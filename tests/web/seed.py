@@ -83,8 +83,18 @@ def seed(session: Session) -> World:
         actor=admin,
         label="batch-1",
         items=[
-            {"project": "brain-study", "template": "t1-review", "content": {"n": 1}, "users": ["bob"]},
-            {"project": "brain-study", "template": "t1-review", "content": {"n": 2}, "users": ["bob"]},
+            {
+                "project": "brain-study",
+                "template": "t1-review",
+                "content": {"n": 1},
+                "users": ["bob"],
+            },
+            {
+                "project": "brain-study",
+                "template": "t1-review",
+                "content": {"n": 2},
+                "users": ["bob"],
+            },
         ],
     )
     urgent = tags.get_or_raise(session, reference="urgent")

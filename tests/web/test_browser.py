@@ -51,9 +51,7 @@ def test_admin_finds_a_task_and_releases_its_lock(
     page.wait_for_url(re.compile(rf"/tasks/{locked.id}$"))
     assert "Locked by alice" in page.inner_text("#lock")
     # Content is pretty-printed with the meta variable filled in.
-    assert "http://xnat.example.org/data/subject-001/T1W.nii.gz" in page.inner_text(
-        "#task-content"
-    )
+    assert "http://xnat.example.org/data/subject-001/T1W.nii.gz" in page.inner_text("#task-content")
     snap("task")
 
     page.click("#lock button:has-text('Release the lock')")

@@ -216,7 +216,9 @@ def test_a_plain_user_may_set_the_status_of_own_task_only(client: Any, world: Wo
     assert "done" in get_ok(client, f"/tasks/{task.id}")
 
 
-def test_sending_mail_to_a_group_reaches_its_members(client: Any, world: World, caplog: Any) -> None:
+def test_sending_mail_to_a_group_reaches_its_members(
+    client: Any, world: World, caplog: Any
+) -> None:
     login(client, "admin", "admin")
     with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
         response = post_form(
@@ -263,3 +265,48 @@ def test_registration_grants_the_user_role_after_e_mail_confirmation(
 
     session.expire_all()
     assert [role.name for role in users.get_or_raise(session, reference="dora").roles] == ["user"]
+
+
+@pytest.mark.parametrize(
+    "url", ["/tasks", "/users", "/groups", "/tags", "/templates", "/taskgroups", "/"]
+)
+def test_list_pages_load_in_a_fixed_number_of_queries(
+    client: Any, session: Any, world: World, url: str
+) -> None:
+    from sqlalchemy import event
+
+    from taskmanager.models import db
+    from taskmanager.services import groups, tasks
+
+    login(client, "admin", "admin")
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    def queries() -> int:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            get_ok(client, url)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    before = queries()
+    for n in range(12):
+        team = groups.create(session, groupname=f"team{n}", users=[world.alice, world.bob])
+        tasks.create(
+            session,
+            spec=tasks.NewTask(
+                project=f"p{n % 3}",
+                template="t1-review",
+                content={"n": n},
+                users=["carol"],
+                groups=[team.groupname],
+                tags=[f"tag{n}"],
+            ),
+            actor=world.admin,
+        )
+    session.commit()
+    assert queries() == before, "\n".join(statements)
