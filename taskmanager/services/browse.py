@@ -24,7 +24,7 @@ from ..models import (
     task_tags,
     task_users,
 )
-from . import dashboard, permissions, taskgroups, tasks
+from . import dashboard, locks, permissions, taskgroups, tasks
 from .dashboard import Progress
 
 T = TypeVar("T")
@@ -58,7 +58,11 @@ def _page(
     items: list[Any] = []
     if total:
         sliced = query.offset(max(offset, 0)).limit(limit)
-        items = [tuple(row) for row in session.execute(sliced)] if rows else list(session.scalars(sliced))
+        items = (
+            [tuple(row) for row in session.execute(sliced)]
+            if rows
+            else list(session.scalars(sliced))
+        )
     return Page(items=items, total=int(total))
 
 
@@ -490,3 +494,11 @@ def tag_names(session: Session) -> list[str]:
 
 def usernames(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).order_by(User.username)))
+
+
+def held_locks(session: Session, *, task_ids: Sequence[int], timeout: float | None) -> set[int]:
+    """Which of these tasks are locked now (a lapsed lease does not count)."""
+    if not task_ids:
+        return set()
+    query = select(Task.id).where(Task.id.in_(list(task_ids)), locks.held_condition(timeout))
+    return set(session.scalars(query))

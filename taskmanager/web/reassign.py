@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
@@ -11,6 +11,7 @@ from ..services import groups as group_service
 from ..services import users as user_service
 from .blueprint import bp, me, permission_required
 from .forms import ReassignForm, attempt
+from .taskviews import lock_timeout
 
 NOBODY = ("", "—")
 
@@ -59,7 +60,7 @@ def reassign() -> str | Response:
                 to_group=to_group,
                 actor=me(),
                 release_locks=form.release_locks.data,
-                lock_timeout=current_app.extensions["taskman_settings"].lock_timeout,
+                lock_timeout=lock_timeout(),
             ),
         )
         if ok and done is not None:

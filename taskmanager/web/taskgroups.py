@@ -11,6 +11,7 @@ from .blueprint import bp, me, permission_required
 from .dashboard import ordered_statuses
 from .lists import Pager, Sorter
 from .pretty import pretty_document
+from .taskviews import held_locks
 
 CALLBACKS_SHOWN = 10
 
@@ -73,6 +74,7 @@ def taskgroup(taskgroup_id: int) -> str:
         counts=counts,
         statuses=ordered_statuses(counts.counts),
         rows=page.items,
+        held=held_locks(page.items),
         pager=pager,
         callback_url=rendering.render_optional(subject.raw_callback_url, values),
         callback_content=pretty_document(subject.callback_content),

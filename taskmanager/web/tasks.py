@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
@@ -16,6 +16,7 @@ from .dashboard import KNOWN_STATUSES, ordered_statuses
 from .forms import LockForm, TaskForm, attempt, attempt_action
 from .lists import Pager, Sorter
 from .pretty import pretty_document
+from .taskviews import held_locks, lock_timeout
 
 HISTORY_SHOWN = 100
 CALLBACKS_SHOWN = 20
@@ -23,10 +24,6 @@ CALLBACKS_SHOWN = 20
 OPEN = "open"
 STATUS_EDIT = ("task_update_status", "task_update_status_all", "task_update_all")
 ASSIGN_EDIT = ("task_update_user", "task_update_all")
-
-
-def _lock_timeout() -> float | None:
-    return current_app.extensions["taskman_settings"].lock_timeout  # type: ignore[no-any-return]
 
 
 @bp.get("/tasks")
@@ -65,6 +62,7 @@ def tasks() -> str | Response:
         "tasks/list.html",
         title="Tasks",
         rows=page.items,
+        held=held_locks(page.items),
         pager=pager,
         sorter=sorter,
         filters=filters,
@@ -98,7 +96,7 @@ def task(task_id: int) -> str:
     deliveries, deliveries_total = callbacks.list_deliveries(
         db.session, task_id=subject.id, limit=CALLBACKS_SHOWN
     )
-    holder = locks.holder(db.session, task=subject, timeout=_lock_timeout())
+    holder = locks.holder(db.session, task=subject, timeout=lock_timeout())
     lock_form = LockForm()
     if locks.may_lock_for_others(me()):
         lock_form.user.choices = [
@@ -191,7 +189,7 @@ def task_edit(task_id: int) -> str | Response:
 def task_lock_release(task_id: int) -> Response:
     subject = _visible(task_id)
     attempt_action(
-        lambda: locks.release(db.session, task=subject, actor=me(), timeout=_lock_timeout()),
+        lambda: locks.release(db.session, task=subject, actor=me(), timeout=lock_timeout()),
         f"The lock of task {subject.id} is released.",
     )
     return redirect(url_for("web.task", task_id=subject.id))
@@ -211,7 +209,7 @@ def task_lock(task_id: int) -> Response:
     holder_name = target.username if target is not None else me().username
     attempt_action(
         lambda: locks.lock(
-            db.session, task=subject, actor=me(), target=target, timeout=_lock_timeout()
+            db.session, task=subject, actor=me(), target=target, timeout=lock_timeout()
         ),
         f"Task {subject.id} is now locked by {holder_name}.",
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from flask import current_app
 
 from ..models import Group, Tag, Task, TaskTemplate, User, db
 from ..services import browse
@@ -15,6 +17,17 @@ EMBEDDED_ROWS = 20
 class TaskTable:
     rows: list[Task]
     total: int
+    held: set[int] = field(default_factory=set)
+
+
+def lock_timeout() -> float | None:
+    return current_app.extensions["taskman_settings"].lock_timeout  # type: ignore[no-any-return]
+
+
+def held_locks(rows: list[Task]) -> set[int]:
+    """Ids of the rows whose lock is held now (with a lease, a lapsed lock shows as free)."""
+    locked = [task.id for task in rows if task.lock_id is not None]
+    return browse.held_locks(db.session, task_ids=locked, timeout=lock_timeout())
 
 
 def task_table_page(
@@ -37,4 +50,4 @@ def task_table_page(
         sort=sort,
         limit=EMBEDDED_ROWS,
     )
-    return TaskTable(rows=page.items, total=page.total)
+    return TaskTable(rows=page.items, total=page.total, held=held_locks(page.items))

@@ -130,6 +130,4 @@ def test_refusals(session: Any, people: Any) -> None:
             actor=people["admin"],
         )
     with pytest.raises(InvalidInput):
-        reassignment.reassign_open(
-            session, from_user=leaver, to_user=leaver, actor=people["admin"]
-        )
+        reassignment.reassign_open(session, from_user=leaver, to_user=leaver, actor=people["admin"])

@@ -141,4 +141,5 @@ def admin_pages(world: World) -> list[str]:
         f"/reassign?from_user={world.alice.id}",
         "/mail",
         f"/mail?group={world.readers.id}",
+        "/change",
     ]
