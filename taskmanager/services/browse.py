@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, union
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..models import (
@@ -500,5 +500,5 @@ def held_locks(session: Session, *, task_ids: Sequence[int], timeout: float | No
     """Which of these tasks are locked now (a lapsed lease does not count)."""
     if not task_ids:
         return set()
-    query = select(Task.id).where(Task.id.in_(list(task_ids)), locks.held_condition(timeout))
+    query = select(Task.id).where(Task.id.in_(list(task_ids)), not_(locks.free_condition(timeout)))
     return set(session.scalars(query))
