@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,27 @@ def web_login(client: Any, identity: str, password: str) -> Any:
 
 
 @pytest.fixture
-def admin_client(client: Any) -> Any:
-    response = web_login(client, "admin", "admin")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    response.close()
-    return client
+def world(app: Any) -> Any:
+    """The seed data, committed. Its app context is closed again: a context left open would be
+    shared by the test client's requests (and with it `g`, where the signed-in user lives)."""
+    from taskmanager.models import db
+
+    from .seed import seed
+
+    with app.app_context():
+        made = seed(db.session)
+        db.session.remove()
+    return made
+
+
+@contextmanager
+def database(app: Any) -> Iterator[Any]:
+    """A session for a few statements between requests (never around one)."""
+    from taskmanager.models import db
+
+    with app.app_context():
+        yield db.session
+        db.session.remove()
 
 
 # --- a real server and a real browser ------------------------------------------------------

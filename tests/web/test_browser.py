@@ -8,16 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from ..support.servers import ServerProcess
 from .conftest import INSTANCE_NAME, PROJECT_NAME
-from .seed import PASSWORD, World, admin_pages, seed
-
-
-@pytest.fixture
-def world(session: Any) -> World:
-    return seed(session)
+from .seed import PASSWORD, World, admin_pages
 
 
 def expect_no_error(page: Any) -> None:

@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import csrf_token_from, web_login
-from .seed import PASSWORD, World, admin_pages, seed
-
-
-@pytest.fixture
-def world(session: Any) -> World:
-    return seed(session)
+from .conftest import csrf_token_from, database, web_login
+from .seed import PASSWORD, World, admin_pages
 
 
 def login(client: Any, identity: str, password: str = PASSWORD) -> Any:
@@ -235,7 +230,7 @@ def test_sending_mail_to_a_group_reaches_its_members(
 
 
 def test_registration_grants_the_user_role_after_e_mail_confirmation(
-    client: Any, session: Any, caplog: Any
+    app: Any, client: Any, caplog: Any
 ) -> None:
     with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
         response = post_form(
@@ -263,20 +258,20 @@ def test_registration_grants_the_user_role_after_e_mail_confirmation(
     assert "Your open tasks" in get_ok(client, "/")
     from taskmanager.services import users
 
-    session.expire_all()
-    assert [role.name for role in users.get_or_raise(session, reference="dora").roles] == ["user"]
+    with database(app) as session:
+        dora = users.get_or_raise(session, reference="dora")
+        assert [role.name for role in dora.roles] == ["user"]
 
 
 @pytest.mark.parametrize(
     "url", ["/tasks", "/users", "/groups", "/tags", "/templates", "/taskgroups", "/"]
 )
 def test_list_pages_load_in_a_fixed_number_of_queries(
-    client: Any, session: Any, world: World, url: str
+    app: Any, client: Any, world: World, url: str
 ) -> None:
     from sqlalchemy import event
 
     from taskmanager.models import db
-    from taskmanager.services import groups, tasks
 
     login(client, "admin", "admin")
     statements: list[str] = []
@@ -284,18 +279,30 @@ def test_list_pages_load_in_a_fixed_number_of_queries(
     def count(*args: Any) -> None:
         statements.append(args[2])
 
+    with app.app_context():
+        engine = db.engine
+
     def queries() -> int:
         statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
+        event.listen(engine, "before_cursor_execute", count)
         try:
             get_ok(client, url)
         finally:
-            event.remove(db.engine, "before_cursor_execute", count)
+            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     before = queries()
+    with database(app) as session:
+        add_tasks(session, world)
+    assert queries() == before, "\n".join(statements)
+
+
+def add_tasks(session: Any, world: World) -> None:
+    from taskmanager.services import groups, tasks
+
+    alice, bob = session.merge(world.alice), session.merge(world.bob)
     for n in range(12):
-        team = groups.create(session, groupname=f"team{n}", users=[world.alice, world.bob])
+        team = groups.create(session, groupname=f"team{n}", users=[alice, bob])
         tasks.create(
             session,
             spec=tasks.NewTask(
@@ -306,7 +313,6 @@ def test_list_pages_load_in_a_fixed_number_of_queries(
                 groups=[team.groupname],
                 tags=[f"tag{n}"],
             ),
-            actor=world.admin,
+            actor=session.merge(world.admin),
         )
     session.commit()
-    assert queries() == before, "\n".join(statements)
