@@ -8,6 +8,7 @@ tests applies. Debian's Chromium is used as installed; browsers are never downlo
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +100,8 @@ def live_server(
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    # Each run's screenshots replace the previous run's.
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
