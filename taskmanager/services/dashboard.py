@@ -47,6 +47,8 @@ class Activity:
 
 def progress(session: Session, *, viewer: User, by: Dimension) -> list[Progress]:
     """Task counts by status per project or template (by name), of the tasks the viewer sees."""
+    key: Any
+    label: Any
     if by == "project":
         key, label = Task.project, Task.project
         query = select(key, label, Task.status, func.count()).select_from(Task)

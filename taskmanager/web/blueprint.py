@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from apiflask import APIBlueprint
 from flask import (
-    Response,
     abort,
     current_app,
     redirect,
@@ -19,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from .. import __version__
 from ..models import User
