@@ -316,3 +316,31 @@ def add_tasks(session: Any, world: World) -> None:
             actor=session.merge(world.admin),
         )
     session.commit()
+
+
+def test_forgotten_password_is_reset_through_the_mailed_link(
+    client: Any, world: World, caplog: Any
+) -> None:
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(client, "/reset", {"email": "alice@example.org"})
+    response.close()
+    mail = "\n".join(r.getMessage() for r in caplog.records)
+    link = re.search(r"http://localhost(/reset/[^\s\"]+)", mail)
+    assert link, mail
+    response = post_form(
+        client,
+        link.group(1),
+        {"password": "brand-new-secret-7", "password_confirm": "brand-new-secret-7"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    login(client, "alice", "brand-new-secret-7")
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client: Any, world: World) -> None:
+    response = web_login(client, "alice", PASSWORD)
+    cookies = [v for k, v in response.headers.items() if k == "Set-Cookie"]
+    response.close()
+    session_cookie = next(c for c in cookies if c.startswith("taskmanager_session="))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=Lax" in session_cookie
