@@ -344,3 +344,28 @@ def test_the_session_cookie_is_http_only_and_same_site(client: Any, world: World
     session_cookie = next(c for c in cookies if c.startswith("taskmanager_session="))
     assert "HttpOnly" in session_cookie
     assert "SameSite=Lax" in session_cookie
+
+
+def test_pages_and_their_links_carry_a_deployment_prefix(app: Any, world: World) -> None:
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+
+    client = Client(DispatcherMiddleware(NotFound(), {"/taskmanager": app}))
+    response = client.get("/taskmanager/tasks")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/taskmanager/login?next=")
+    response.close()
+    page = client.get("/taskmanager/login").get_data(as_text=True)
+    assert 'action="/taskmanager/login"' in page
+    assert 'href="/taskmanager/static/web/app.css"' in page
+    token = csrf_token_from(page)
+    response = client.post(
+        "/taskmanager/login",
+        data={"identity": "admin", "password": "admin", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/taskmanager/"
+    response.close()
+    dashboard = client.get("/taskmanager/").get_data(as_text=True)
+    links = re.findall(r'href="([^"#]+)"', dashboard)
+    assert links and all(link.startswith("/taskmanager/") for link in links), links
