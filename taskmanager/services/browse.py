@@ -24,7 +24,7 @@ from ..models import (
     task_tags,
     task_users,
 )
-from . import dashboard, locks, permissions, taskgroups, tasks
+from . import dashboard, locks, permissions, task_lists, taskgroups, tasks
 from .dashboard import Progress
 
 T = TypeVar("T")
@@ -437,7 +437,7 @@ def tasks_page(
     The page loads in a fixed number of queries: count, tasks (with template and lock holder),
     and one each for their users, groups and tags.
     """
-    conditions = tasks.filter_conditions(
+    conditions = task_lists.filter_conditions(
         session,
         viewer=viewer,
         project=project,

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Group, Task, User, task_groups_assigned, task_users, utcnow
-from . import history, locks, permissions, rows, tasks
+from . import history, locks, permissions, rows, task_lists
 from .browse import CLOSED_STATUSES
 from .errors import Forbidden, InvalidInput
 
@@ -93,7 +93,7 @@ def reassign_open(
 
 def _names(session: Session, task_ids: list[int]) -> dict[int, dict[str, list[str]]]:
     """The usernames and groupnames each task is assigned to now, in assignment order by id."""
-    links = tasks.links(session, task_ids=task_ids)
+    links = task_lists.links(session, task_ids=task_ids)
     user_ids = {uid for link in links.values() for uid in link.users}
     group_ids = {gid for link in links.values() for gid in link.groups}
     usernames = dict(

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
-from ..services import browse, callbacks, locks, rendering
+from ..services import browse, callbacks, locks, rendering, task_lists
 from ..services import tasks as task_service
 from ..services import users as user_service
 from .blueprint import bp, can, me, permission_required
@@ -90,7 +90,7 @@ def task(task_id: int) -> str:
     subject = _visible(task_id)
     values = rendering.current_values(db.session)
     content = rendering.render(subject.raw_content, values)
-    history, history_total = task_service.list_history(
+    history, history_total = task_lists.list_history(
         db.session, task=subject, offset=0, limit=HISTORY_SHOWN
     )
     deliveries, deliveries_total = callbacks.list_deliveries(
