@@ -73,7 +73,7 @@ def test_admin_moves_a_leaving_users_open_tasks_to_a_colleague(
     snap("reassigned")
 
     page.goto(f"/users/{world.carol.id}")
-    carol_tasks = page.inner_text("main section:has(h2:text('Tasks'))")
+    carol_tasks = page.inner_text("main section:has(h2:text('Open tasks'))")
     for task in (world.tasks[0], world.tasks[2]):
         assert str(task.id) in carol_tasks
     snap("carol")
