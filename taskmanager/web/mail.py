@@ -29,6 +29,11 @@ def init_app(app: Flask) -> None:
     mail.init_app(app)
 
 
+def configured() -> bool:
+    """Whether mail really leaves the server (MAIL_SERVER is set)."""
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
 def _log_message(app: Any, message: Message, **_: Any) -> None:
     log.warning(
         "MAIL_SERVER is not set; mail not sent.\nFrom: %s\nTo: %s\nSubject: %s\n\n%s",

@@ -11,7 +11,7 @@ from ..models import db
 from ..services import browse
 from .blueprint import bp, permission_required
 from .forms import MailForm
-from .mail import send
+from .mail import configured, send
 
 
 def _int_args(name: str) -> list[int]:
@@ -39,6 +39,13 @@ def compose_mail() -> str | Response:
             except (OSError, smtplib.SMTPException) as error:
                 form.form_errors.append(f"The mail server refused the message: {error}")
             else:
-                flash(f"Message sent to {len(addresses)} recipient(s).", "success")
+                if configured():
+                    flash(f"Message sent to {len(addresses)} recipient(s).", "success")
+                else:
+                    flash(
+                        f"No mail server is configured (MAIL_SERVER): the message to "
+                        f"{len(addresses)} recipient(s) was written to the server log.",
+                        "warning",
+                    )
                 return redirect(url_for("web.compose_mail"))
     return render_template("mail.html", title="E-mail users", form=form)
