@@ -369,3 +369,26 @@ def test_pages_and_their_links_carry_a_deployment_prefix(app: Any, world: World)
     dashboard = client.get("/taskmanager/").get_data(as_text=True)
     links = re.findall(r'href="([^"#]+)"', dashboard)
     assert links and all(link.startswith("/taskmanager/") for link in links), links
+
+
+def test_a_plain_user_is_refused_admin_actions(client: Any, world: World) -> None:
+    login(client, "bob")
+    own = world.tasks[3]
+    token = csrf_token_from(get_ok(client, f"/tasks/{own.id}"))
+    refused = [
+        (f"/tasks/{own.id}/lock", {"user": str(world.alice.id)}),  # moving a lock
+        (f"/groups/{world.readers.id}/members", {"user": str(world.alice.id)}),
+        (f"/groups/{world.readers.id}/delete", {}),
+        (f"/users/{world.alice.id}/deactivate", {}),
+        (f"/users/{world.bob.id}/weight", {"assignment_weight": "9"}),
+        ("/reassign", {"from_user": str(world.alice.id), "to_user": str(world.bob.id)}),
+    ]
+    for url, data in refused:
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code == 403, url
+        response.close()
+    # Taking the lock of his own task is his to do.
+    response = client.post(f"/tasks/{own.id}/lock", data={"csrf_token": token})
+    assert response.status_code == 302
+    response.close()
+    assert "Locked by" in get_ok(client, f"/tasks/{own.id}")
