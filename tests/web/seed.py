@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from taskmanager.models import Group, Tag, Task, TaskGroup, TaskTemplate, User
+from taskmanager.models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User
 from taskmanager.services import groups, locks, meta, tags, taskgroups, tasks, templates
 
 from ..support.accounts import PASSWORD, make_user
@@ -33,6 +33,7 @@ class World:
     tag: Tag
     taskgroup: TaskGroup
     tasks: list[Task]
+    meta: Meta
 
 
 def _task(session: Session, actor: User, **fields: Any) -> Task:
@@ -59,7 +60,7 @@ def seed(session: Session) -> World:
     carol = make_user(session, "carol", "user", name="Carol Cook", commit=False)
     readers = groups.create(session, groupname="readers", name="Radiology readers", users=[bob])
     template = templates.create(session, label="t1-review", content=VIEWR_TEMPLATE)
-    meta.create(session, label="XNAT", value="http://xnat.example.org")
+    xnat = meta.create(session, label="XNAT", value="http://xnat.example.org")
     made = [
         _task(session, admin, project="brain-study", users=["alice"], tags=["urgent"]),
         _task(session, admin, project="brain-study", users=["alice"]),
@@ -99,7 +100,7 @@ def seed(session: Session) -> World:
     )
     urgent = tags.get_or_raise(session, reference="urgent")
     session.commit()
-    return World(admin, manager, alice, bob, carol, readers, template, urgent, group, made)
+    return World(admin, manager, alice, bob, carol, readers, template, urgent, group, made, xnat)
 
 
 def admin_pages(world: World) -> list[str]:
@@ -136,7 +137,7 @@ def admin_pages(world: World) -> list[str]:
         f"/tags/{world.tag.id}/edit",
         "/meta",
         "/meta/new",
-        "/meta/1",
+        f"/meta/{world.meta.id}",
         "/reassign",
         f"/reassign?from_user={world.alice.id}",
         "/mail",
