@@ -158,10 +158,10 @@ def show_errors(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(error.message)
 
 
-def attempt(form: FlaskForm, change: Callable[[], T]) -> tuple[bool, T | None]:
-    """Run a change and commit it; on a domain error roll back and show it on the form.
+def _commit(change: Callable[[], T]) -> T | DomainError:
+    """Run a change and commit it, or roll back and return the domain error that refused it.
 
-    Forbidden is not a mistake the form can fix: it propagates and answers 403.
+    Forbidden is not a mistake the user can fix on the page: it propagates and answers 403.
     """
     try:
         result = change()
@@ -171,22 +171,24 @@ def attempt(form: FlaskForm, change: Callable[[], T]) -> tuple[bool, T | None]:
         raise
     except DomainError as error:
         db.session.rollback()
-        show_errors(form, error)
+        return error
+    return result
+
+
+def attempt(form: FlaskForm, change: Callable[[], T]) -> tuple[bool, T | None]:
+    """Commit a form's change, or show why the services refused it on the form."""
+    outcome = _commit(change)
+    if isinstance(outcome, DomainError):
+        show_errors(form, outcome)
         return False, None
-    return True, result
+    return True, outcome
 
 
 def attempt_action(change: Callable[[], T], success: str) -> bool:
-    """A button's change (no form fields): commit and flash success, or roll back and flash why."""
-    try:
-        change()
-        db.session.commit()
-    except Forbidden:
-        db.session.rollback()
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    """Commit a button's change (no form fields) and flash the outcome."""
+    outcome = _commit(change)
+    if isinstance(outcome, DomainError):
+        flash(outcome.message, "error")
         return False
     flash(success, "success")
     return True

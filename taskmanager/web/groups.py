@@ -11,31 +11,20 @@ from ..services import groups as group_service
 from ..services import users as user_service
 from .blueprint import bp, me, permission_required
 from .forms import GroupForm, MemberForm, attempt, attempt_action
-from .lists import Pager, Sorter
+from .lists import render_list
 from .taskviews import task_table_page
 
 
 @bp.get("/groups")
 def groups() -> str:
-    pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.GROUP_SORTS, "groupname")
-    search = request.args.get("q", "").strip()
-    page = browse.groups_page(
-        db.session,
-        viewer=me(),
-        search=search,
-        sort=sorter.value,
-        offset=pager.offset,
-        limit=pager.per_page,
-    )
-    pager.total = page.total
-    return render_template(
+    return render_list(
         "groups/list.html",
         title="Groups",
-        rows=page.items,
-        pager=pager,
-        sorter=sorter,
-        filters={"q": search},
+        sorts=browse.GROUP_SORTS,
+        default_sort="groupname",
+        fetch=lambda shown, **paging: browse.groups_page(
+            db.session, viewer=me(), search=shown["q"], **paging
+        ),
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request, url_for
+from flask import render_template, request, url_for
 
 PER_PAGE_CHOICES = (25, 50, 100)
 DEFAULT_PER_PAGE = 50
@@ -109,3 +109,34 @@ class Sorter:
         """Sort by `key`; a second click on the active key reverses the order."""
         descending = not self.descending if key == self.key else False
         return _url(sort=("-" if descending else "") + key, page=None)
+
+
+def render_list(
+    template: str,
+    *,
+    title: str,
+    fetch: Callable[..., Any],
+    sorts: Sequence[str],
+    default_sort: str,
+    filters: Sequence[str] = (),
+    **context: Any,
+) -> str:
+    """A list page: the search box and the named filters from the query string, one sorted page.
+
+    `fetch(filters, sort=..., offset=..., limit=...)` returns the page (items and total).
+    """
+    pager = Pager.from_request()
+    sorter = Sorter.from_request(sorts, default_sort)
+    shown = {"q": request.args.get("q", "").strip()}
+    shown.update({name: request.args.get(name, "") for name in filters})
+    page = fetch(shown, sort=sorter.value, offset=pager.offset, limit=pager.per_page)
+    pager.total = page.total
+    return render_template(
+        template,
+        title=title,
+        rows=page.items,
+        pager=pager,
+        sorter=sorter,
+        filters=shown,
+        **context,
+    )

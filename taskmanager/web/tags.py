@@ -10,31 +10,20 @@ from ..services import browse
 from ..services import tags as tag_service
 from .blueprint import bp, me, permission_required
 from .forms import TagForm, attempt, attempt_action
-from .lists import Pager, Sorter
+from .lists import render_list
 from .taskviews import task_table_page
 
 
 @bp.get("/tags")
 def tags() -> str:
-    pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.TAG_SORTS, "name")
-    search = request.args.get("q", "").strip()
-    page = browse.tags_page(
-        db.session,
-        viewer=me(),
-        search=search,
-        sort=sorter.value,
-        offset=pager.offset,
-        limit=pager.per_page,
-    )
-    pager.total = page.total
-    return render_template(
+    return render_list(
         "tags/list.html",
         title="Tags",
-        rows=page.items,
-        pager=pager,
-        sorter=sorter,
-        filters={"q": search},
+        sorts=browse.TAG_SORTS,
+        default_sort="name",
+        fetch=lambda shown, **paging: browse.tags_page(
+            db.session, viewer=me(), search=shown["q"], **paging
+        ),
     )
 
 

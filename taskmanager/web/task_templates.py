@@ -10,7 +10,7 @@ from ..services import browse
 from ..services import templates as template_service
 from .blueprint import bp, me, permission_required
 from .forms import TemplateForm, attempt, attempt_action
-from .lists import Pager, Sorter
+from .lists import render_list
 from .pretty import pretty_document
 from .taskviews import task_table_page
 
@@ -18,25 +18,14 @@ from .taskviews import task_table_page
 @bp.get("/templates")
 @permission_required("task_read", "task_read_all")
 def templates() -> str:
-    pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.TEMPLATE_SORTS, "label")
-    search = request.args.get("q", "").strip()
-    page = browse.templates_page(
-        db.session,
-        viewer=me(),
-        search=search,
-        sort=sorter.value,
-        offset=pager.offset,
-        limit=pager.per_page,
-    )
-    pager.total = page.total
-    return render_template(
+    return render_list(
         "task_templates/list.html",
         title="Templates",
-        rows=page.items,
-        pager=pager,
-        sorter=sorter,
-        filters={"q": search},
+        sorts=browse.TEMPLATE_SORTS,
+        default_sort="label",
+        fetch=lambda shown, **paging: browse.templates_page(
+            db.session, viewer=me(), search=shown["q"], **paging
+        ),
     )
 
 

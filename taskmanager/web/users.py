@@ -12,7 +12,7 @@ from ..services import browse, permissions, roles
 from ..services import users as user_service
 from .blueprint import bp, can, me, permission_required
 from .forms import UserForm, WeightForm, attempt, attempt_action
-from .lists import Pager, Sorter
+from .lists import render_list
 from .taskviews import task_table_page
 
 ACTIVE_CHOICES = {"yes": True, "no": False}
@@ -21,30 +21,19 @@ ACTIVE_CHOICES = {"yes": True, "no": False}
 @bp.get("/users")
 @permission_required("user_read_all")
 def users() -> str:
-    pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.USER_SORTS, "username")
-    filters = {
-        "q": request.args.get("q", "").strip(),
-        "role": request.args.get("role", ""),
-        "active": request.args.get("active", ""),
-    }
-    page = browse.users_page(
-        db.session,
-        search=filters["q"],
-        role=filters["role"] or None,
-        active=ACTIVE_CHOICES.get(filters["active"]),
-        sort=sorter.value,
-        offset=pager.offset,
-        limit=pager.per_page,
-    )
-    pager.total = page.total
-    return render_template(
+    return render_list(
         "users/list.html",
         title="Users",
-        rows=page.items,
-        pager=pager,
-        sorter=sorter,
-        filters=filters,
+        sorts=browse.USER_SORTS,
+        default_sort="username",
+        filters=("role", "active"),
+        fetch=lambda shown, **paging: browse.users_page(
+            db.session,
+            search=shown["q"],
+            role=shown["role"] or None,
+            active=ACTIVE_CHOICES.get(shown["active"]),
+            **paging,
+        ),
         role_choices=[(name, name) for name in browse.role_names(db.session)],
     )
 
