@@ -24,7 +24,7 @@ from ..models import (
     task_tags,
     task_users,
 )
-from . import dashboard, locks, permissions, task_lists, taskgroups, tasks
+from . import dashboard, locks, permissions, task_lists, taskgroups
 from .dashboard import Progress
 
 T = TypeVar("T")
@@ -425,26 +425,27 @@ def tasks_page(
     status: str | None = None,
     open_only: bool = False,
     tags: Sequence[str] = (),
-    sort: str = "-id",
+    sort: str = "id",
     offset: int = 0,
     limit: int = 50,
 ) -> Page[Task]:
     """Tasks the viewer sees, filtered as the task list API filters them, in any order offered.
 
-    The page loads in a fixed number of queries: count, tasks (with template and lock holder),
-    and one each for their users, groups and tags.
+    A page costs a fixed number of queries: the count, the tasks (with template and lock
+    holder), and one each for their users, groups and tags. The API's filters go through the
+    task list service, which also counts them and (in id order) pages them at the API's speed.
     """
-    conditions = task_lists.filter_conditions(
-        session,
-        viewer=viewer,
-        project=project,
-        template=template,
-        user=user,
-        status=status,
-        tags=tags,
-    )
+    api_filters: dict[str, Any] = {
+        "viewer": viewer,
+        "project": project,
+        "template": template,
+        "user": user,
+        "status": status,
+        "tags": tags,
+    }
+    extra: list[ColumnElement[bool]] = []
     if group is not None:
-        conditions.append(
+        extra.append(
             Task.id.in_(
                 select(task_groups_assigned.c.task_id).where(
                     task_groups_assigned.c.group_id == group.id
@@ -452,21 +453,43 @@ def tasks_page(
             )
         )
     if taskgroup is not None:
-        conditions.append(Task.taskgroup_id == taskgroup.id)
+        extra.append(Task.taskgroup_id == taskgroup.id)
     if open_only:
-        conditions.append(_open())
-    query = (
-        select(Task)
-        .where(*conditions)
-        .options(
-            joinedload(Task.lock),
-            selectinload(Task.users),
-            selectinload(Task.groups),
-            selectinload(Task.tags),
-        )
-    )
+        extra.append(_open())
+    if not extra and sort == "id":
+        # The API's own order: the task list service pages it at the API's speed.
+        listed = task_lists.list_page(session, **api_filters, offset=offset, limit=limit)
+        ids = [summary.id for summary in listed.items]
+        return Page(items=_load_tasks(session, ids), total=listed.total)
+    conditions = task_lists.filter_conditions(session, **api_filters) + extra
     columns = {key: getattr(Task, key) for key in TASK_SORTS}
-    return _page(session, _ordered(query, columns, sort, Task.id), offset, limit)
+    query = _ordered(select(Task).where(*conditions), columns, sort, Task.id).options(*_TASK_ROW)
+    if extra:
+        return _page(session, query, offset, limit)
+    # The task list service counts the API's filters from the link tables' indexes where it can.
+    total = task_lists.list_page(session, **api_filters, limit=0).total
+    rows = session.scalars(query.offset(max(offset, 0)).limit(limit)) if total else []
+    return Page(items=list(rows), total=total)
+
+
+# What a row of a task table shows besides the task's own columns.
+_TASK_ROW = (
+    joinedload(Task.lock),
+    selectinload(Task.users),
+    selectinload(Task.groups),
+    selectinload(Task.tags),
+)
+
+
+def _load_tasks(session: Session, ids: list[int]) -> list[Task]:
+    """The tasks with these ids, in this order, with what a task table row shows."""
+    if not ids:
+        return []
+    found = {
+        task.id: task
+        for task in session.scalars(select(Task).where(Task.id.in_(ids)).options(*_TASK_ROW))
+    }
+    return [found[task_id] for task_id in ids if task_id in found]
 
 
 def _distinct(session: Session, column: Any) -> list[str]:
@@ -477,21 +500,14 @@ def _distinct(session: Session, column: Any) -> list[str]:
     return list(session.scalars(select(values.c.v).where(values.c.v.is_not(None))))
 
 
-def _distinct_visible(session: Session, viewer: User, column: Any) -> list[str]:
-    if tasks.reads_all(viewer):
-        return _distinct(session, column)
-    query = select(column).where(dashboard.visible(viewer)).distinct().order_by(column)
-    return list(session.scalars(query))
+def projects(session: Session) -> list[str]:
+    """Every project name in use, by name (for choosing one; like template labels, not secret)."""
+    return _distinct(session, Task.project)
 
 
-def projects(session: Session, *, viewer: User) -> list[str]:
-    """The projects of the tasks the viewer sees, by name."""
-    return _distinct_visible(session, viewer, Task.project)
-
-
-def statuses(session: Session, *, viewer: User) -> list[str]:
-    """The statuses the viewer's tasks are in."""
-    return _distinct_visible(session, viewer, Task.status)
+def statuses(session: Session) -> list[str]:
+    """Every status in use."""
+    return _distinct(session, Task.status)
 
 
 def template_labels(session: Session) -> list[str]:

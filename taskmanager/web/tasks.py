@@ -41,7 +41,7 @@ def tasks() -> str | Response:
         "tag": request.args.get("tag", ""),
     }
     pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.TASK_SORTS, "-id")
+    sorter = Sorter.from_request(browse.TASK_SORTS, "id")
     status = filters["status"]
     page = browse.tasks_page(
         db.session,
@@ -57,7 +57,7 @@ def tasks() -> str | Response:
         limit=pager.per_page,
     )
     pager.total = page.total
-    statuses = ordered_statuses(browse.statuses(db.session, viewer=viewer))
+    statuses = ordered_statuses(browse.statuses(db.session))
     return render_template(
         "tasks/list.html",
         title="Tasks",
@@ -68,7 +68,7 @@ def tasks() -> str | Response:
         filters=filters,
         choices={
             "status": [(OPEN, "open (not done or aborted)")] + [(s, s) for s in statuses],
-            "project": _pairs(browse.projects(db.session, viewer=viewer)),
+            "project": _pairs(browse.projects(db.session)),
             "template": _pairs(browse.template_labels(db.session)),
             "user": _pairs(browse.usernames(db.session)) if task_service.reads_all(viewer) else [],
             "tag": _pairs(browse.tag_names(db.session)),
