@@ -6,15 +6,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Task, TaskGroup, TaskHistory, TaskTemplate, User
 from . import taskgroups, tasks
-
-Dimension = Literal["project", "template"]
 
 
 @dataclass
@@ -52,25 +50,38 @@ def visible(viewer: User) -> ColumnElement[bool]:
     return true() if tasks.reads_all(viewer) else tasks.assigned_to(viewer.id)
 
 
-def progress(session: Session, *, viewer: User, by: Dimension) -> list[Progress]:
-    """Task counts by status per project or template (by name), of the tasks the viewer sees."""
-    key: Any
-    label: Any
-    if by == "project":
-        key, label = Task.project, Task.project
-        query = select(key, label, Task.status, func.count()).select_from(Task)
-    elif by == "template":
-        key, label = TaskTemplate.id, TaskTemplate.label
-        query = select(key, label, Task.status, func.count()).join(
-            TaskTemplate, TaskTemplate.id == Task.template_id
-        )
-    else:
-        raise ValueError(f"unknown dimension {by!r}")
-    query = query.where(visible(viewer)).group_by(key, label, Task.status)
-    rows: dict[Any, Progress] = {}
-    for row_key, row_label, status, count in session.execute(query):
-        rows.setdefault(row_key, Progress(key=row_key, label=str(row_label))).counts[status] = count
-    return sorted(rows.values(), key=lambda entry: entry.label)
+@dataclass
+class Summary:
+    """The viewer's tasks counted by status: in all, per project and per template."""
+
+    totals: dict[str, int]
+    projects: list[Progress]
+    templates: list[Progress]
+
+
+def summary(session: Session, *, viewer: User) -> Summary:
+    """Counts by status, per project and per template, from one GROUP BY over the viewer's tasks."""
+    query = (
+        select(Task.project, TaskTemplate.id, TaskTemplate.label, Task.status, func.count())
+        .join(TaskTemplate, TaskTemplate.id == Task.template_id)
+        .where(visible(viewer))
+        .group_by(Task.project, TaskTemplate.id, TaskTemplate.label, Task.status)
+    )
+    totals: dict[str, int] = {}
+    projects: dict[str, Progress] = {}
+    templates: dict[int, Progress] = {}
+    for project, template_id, label, status, count in session.execute(query):
+        totals[status] = totals.get(status, 0) + count
+        for entry in (
+            projects.setdefault(project, Progress(key=project, label=project)),
+            templates.setdefault(template_id, Progress(key=template_id, label=label)),
+        ):
+            entry.counts[status] = entry.counts.get(status, 0) + count
+    return Summary(
+        totals=dict(sorted(totals.items())),
+        projects=sorted(projects.values(), key=lambda entry: entry.label),
+        templates=sorted(templates.values(), key=lambda entry: entry.label),
+    )
 
 
 def newest_taskgroups(session: Session, *, viewer: User, limit: int) -> list[Progress]:
@@ -102,17 +113,6 @@ def progress_of_taskgroups(
     for group_id, label, status, count in session.execute(query):
         found.setdefault(group_id, Progress(key=group_id, label=label)).counts[status] = count
     return found
-
-
-def status_totals(session: Session, *, viewer: User) -> dict[str, int]:
-    """The number of tasks in each status, of those the viewer sees."""
-    query = (
-        select(Task.status, func.count())
-        .where(visible(viewer))
-        .group_by(Task.status)
-        .order_by(Task.status)
-    )
-    return {status: count for status, count in session.execute(query)}
 
 
 def recent_activity(session: Session, *, viewer: User, limit: int = 15) -> list[Activity]:

@@ -24,14 +24,14 @@ def ordered_statuses(statuses: Iterable[str]) -> list[str]:
 @bp.get("/")
 def dashboard() -> str:
     viewer = me()
-    totals = aggregates.status_totals(db.session, viewer=viewer)
+    counted = aggregates.summary(db.session, viewer=viewer)
     return render_template(
         "dashboard.html",
         title="Dashboard",
-        totals=totals,
-        statuses=ordered_statuses(totals),
-        projects=aggregates.progress(db.session, viewer=viewer, by="project"),
-        templates=aggregates.progress(db.session, viewer=viewer, by="template"),
+        totals=counted.totals,
+        statuses=ordered_statuses(counted.totals),
+        projects=counted.projects,
+        templates=counted.templates,
         taskgroups=aggregates.newest_taskgroups(db.session, viewer=viewer, limit=TASKGROUPS_SHOWN),
         activity=aggregates.recent_activity(db.session, viewer=viewer),
         mine=task_table_page(owner=viewer, sort="id"),

@@ -11,19 +11,18 @@ from ..web.seed import seed
 
 def test_progress_counts_tasks_by_status_for_what_the_viewer_sees(session: Any) -> None:
     world = seed(session)
-    by_project = {
-        p.label: p.counts for p in dashboard.progress(session, viewer=world.admin, by="project")
-    }
+    counted = dashboard.summary(session, viewer=world.admin)
+    by_project = {p.label: p.counts for p in counted.projects}
     assert by_project == {
         "brain-study": {"queued": 4, "done": 1},
         "heart-study": {"queued": 2, "done": 1},
     }
     # Alice sees only her own three tasks.
-    mine = dashboard.progress(session, viewer=world.alice, by="project")
+    mine = dashboard.summary(session, viewer=world.alice).projects
     assert [(p.label, p.counts, p.total) for p in mine] == [
         ("brain-study", {"queued": 2, "done": 1}, 3)
     ]
-    by_template = dashboard.progress(session, viewer=world.admin, by="template")
+    by_template = counted.templates
     assert [(p.label, p.count("queued"), p.count("done")) for p in by_template] == [
         ("t1-review", 6, 2)
     ]
@@ -31,8 +30,8 @@ def test_progress_counts_tasks_by_status_for_what_the_viewer_sees(session: Any) 
 
 def test_status_totals_and_newest_task_groups(session: Any) -> None:
     world = seed(session)
-    assert dashboard.status_totals(session, viewer=world.admin) == {"done": 2, "queued": 6}
-    assert dashboard.status_totals(session, viewer=world.carol) == {"done": 1}
+    assert dashboard.summary(session, viewer=world.admin).totals == {"done": 2, "queued": 6}
+    assert dashboard.summary(session, viewer=world.carol).totals == {"done": 1}
     groups = dashboard.newest_taskgroups(session, viewer=world.admin, limit=5)
     assert [(g.key, g.label, g.counts) for g in groups] == [
         (world.taskgroup.id, "batch-1", {"queued": 2})
