@@ -392,3 +392,16 @@ def test_a_plain_user_is_refused_admin_actions(client: Any, world: World) -> Non
     assert response.status_code == 302
     response.close()
     assert "Locked by" in get_ok(client, f"/tasks/{own.id}")
+
+
+def test_the_login_form_needs_its_csrf_token_but_json_clients_do_not(client: Any) -> None:
+    response = client.post("/login", data={"identity": "admin", "password": "admin"})
+    assert response.status_code == 200  # the form again, not signed in
+    assert "CSRF" in response.get_data(as_text=True)
+    response.close()
+    response = client.get("/tasks")
+    assert response.status_code == 302
+    response.close()
+    response = client.post("/login", json={"username": "admin", "password": "admin"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    response.close()
