@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_security import user_registered
 from flask_security.core import FormInfo
 from flask_security.forms import Form, LoginForm
@@ -58,6 +58,9 @@ BROWSER_FORMS = (
 
 def _with_csrf_for_browsers(name: str, cls: type[Form], *args: Any, **kwargs: Any) -> Form:
     if not request.is_json:
+        # Flask-Security marked the request as CSRF-checked and the form as exempt; undo both
+        # so the form checks its token (and shows the error like any other field's).
+        g.pop("csrf_valid", None)
         kwargs["meta"] = {k: v for k, v in (kwargs.get("meta") or {}).items() if k != "csrf"}
     return cls(*args, **kwargs)
 
