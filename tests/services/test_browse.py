@@ -85,3 +85,15 @@ def test_mail_addresses_of_users_and_group_members(session: Any) -> None:
         "alice@example.org",
         "bob@example.org",
     ]
+
+
+def test_other_orders_select_the_same_tasks_as_the_api_order(session: Any) -> None:
+    world = seed(session)
+    filters: dict[str, Any] = {"viewer": world.admin, "project": "brain-study", "tags": ["urgent"]}
+    in_api_order = browse.tasks_page(session, **filters, sort="id")
+    newest_first = browse.tasks_page(session, **filters, sort="-update_time")
+    assert in_api_order.total == newest_first.total == 2
+    assert {t.id for t in in_api_order.items} == {t.id for t in newest_first.items}
+    for viewer in (world.alice, world.bob):
+        ids = {t.id for t in browse.tasks_page(session, viewer=viewer, sort="-id").items}
+        assert ids == {t.id for t in browse.tasks_page(session, viewer=viewer, sort="id").items}
