@@ -17,11 +17,15 @@ from typing import Any
 import pytest
 
 from ..conftest import make_env
+from ..support.databases import backend_name
 from ..support.servers import ServerProcess, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "screenshots"
+# One folder per database backend: CI runs the three suites side by side.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "test-artefacts" / "screenshots" / backend_name()
+)
 INSTANCE_NAME = "Imaging Lab"
 PROJECT_NAME = "Browser Study"
 
