@@ -59,6 +59,8 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         ],
         "SECURITY_DEPRECATED_PASSWORD_SCHEMES": ["pbkdf2_sha512", "sha512_crypt", "plaintext"],
         "SECURITY_USERNAME_ENABLE": True,
+        # Every account has a username (clients log in with it); registration asks for one.
+        "SECURITY_USERNAME_REQUIRED": True,
         "SECURITY_USERNAME_MIN_LENGTH": 1,
         "SECURITY_USERNAME_MAX_LENGTH": 64,
         "SECURITY_USER_IDENTITY_ATTRIBUTES": [
@@ -111,7 +113,7 @@ def _engine_options(uri: str) -> dict[str, Any]:
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
-    from . import api, observability, proxying, security, workers
+    from . import api, observability, proxying, security, web, workers
     from .config import load_settings
     from .models import db
 
@@ -137,6 +139,7 @@ def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     security.init_app(app, settings)
     observability.init_app(app, settings)
     api.init_app(app)
+    web.init_app(app)
     proxying.init_app(app, settings)
     workers.init_app(app)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, union, union_all
+from sqlalchemy import ColumnElement, Select, false, func, literal, select, union, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -186,6 +186,57 @@ def list_page(
     limit: int | None = None,
 ) -> Page:
     """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks."""
+    selection = _select(
+        session,
+        viewer=viewer,
+        project=project,
+        template=template,
+        user=user,
+        status=status,
+        tags=tags,
+        application_name=application_name,
+    )
+    return _page(session, selection, offset, limit)
+
+
+def filter_conditions(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None = None,
+    template: Reference | None = None,
+    user: Reference | None = None,
+    status: str | None = None,
+    tags: Sequence[str] = (),
+    application_name: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The tasks list_page would list, as SQL conditions (for other orders and columns)."""
+    selection = _select(
+        session,
+        viewer=viewer,
+        project=project,
+        template=template,
+        user=user,
+        status=status,
+        tags=tags,
+        application_name=application_name,
+    )
+    if selection.empty:
+        return [false()]
+    return _membership(selection, per_row=False, fence=False)
+
+
+def _select(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None,
+    template: Reference | None,
+    user: Reference | None,
+    status: str | None,
+    tags: Sequence[str],
+    application_name: str | None,
+) -> _Selection:
     selection = _Selection()
     if not reads_all(viewer):
         selection.assigned_user = viewer.id
@@ -210,7 +261,7 @@ def list_page(
         named = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))).all())
         selection.empty |= len(named) < len(wanted)
         selection.tag_ids = sorted(named.values())
-    return _page(session, selection, offset, limit)
+    return selection
 
 
 def list_for_user(

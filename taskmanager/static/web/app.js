@@ -1,0 +1,27 @@
+// TaskManager web UI: the little behaviour plain HTML lacks. Everything works without it.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+// Filter forms apply a changed choice at once.
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (field.matches("form.filters select[data-autosubmit]")) {
+    field.form.requestSubmit();
+  }
+});
+
+// A choice that changes what the page shows (e.g. how many tasks would move) reloads it.
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  const param = field.dataset && field.dataset.previewParam;
+  if (param) {
+    const url = new URL(window.location.href);
+    url.searchParams.set(param, field.value);
+    window.location.assign(url.toString());
+  }
+});

@@ -1,0 +1,38 @@
+"""The dashboard: progress per project, template and task group, one's open tasks, activity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import render_template
+
+from ..models import db
+from ..services import dashboard as aggregates
+from .blueprint import bp, me
+from .taskviews import task_table_page
+
+# The statuses every server uses come first; ones clients invented follow alphabetically.
+KNOWN_STATUSES = ("queued", "done", "aborted")
+TASKGROUPS_SHOWN = 10
+
+
+def ordered_statuses(statuses: Iterable[str]) -> list[str]:
+    seen = set(statuses)
+    return [s for s in KNOWN_STATUSES if s in seen] + sorted(seen - set(KNOWN_STATUSES))
+
+
+@bp.get("/")
+def dashboard() -> str:
+    viewer = me()
+    counted = aggregates.summary(db.session, viewer=viewer)
+    return render_template(
+        "dashboard.html",
+        title="Dashboard",
+        totals=counted.totals,
+        statuses=ordered_statuses(counted.totals),
+        projects=counted.projects,
+        templates=counted.templates,
+        taskgroups=aggregates.newest_taskgroups(db.session, viewer=viewer, limit=TASKGROUPS_SHOWN),
+        activity=aggregates.recent_activity(db.session, viewer=viewer),
+        mine=task_table_page(owner=viewer, sort="id"),
+    )

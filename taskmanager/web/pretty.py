@@ -1,0 +1,15 @@
+"""Showing stored documents (task content, templates, callback bodies) readably."""
+
+from __future__ import annotations
+
+import json
+
+
+def pretty_document(text: str | None) -> str:
+    """JSON re-indented; YAML and anything else as stored."""
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text

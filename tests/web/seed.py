@@ -1,0 +1,146 @@
+"""A small, realistic data set for web tests, made through the services and committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from taskmanager.models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User
+from taskmanager.services import groups, locks, meta, tags, taskgroups, tasks, templates
+
+from ..support.accounts import PASSWORD, make_user
+
+__all__ = ["PASSWORD", "World", "admin_pages", "seed"]
+
+VIEWR_TEMPLATE = {
+    "template_name": "t1-review",
+    "scans": [{"label": "T1", "modality": "MR"}],
+    "fields": [{"name": "quality", "type": "choice", "options": ["good", "bad"]}],
+}
+
+
+@dataclass
+class World:
+    admin: User
+    manager: User
+    alice: User
+    bob: User
+    carol: User
+    readers: Group
+    template: TaskTemplate
+    tag: Tag
+    taskgroup: TaskGroup
+    tasks: list[Task]
+    meta: Meta
+
+
+def _task(session: Session, actor: User, **fields: Any) -> Task:
+    fields.setdefault("template", "t1-review")
+    fields.setdefault(
+        "content",
+        {
+            "template": "t1-review",
+            "name": "subject-001",
+            "scan_sources": {"T1": "$XNAT/data/subject-001/T1W.nii.gz"},
+        },
+    )
+    return tasks.create(session, spec=tasks.NewTask(**fields), actor=actor)
+
+
+def seed(session: Session) -> World:
+    """Users (admin, a superuser, three plain users), a group, a template, tags, tasks."""
+    from taskmanager.services import users
+
+    admin = users.get_or_raise(session, reference="admin")
+    manager = make_user(session, "manager", "superuser", name="Maria Manager", commit=False)
+    alice = make_user(session, "alice", "user", name="Alice Archer", commit=False)
+    bob = make_user(session, "bob", "user", name="Bob Baker", commit=False)
+    carol = make_user(session, "carol", "user", name="Carol Cook", commit=False)
+    readers = groups.create(session, groupname="readers", name="Radiology readers", users=[bob])
+    template = templates.create(session, label="t1-review", content=VIEWR_TEMPLATE)
+    xnat = meta.create(session, label="XNAT", value="http://xnat.example.org")
+    made = [
+        _task(session, admin, project="brain-study", users=["alice"], tags=["urgent"]),
+        _task(session, admin, project="brain-study", users=["alice"]),
+        _task(session, admin, project="brain-study", users=["alice"], tags=["urgent"]),
+        _task(session, admin, project="heart-study", users=["bob"]),
+        _task(session, admin, project="heart-study", groups=["readers"]),
+        _task(
+            session,
+            admin,
+            project="heart-study",
+            users=["carol"],
+            callback_url="http://receiver.example.org/done",
+            callback_content='{"ok": true}',
+        ),
+    ]
+    tasks.set_status(session, task=made[1], status="done", actor=alice)
+    tasks.set_status(session, task=made[5], status="done", actor=carol)
+    locks.lock(session, task=made[0], actor=alice)
+    group = taskgroups.create(
+        session,
+        actor=admin,
+        label="batch-1",
+        items=[
+            {
+                "project": "brain-study",
+                "template": "t1-review",
+                "content": {"n": 1},
+                "users": ["bob"],
+            },
+            {
+                "project": "brain-study",
+                "template": "t1-review",
+                "content": {"n": 2},
+                "users": ["bob"],
+            },
+        ],
+    )
+    urgent = tags.get_or_raise(session, reference="urgent")
+    session.commit()
+    return World(admin, manager, alice, bob, carol, readers, template, urgent, group, made, xnat)
+
+
+def admin_pages(world: World) -> list[str]:
+    task = world.tasks[0]
+    return [
+        "/",
+        "/tasks",
+        "/tasks?status=open&sort=-update_time",
+        "/tasks?project=brain-study&tag=urgent",
+        f"/tasks?user=alice&template={world.template.label}",
+        f"/tasks/{task.id}",
+        f"/tasks/{world.tasks[5].id}",
+        f"/tasks/{task.id}/edit",
+        "/taskgroups",
+        "/taskgroups?status=queued",
+        f"/taskgroups/{world.taskgroup.id}",
+        "/templates",
+        f"/templates/{world.template.id}",
+        "/templates/new",
+        f"/templates/{world.template.id}/edit",
+        "/users",
+        "/users?q=ali&role=user&active=yes&sort=-open_tasks",
+        f"/users/{world.alice.id}",
+        "/users/new",
+        f"/users/{world.alice.id}/edit",
+        "/groups",
+        "/groups?sort=-members",
+        f"/groups/{world.readers.id}",
+        "/groups/new",
+        f"/groups/{world.readers.id}/edit",
+        "/tags",
+        f"/tags/{world.tag.id}",
+        "/tags/new",
+        f"/tags/{world.tag.id}/edit",
+        "/meta",
+        "/meta/new",
+        f"/meta/{world.meta.id}",
+        "/reassign",
+        f"/reassign?from_user={world.alice.id}",
+        "/mail",
+        f"/mail?group={world.readers.id}",
+        "/change",
+    ]

@@ -1,0 +1,407 @@
+"""Every page through the test client: rendering, permissions (403), CSRF, forms keeping input."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from .conftest import csrf_token_from, database, web_login
+from .seed import PASSWORD, World, admin_pages
+
+
+def login(client: Any, identity: str, password: str = PASSWORD) -> Any:
+    response = web_login(client, identity, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    return client
+
+
+def get_ok(client: Any, url: str) -> str:
+    response = client.get(url)
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200, f"{url}: {response.status_code}\n{text[:2000]}"
+    return text
+
+
+def post_form(client: Any, url: str, data: dict[str, Any], *, page: str | None = None) -> Any:
+    """POST like the browser does: with the CSRF token of the page the form is on."""
+    data = {**data, "csrf_token": csrf_token_from(get_ok(client, page or url))}
+    return client.post(url, data=data)
+
+
+def test_signed_out_visitors_are_sent_to_the_login_page(client: Any) -> None:
+    response = client.get("/tasks?status=queued")
+    assert response.status_code == 302
+    assert "/login?next=" in response.headers["Location"]
+    assert "status%3Dqueued" in response.headers["Location"]
+    response.close()
+
+
+def test_login_with_username_or_case_insensitive_email(client: Any, world: World) -> None:
+    login(client, "alice")
+    assert "alice" in get_ok(client, "/")
+    client.get("/logout").close()
+    login(client, "ALICE@example.org")
+    assert "alice" in get_ok(client, "/")
+
+
+def test_a_failed_login_keeps_the_identity_typed(client: Any, world: World) -> None:
+    response = web_login(client, "alice", "wrong")
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200
+    assert 'value="alice"' in text
+    assert "Invalid password" in text
+
+
+def test_every_page_renders_for_an_admin(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    for url in admin_pages(world):
+        get_ok(client, url)
+
+
+def test_the_dashboard_shows_progress_my_tasks_and_activity(client: Any, world: World) -> None:
+    login(client, "alice")
+    text = get_ok(client, "/")
+    assert "brain-study" in text  # progress of a project she has tasks in
+    assert "heart-study" not in text  # she sees only her tasks
+    assert "Your open tasks" in text
+    assert f"/tasks/{world.tasks[0].id}" in text
+
+
+def test_a_plain_user_is_refused_administration_pages(client: Any, world: World) -> None:
+    login(client, "bob")
+    refused = [
+        "/users",
+        "/users/new",
+        f"/users/{world.alice.id}",
+        f"/users/{world.alice.id}/edit",
+        "/groups/new",
+        f"/groups/{world.readers.id}/edit",
+        "/tags/new",
+        "/templates/new",
+        "/meta",
+        "/meta/new",
+        "/reassign",
+        "/mail",
+    ]
+    for url in refused:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "Not allowed" in response.get_data(as_text=True)
+        response.close()
+    # Another user's task does not exist for him; his own does.
+    for url in (f"/tasks/{world.tasks[0].id}", f"/tasks/{world.tasks[0].id}/edit"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        response.close()
+    get_ok(client, f"/tasks/{world.tasks[3].id}")
+    get_ok(client, f"/users/{world.bob.id}")
+    get_ok(client, f"/groups/{world.readers.id}")
+
+
+def test_admin_buttons_are_shown_only_to_roles_that_may_use_them(client: Any, world: World) -> None:
+    login(client, "bob")
+    text = get_ok(client, f"/groups/{world.readers.id}")
+    assert "Add member" not in text and "Delete" not in text
+    text = get_ok(client, f"/tasks/{world.tasks[3].id}")
+    assert "Move the lock" not in text
+    client.get("/logout").close()
+    login(client, "manager")
+    text = get_ok(client, f"/groups/{world.readers.id}")
+    assert "Add member" in text and ">Delete<" not in text  # group_update, not group_delete
+    text = get_ok(client, f"/tasks/{world.tasks[0].id}")
+    assert "Release the lock" in text and "Move the lock" in text
+
+
+def test_posts_without_the_csrf_token_are_refused(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = client.post("/tags/new", data={"name": "sneaky"})
+    assert response.status_code == 400
+    response.close()
+    response = client.post(f"/tasks/{world.tasks[0].id}/lock/release")
+    assert response.status_code == 400
+    response.close()
+    assert "sneaky" not in get_ok(client, "/tags")
+
+
+def test_a_form_keeps_what_was_typed_after_an_error(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = post_form(
+        client,
+        "/users/new",
+        {
+            "username": "alice",
+            "name": "Another Alice",
+            "email": "other-alice@example.org",
+            "password": "pw-12345678",
+            "assignment_weight": "0.5",
+            "active": "y",
+        },
+    )
+    text = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code == 200
+    assert "already exists" in text or "taken" in text
+    assert 'value="Another Alice"' in text
+    assert 'value="other-alice@example.org"' in text
+    assert 'value="0.5"' in text
+
+
+def test_admin_creates_edits_and_deletes_a_tag(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    response = post_form(client, "/tags/new", {"name": "second-look"})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    response.close()
+    assert "second-look" in get_ok(client, location)
+    tag_id = location.rstrip("/").rsplit("/", 1)[1]
+    response = post_form(client, f"/tags/{tag_id}/edit", {"name": "second-opinion"})
+    assert response.status_code == 302
+    response.close()
+    response = post_form(client, f"/tags/{tag_id}/delete", {}, page=f"/tags/{tag_id}")
+    assert response.status_code == 302
+    response.close()
+    assert f"/tags/{tag_id}" not in get_ok(client, "/tags")
+
+
+def test_a_superuser_sets_an_assignment_weight_but_not_other_fields(
+    client: Any, world: World
+) -> None:
+    login(client, "manager")
+    response = post_form(
+        client,
+        f"/users/{world.alice.id}/weight",
+        {"assignment_weight": "0.25"},
+        page=f"/users/{world.alice.id}",
+    )
+    assert response.status_code == 302
+    response.close()
+    assert "0.25" in get_ok(client, f"/users/{world.alice.id}")
+    response = client.get(f"/users/{world.alice.id}/edit")
+    assert response.status_code == 403
+    response.close()
+
+
+def test_editing_a_task_changes_status_assignees_and_tags(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    task = world.tasks[3]
+    response = post_form(
+        client,
+        f"/tasks/{task.id}/edit",
+        {"status": "aborted", "users": [str(world.carol.id)], "tags": "urgent, recheck"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    text = get_ok(client, f"/tasks/{task.id}")
+    assert "aborted" in text and "carol" in text and "recheck" in text
+
+
+def test_a_plain_user_may_set_the_status_of_own_task_only(client: Any, world: World) -> None:
+    login(client, "bob")
+    task = world.tasks[3]
+    text = get_ok(client, f"/tasks/{task.id}/edit")
+    assert 'name="users"' not in text  # he may not change who it is assigned to
+    response = post_form(client, f"/tasks/{task.id}/edit", {"status": "done"})
+    assert response.status_code == 302
+    response.close()
+    assert "done" in get_ok(client, f"/tasks/{task.id}")
+
+
+def test_sending_mail_to_a_group_reaches_its_members(
+    client: Any, world: World, caplog: Any
+) -> None:
+    login(client, "admin", "admin")
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(
+            client,
+            "/mail",
+            {"groups": [str(world.readers.id)], "subject": "Reading week", "body": "Hello!"},
+        )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "To: bob@example.org" in logged
+    assert "Subject: Reading week" in logged
+    assert "alice@example.org" not in logged
+
+
+def test_registration_grants_the_user_role_after_e_mail_confirmation(
+    app: Any, client: Any, caplog: Any
+) -> None:
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(
+            client,
+            "/register",
+            {
+                "email": "dora@example.org",
+                "username": "dora",
+                "password": "a-long-passphrase-9",
+                "password_confirm": "a-long-passphrase-9",
+            },
+        )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    mail = "\n".join(r.getMessage() for r in caplog.records if "dora@example.org" in r.getMessage())
+    link = re.search(r"http://localhost(/confirm/[^\s\"]+)", mail)
+    assert link, mail
+    # Not confirmed yet: logging in is refused.
+    response = web_login(client, "dora", "a-long-passphrase-9")
+    assert response.status_code == 200
+    assert "confirm" in response.get_data(as_text=True).lower()
+    response.close()
+    client.get(link.group(1)).close()
+    login(client, "dora", "a-long-passphrase-9")
+    assert "Your open tasks" in get_ok(client, "/")
+    from taskmanager.services import users
+
+    with database(app) as session:
+        dora = users.get_or_raise(session, reference="dora")
+        assert [role.name for role in dora.roles] == ["user"]
+
+
+@pytest.mark.parametrize(
+    "url", ["/tasks", "/users", "/groups", "/tags", "/templates", "/taskgroups", "/"]
+)
+def test_list_pages_load_in_a_fixed_number_of_queries(
+    app: Any, client: Any, world: World, url: str
+) -> None:
+    from sqlalchemy import event
+
+    from taskmanager.models import db
+
+    login(client, "admin", "admin")
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+
+    def queries() -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            get_ok(client, url)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(statements)
+
+    before = queries()
+    with database(app) as session:
+        add_tasks(session, world)
+    assert queries() == before, "\n".join(statements)
+
+
+def add_tasks(session: Any, world: World) -> None:
+    from taskmanager.services import groups, tasks
+
+    alice, bob = session.merge(world.alice), session.merge(world.bob)
+    for n in range(12):
+        team = groups.create(session, groupname=f"team{n}", users=[alice, bob])
+        tasks.create(
+            session,
+            spec=tasks.NewTask(
+                project=f"p{n % 3}",
+                template="t1-review",
+                content={"n": n},
+                users=["carol"],
+                groups=[team.groupname],
+                tags=[f"tag{n}"],
+            ),
+            actor=session.merge(world.admin),
+        )
+    session.commit()
+
+
+def test_forgotten_password_is_reset_through_the_mailed_link(
+    client: Any, world: World, caplog: Any
+) -> None:
+    with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
+        response = post_form(client, "/reset", {"email": "alice@example.org"})
+    response.close()
+    mail = "\n".join(r.getMessage() for r in caplog.records)
+    link = re.search(r"http://localhost(/reset/[^\s\"]+)", mail)
+    assert link, mail
+    response = post_form(
+        client,
+        link.group(1),
+        {"password": "brand-new-secret-7", "password_confirm": "brand-new-secret-7"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    response.close()
+    login(client, "alice", "brand-new-secret-7")
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client: Any, world: World) -> None:
+    response = web_login(client, "alice", PASSWORD)
+    cookies = [v for k, v in response.headers.items() if k == "Set-Cookie"]
+    response.close()
+    session_cookie = next(c for c in cookies if c.startswith("taskmanager_session="))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=Lax" in session_cookie
+
+
+def test_pages_and_their_links_carry_a_deployment_prefix(app: Any, world: World) -> None:
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+
+    client = Client(DispatcherMiddleware(NotFound(), {"/taskmanager": app}))
+    response = client.get("/taskmanager/tasks")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/taskmanager/login?next=")
+    response.close()
+    page = client.get("/taskmanager/login").get_data(as_text=True)
+    assert 'action="/taskmanager/login"' in page
+    assert 'href="/taskmanager/static/web/app.css"' in page
+    token = csrf_token_from(page)
+    response = client.post(
+        "/taskmanager/login",
+        data={"identity": "admin", "password": "admin", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/taskmanager/"
+    response.close()
+    dashboard = client.get("/taskmanager/").get_data(as_text=True)
+    links = re.findall(r'href="([^"#]+)"', dashboard)
+    assert links and all(link.startswith("/taskmanager/") for link in links), links
+
+
+def test_a_plain_user_is_refused_admin_actions(client: Any, world: World) -> None:
+    login(client, "bob")
+    own = world.tasks[3]
+    token = csrf_token_from(get_ok(client, f"/tasks/{own.id}"))
+    refused = [
+        (f"/tasks/{own.id}/lock", {"user": str(world.alice.id)}),  # moving a lock
+        (f"/groups/{world.readers.id}/members", {"user": str(world.alice.id)}),
+        (f"/groups/{world.readers.id}/delete", {}),
+        (f"/users/{world.alice.id}/deactivate", {}),
+        (f"/users/{world.bob.id}/weight", {"assignment_weight": "9"}),
+        ("/reassign", {"from_user": str(world.alice.id), "to_user": str(world.bob.id)}),
+    ]
+    for url, data in refused:
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code == 403, url
+        response.close()
+    # Taking the lock of his own task is his to do.
+    response = client.post(f"/tasks/{own.id}/lock", data={"csrf_token": token})
+    assert response.status_code == 302
+    response.close()
+    assert "Locked by" in get_ok(client, f"/tasks/{own.id}")
+
+
+def test_the_login_form_needs_its_csrf_token_but_json_clients_do_not(client: Any) -> None:
+    response = client.post("/login", data={"identity": "admin", "password": "admin"})
+    assert response.status_code == 200  # the form again, not signed in
+    assert "CSRF" in response.get_data(as_text=True)
+    response.close()
+    response = client.get("/tasks")
+    assert response.status_code == 302
+    response.close()
+    response = client.post("/login", json={"username": "admin", "password": "admin"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    response.close()
