@@ -130,3 +130,9 @@ def _alias(*args: str) -> Any:
 
 db_init_alias = _alias("db", "upgrade")
 onboarding_alias = _alias("onboarding")
+
+
+# The data-manager commands (tasks, templates, users, config, export, demo data, db clean).
+from . import commands  # noqa: E402
+
+commands.register(main)
