@@ -357,10 +357,16 @@ class DatabaseBackend(Backend):
         from ..services import config_import
 
         with self.transaction("config") as session:
-            result: dict[str, Any] = config_import.run(
+            result = config_import.import_config(
                 session, definition=definition, overwrite=overwrite
             )
-        return result
+            return {
+                "roles": [role.name for role in result.roles],
+                "users": [user.username for user in result.users],
+                "groups": [group.groupname for group in result.groups],
+                "tags": [tag.name for tag in result.tags],
+                "templates": [template.label for template in result.templates],
+            }
 
 
 def _wants_http(ctx: click.Context) -> bool:
@@ -389,11 +395,15 @@ def backend_options(*, auth_names: tuple[str, str] = ("--user", "--password")) -
             help="The server's address (also TASKMAN_URL).",
         )
         @click.option(
-            user_flag,
+            *dict.fromkeys((user_flag, "--auth-user")),
             "auth_user",
             help="User to log in as (default: the ~/.netrc entry for the URL's host).",
         )
-        @click.option(password_flag, "auth_password", help="Password (asked for when omitted).")
+        @click.option(
+            *dict.fromkeys((password_flag, "--auth-password")),
+            "auth_password",
+            help="Password (asked for when omitted).",
+        )
         @click.option(
             "--token",
             envvar="TASKMAN_TOKEN",

@@ -65,11 +65,6 @@ def read_definition(path: Path) -> dict[str, Any]:
             str(Problem(str(path), "must be a mapping of roles, users, groups, tags, templates")),
             exit_code=EXIT_INVALID_INPUT,
         )
-    for key in document:
-        if key not in SECTIONS:
-            problems.append(
-                Problem(str(path), f"unknown section (expected {', '.join(SECTIONS)})", str(key))
-            )
     if "templates" in document and document["templates"] is not None:
         document = {**document, "templates": _load_templates(path, document["templates"], problems)}
     if problems:
