@@ -80,6 +80,8 @@ def onboarding() -> None:
     app = _app(settings, migrate=False)
     with app.app_context():
         admin = onboarding_service.run(database_handle.session, settings)
+        database_handle.session.remove()
+        database_handle.engine.dispose()
     click.echo("Roles admin, superuser and user are in place.")
     if admin is not None:
         click.echo(f"Admin account: {admin.username}")

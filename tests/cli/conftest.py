@@ -38,14 +38,16 @@ class Cli:
         *args: str,
         database: bool = False,
         login: tuple[str, str] | None = ADMIN,
+        url: str | None = "",
         input: str | None = None,
         env: dict[str, str | None] | None = None,
     ) -> Result:
+        """`url` "" is the test server; None passes no --url (TASKMAN_URL or the default)."""
         extra: list[str] = []
         if database:
             extra = ["--database-insert"]
         else:
-            extra = ["--url", self.url]
+            extra = ["--url", url or self.url] if url is not None else []
             if login is not None:
                 extra += ["--auth-user", login[0], "--auth-password", login[1]]
         environment: dict[str, str | None] = {

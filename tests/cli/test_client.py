@@ -26,7 +26,8 @@ def test_credentials_from_netrc_then_token(cli: Cli, tmp_path: Path) -> None:
     netrc.write_text(f"machine {host}\n  login {ADMIN[0]}\n  password {ADMIN[1]}\n")
     netrc.chmod(0o600)
     try:
-        ok(cli.run("add-template", str(write_template(tmp_path, unique("netrc"))), login=None))
+        path = write_template(tmp_path, unique("netrc"))
+        ok(cli.run("add-template", str(path), login=None, url=None, env={"TASKMAN_URL": cli.url}))
     finally:
         netrc.unlink()
 
@@ -45,11 +46,6 @@ def test_refused_credentials_and_unreachable_server(cli: Cli, tmp_path: Path) ->
     assert refused.exit_code == 4
     assert "refused the credentials of user 'admin'" in refused.stderr
 
-    unreachable = cli.run(
-        "add-template",
-        str(path),
-        env={"TASKMAN_URL": "http://127.0.0.1:9"},
-        login=None,
-    )
+    unreachable = cli.run("add-template", str(path), url="http://127.0.0.1:9")
     assert unreachable.exit_code == 4
     assert "Cannot reach the server at http://127.0.0.1:9" in unreachable.stderr

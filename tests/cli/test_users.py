@@ -44,7 +44,7 @@ def test_add_user_over_http_asks_first(cli: Cli) -> None:
 
     again = cli.run(*_add(username, "-f"))
     assert again.exit_code == 1
-    assert "username" in again.stderr
+    assert "already exists (HTTP 409)" in again.stderr
 
     result = cli.run(*_add(unique("jo"), "-f", "--unconfirmed"))
     assert result.exit_code == 2 and "--database-insert" in result.stderr
