@@ -317,7 +317,8 @@ class DatabaseBackend(Backend):
         from ..services.errors import DomainError
 
         try:
-            created = tasks.create_many(self.session, bodies=bodies, actor=None)
+            specs = [tasks.NewTask(**body) for body in bodies]
+            created = tasks.create_many(self.session, specs=specs, actor=None)
             self.session.commit()
         except DomainError as error:
             self.session.rollback()
@@ -378,45 +379,53 @@ def _wants_http(ctx: click.Context) -> bool:
     )
 
 
-def backend_options(*, auth_names: tuple[str, str] = ("--user", "--password")) -> Callable[[F], F]:
-    """Add --url, credentials and -db/--database-insert; pass the command a `backend`.
+def backend_options(
+    *, auth_names: tuple[str, str] = ("--user", "--password"), database: bool = True
+) -> Callable[[F], F]:
+    """Add --url, credentials and (when `database`) -db/--database-insert; pass the command a
+    `backend`.
 
     The old console scripts whose tools wrote to the database (e.g. taskmanager-add-user) keep
-    doing so unless a server or credentials are named; see `legacy.py`.
+    doing so unless a server or credentials are named; see `commands.py`.
     """
     user_flag, password_flag = auth_names
-
-    def decorator(command: F) -> F:
-        @click.option(
+    options = [
+        click.option(
             "--url",
             default=DEFAULT_URL,
             show_default=True,
             envvar="TASKMAN_URL",
             help="The server's address (also TASKMAN_URL).",
-        )
-        @click.option(
+        ),
+        click.option(
             *dict.fromkeys((user_flag, "--auth-user")),
             "auth_user",
             help="User to log in as (default: the ~/.netrc entry for the URL's host).",
-        )
-        @click.option(
+        ),
+        click.option(
             *dict.fromkeys((password_flag, "--auth-password")),
             "auth_password",
             help="Password (asked for when omitted).",
-        )
-        @click.option(
+        ),
+        click.option(
             "--token",
             envvar="TASKMAN_TOKEN",
             help="An auth token, sent as Authentication-Token (also TASKMAN_TOKEN).",
+        ),
+    ]
+    if database:
+        options.append(
+            click.option(
+                "-db",
+                "--database-insert",
+                "database_insert",
+                is_flag=True,
+                default=None,
+                help="Write to the configured database directly instead of a server.",
+            )
         )
-        @click.option(
-            "-db",
-            "--database-insert",
-            "database_insert",
-            is_flag=True,
-            default=None,
-            help="Write to the configured database directly instead of a server.",
-        )
+
+    def decorator(command: F) -> F:
         @functools.wraps(command)
         def wrapper(
             *args: Any,
@@ -424,11 +433,11 @@ def backend_options(*, auth_names: tuple[str, str] = ("--user", "--password")) -
             auth_user: str | None,
             auth_password: str | None,
             token: str | None,
-            database_insert: bool | None,
+            database_insert: bool | None = None,
             **kwargs: Any,
         ) -> Any:
             ctx = click.get_current_context()
-            prefer_database = bool((ctx.find_root().obj or {}).get("prefer_database"))
+            prefer_database = database and bool((ctx.find_root().obj or {}).get("prefer_database"))
             use_database = database_insert or (prefer_database and not _wants_http(ctx))
             backend = open_backend(
                 url=url,
@@ -442,6 +451,8 @@ def backend_options(*, auth_names: tuple[str, str] = ("--user", "--password")) -
             finally:
                 backend.close()
 
+        for option in reversed(options):
+            wrapper = option(wrapper)
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -94,7 +94,7 @@ class JsonWriter:
     show_default=True,
     help="Tasks fetched per request.",
 )
-@backend_options()
+@backend_options(auth_names=("--auth-user", "--auth-password"), database=False)
 def export(
     project: str | None,
     template: str | None,

@@ -64,9 +64,6 @@ def content_problems(path: Path, document: Any) -> list[Problem]:
         problems.append(Problem(where, "required: the label of the task's template", "template"))
     elif not isinstance(template, str) or not template.strip():
         problems.append(Problem(where, "must be a template label (text)", "template"))
-    sources = document.get("scan_sources")
-    if sources is not None and not isinstance(sources, dict):
-        problems.append(Problem(where, "must be a mapping of scan name to URL", "scan_sources"))
     return problems
 
 
@@ -87,10 +84,9 @@ def read_task_files(paths: Sequence[Path]) -> tuple[list[TaskFile], list[Problem
     return files, problems
 
 
-def scan_problem(path: Path, label: str, declared: set[str], sources: dict[str, Any]) -> Problem:
-    """The task's scan names against the template's: the server refuses any difference."""
-    missing = sorted(declared - set(sources))
-    extra = sorted(set(sources) - declared)
+def scan_problem(path: Path, label: str, declared: set[str], given: set[str]) -> Problem:
+    missing = sorted(declared - given)
+    extra = sorted(given - declared)
     parts = []
     if missing:
         parts.append(f"missing {', '.join(missing)}")
@@ -104,8 +100,9 @@ def scan_problem(path: Path, label: str, declared: set[str], sources: dict[str, 
 
 
 def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Problem]:
-    """Each template must exist where the tasks go, and declare the scans the tasks name."""
-    from ..services.templates import declared_scans
+    """Each template must exist where the tasks go, and the scan names in a task's
+    `scan_sources` must be the scans its template declares (the rule the server applies)."""
+    from ..services.task_support import declared_scans, scan_labels
 
     by_label: dict[str, list[TaskFile]] = {}
     for task_file in files:
@@ -127,9 +124,11 @@ def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Probl
         if declared is None:
             continue
         for task_file in group:
-            sources = task_file.content.get("scan_sources")
-            if isinstance(sources, dict) and set(sources) != declared:
-                problems.append(scan_problem(task_file.path, label, declared, sources))
+            if "scan_sources" not in task_file.content:
+                continue
+            given = scan_labels(task_file.content["scan_sources"])
+            if given is not None and given != declared:
+                problems.append(scan_problem(task_file.path, label, declared, given))
     return problems
 
 
