@@ -41,7 +41,12 @@ def register(main: click.Group) -> None:
 
 def _script(command: click.Command, name: str, *, prefer_database: bool) -> Callable[[], None]:
     def entry() -> None:
-        command.main(args=sys.argv[1:], prog_name=name, obj={"prefer_database": prefer_database})
+        command.main(
+            args=sys.argv[1:],
+            prog_name=name,
+            obj={"prefer_database": prefer_database},
+            help_option_names=["-h", "--help"],
+        )
 
     return entry
 
