@@ -79,6 +79,8 @@ def test_one_bad_file_among_1000_uploads_nothing_and_names_file_and_field(
 def test_every_problem_is_reported_then_continue_on_error_uploads_the_rest(
     cli: Cli, template: str, tmp_path: Path
 ) -> None:
+    tmp_path = tmp_path / "tasks"
+    tmp_path.mkdir()
     (tmp_path / "good.json").write_text(json.dumps(content(template, 1)))
     (tmp_path / "broken.json").write_text('{"template": "x",\n "name": }')
     (tmp_path / "broken.yaml").write_text("template: x\nname: [a\nother: 1\n")
