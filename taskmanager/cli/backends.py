@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -62,45 +62,34 @@ def split_index_errors(
     return by_index, general
 
 
-class Backend:
+class Backend(Protocol):
     """What commands need, implemented over HTTP or directly on the database."""
 
-    description = ""
+    description: str
 
     def close(self) -> None:
         """Release connections."""
+        ...
 
-    def get_template(self, label: str) -> dict[str, Any] | None:
-        raise NotImplementedError
+    def get_template(self, label: str) -> dict[str, Any] | None: ...
 
-    def create_template(self, label: str, content: str) -> None:
-        raise NotImplementedError
+    def create_template(self, label: str, content: str) -> None: ...
 
-    def update_template(self, label: str, content: str) -> None:
-        raise NotImplementedError
+    def update_template(self, label: str, content: str) -> None: ...
 
     def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
         """Create tasks all-or-nothing (BatchRejected otherwise); the number created."""
-        raise NotImplementedError
+        ...
 
-    def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def task_pages(
-        self, filters: dict[str, Any], *, page_size: int
-    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-        """Export rows a page at a time, each with the total number of matching tasks."""
-        raise NotImplementedError
-
-    def create_user(self, fields: dict[str, Any], roles: list[str], *, confirmed: bool) -> None:
-        raise NotImplementedError
+    def create_user(self, fields: dict[str, Any], roles: list[str], *, confirmed: bool) -> None: ...
 
     def exists(self, kind: str, name: str) -> bool:
         """Whether a role, user, group, tag or template of that name exists."""
-        raise NotImplementedError
+        ...
 
-    def import_config(self, definition: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:
-        raise NotImplementedError
+    def import_config(self, definition: dict[str, Any], *, overwrite: bool) -> dict[str, Any]: ...
 
 
 class ReferenceNames:
@@ -123,7 +112,7 @@ class ReferenceNames:
         return self._names[uri]
 
 
-class HttpBackend(Backend):
+class HttpBackend:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self.description = client.root
@@ -182,6 +171,7 @@ class HttpBackend(Backend):
     def task_pages(
         self, filters: dict[str, Any], *, page_size: int
     ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """Export rows a page at a time, each with the total number of matching tasks."""
         names = ReferenceNames(self.client)
         offset = 0
         while True:
@@ -245,7 +235,7 @@ class HttpBackend(Backend):
         return answer
 
 
-class DatabaseBackend(Backend):
+class DatabaseBackend:
     """The configured database (TASKMAN_*/SQLALCHEMY_DATABASE_URI/DB_*), through the services."""
 
     def __init__(self) -> None:
@@ -460,7 +450,7 @@ def backend_options(
 
 def open_backend(
     *, url: str, user: str | None, password: str | None, token: str | None, database: bool
-) -> Backend:
+) -> HttpBackend | DatabaseBackend:
     if database:
         return DatabaseBackend()
     if not urlsplit(url).hostname:

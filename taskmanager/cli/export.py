@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import click
 
-from .backends import Backend, backend_options
+from .backends import HttpBackend, backend_options
 from .progress import progress_bar
 
 COLUMNS = (
@@ -105,7 +105,7 @@ def export(
     output_format: str,
     output: IO[str],
     page_size: int,
-    backend: Backend,
+    backend: HttpBackend,
 ) -> None:
     """Write tasks (id, project, template, status, users, groups, lock, times, tags,
     tracking id) as CSV or JSON."""

@@ -58,7 +58,7 @@ def content_problems(path: Path, document: Any) -> list[Problem]:
     if not isinstance(document, dict):
         kind = "empty" if document is None else type(document).__name__
         return [Problem(where, f"must be a mapping (the task's content), not {kind}")]
-    problems = []
+    problems: list[Problem] = []
     template = document.get("template")
     if template is None:
         problems.append(Problem(where, "required: the label of the task's template", "template"))
@@ -107,7 +107,7 @@ def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Probl
     by_label: dict[str, list[TaskFile]] = {}
     for task_file in files:
         by_label.setdefault(task_file.template, []).append(task_file)
-    problems = []
+    problems: list[Problem] = []
     for label, group in by_label.items():
         template = backend.get_template(label)
         if template is None:
