@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ADMIN, Cli, unique
+from .conftest import ADMIN, Cli, ok, unique
 from .test_tasks import content, write_template
 
 BIN = Path(sys.executable).parent
@@ -33,10 +33,7 @@ def test_old_scripts_write_to_the_database_or_post_to_the_server(cli: Cli, tmp_p
     assert cli.scalar("SELECT count(*) FROM users WHERE username = :u", u=username) == 1
 
     label = unique("old-tpl")
-    template = _script(
-        "taskmanager-add-template", str(write_template(tmp_path, label)), cli=cli, cwd=tmp_path
-    )
-    assert template.returncode == 0, template.stderr
+    ok(cli.run("add-template", str(write_template(tmp_path, label))))
 
     task = tmp_path / "task.json"
     task.write_text(json.dumps(content(label, 1)))
