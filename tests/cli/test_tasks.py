@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from taskmanager.cli.backends import BatchRejected
+from taskmanager.cli.tasks import Summary, upload
 
 from .conftest import Cli, ok, unique
 
@@ -204,3 +208,47 @@ def test_dry_run_and_conflicting_options(cli: Cli, template: str, tmp_path: Path
     result = cli.run("add-task", str(tmp_path / "tasks"), "-p", project, "-u", "a", "-d", "g")
     assert result.exit_code == 2
     assert "cannot be combined" in result.stderr
+
+
+def test_a_refused_batch_names_file_and_field_and_stops(
+    cli: Cli, template: str, tmp_path: Path
+) -> None:
+    paths = write_tasks(tmp_path / "tasks", template, 3)
+    project = unique("refused")
+    args = ("add-task", str(tmp_path / "tasks"), "-p", project, "-u", unique("nobody"))
+    result = cli.run(*args, "--batch-size", "2")
+    assert result.exit_code == 1, result.output
+    assert f"{paths[0]}: users: User" in result.stderr
+    assert "Tasks created 0, skipped 0, failed 2, not sent 1" in result.output
+    assert count(cli, project) == 0
+
+
+class RefusingBackend:
+    """Stands in for a server that refuses the tasks whose content names `refuse`."""
+
+    description = "a stand-in server"
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
+        bad = {i: {"content": ["refused"]} for i, b in enumerate(bodies) if b["content"]["refuse"]}
+        if bad:
+            raise BatchRejected(f"{len(bad)} tasks are invalid", bad, {})
+        self.created += [body["content"]["name"] for body in bodies]
+        return len(bodies)
+
+
+def test_continue_on_error_sends_a_refused_batch_again_without_the_named_tasks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    items = [
+        (Path(f"t{i}.json"), {"content": {"name": f"t{i}", "refuse": i in (1, 4)}})
+        for i in range(6)
+    ]
+    backend = RefusingBackend()
+    summary = Summary()
+    upload(backend, items, batch_size=3, continue_on_error=True, summary=summary)  # type: ignore[arg-type]
+    assert backend.created == ["t0", "t2", "t3", "t5"]
+    assert (summary.created, summary.failed, summary.not_sent) == (4, 2, 0)
+    assert "t1.json: content: refused" in capsys.readouterr().err
