@@ -323,7 +323,14 @@ class DatabaseBackend:
         from ..services import taskgroups
 
         with self.transaction("task group") as session:
-            group = taskgroups.create(session, body=body, actor=None)
+            group = taskgroups.create(
+                session,
+                actor=None,
+                label=body["label"],
+                callback_url=body.get("callback_url"),
+                callback_content=body.get("callback_content"),
+                items=body.get("tasks") or (),
+            )
         return {"id": str(group.id), "label": group.label}
 
     def create_user(self, fields: dict[str, Any], roles: list[str], *, confirmed: bool) -> None:
