@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 import click
 import requests
+import requests.adapters
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from .errors import EXIT_CONNECTION, EXIT_USAGE, CliError, from_error_body
@@ -88,6 +89,10 @@ class ApiClient:
         self.who = who
         self.timeout = timeout
         self._session = requests.Session()
+        # Room for the parallel requests of an export (urllib3's pool is thread-safe).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.auth = auth
         self._session.headers["Accept"] = "application/json"
 
