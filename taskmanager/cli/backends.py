@@ -110,7 +110,9 @@ class ReferenceNames:
             try:
                 record = self._client.get(self._client.ref(uri))
             except ApiError as error:
-                raise error.cli_error(uri) from None
+                if error.status not in (403, 404):
+                    raise error.cli_error(uri) from None
+                record = {}  # not the caller's to read: the export shows the URL instead
             self._names[uri] = str(record.get(key) or uri)
         return self._names[uri]
 
