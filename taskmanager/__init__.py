@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def _flask_config(settings: Any) -> dict[str, Any]:
     """Everything Flask and its extensions read, derived from the one Settings object."""
     from .models.accounts import User  # noqa: F401  (Security needs the mapped class)
+    from .proxying import StaticAsset
 
     cookie_prefix = "".join(c if c.isalnum() else "_" for c in settings.instance_name.lower())
     config: dict[str, Any] = {
@@ -39,10 +40,14 @@ def _flask_config(settings: Any) -> dict[str, Any]:
             "basicAuth": {"type": "http", "scheme": "basic"},
             "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authentication-Token"},
         },
-        "SWAGGER_UI_CSS": "/static/swagger-ui/swagger-ui.css",
-        "SWAGGER_UI_BUNDLE_JS": "/static/swagger-ui/swagger-ui-bundle.js",
-        "SWAGGER_UI_STANDALONE_PRESET_JS": "/static/swagger-ui/swagger-ui-standalone-preset.js",
-        "DOCS_FAVICON": "/static/swagger-ui/favicon-32x32.png",
+        "AUTO_SERVERS": False,  # proxying sets `servers` per request
+        # Built per request, so that they carry a deployment prefix.
+        "SWAGGER_UI_CSS": StaticAsset("swagger-ui/swagger-ui.css"),
+        "SWAGGER_UI_BUNDLE_JS": StaticAsset("swagger-ui/swagger-ui-bundle.js"),
+        "SWAGGER_UI_STANDALONE_PRESET_JS": StaticAsset(
+            "swagger-ui/swagger-ui-standalone-preset.js"
+        ),
+        "DOCS_FAVICON": StaticAsset("swagger-ui/favicon-32x32.png"),
         # Accounts (Flask-Security)
         "SECURITY_PASSWORD_HASH": "argon2",
         # Hashes written by older servers still verify, and are upgraded on the next login.
@@ -98,7 +103,7 @@ def _engine_options(uri: str) -> dict[str, Any]:
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
-    from . import api, security
+    from . import api, observability, proxying, security
     from .config import load_settings
     from .models import db
 
@@ -120,7 +125,9 @@ def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     if settings.database_uri.startswith("sqlite"):
         _configure_sqlite(app)
     security.init_app(app, settings)
+    observability.init_app(app, settings)
     api.init_app(app)
+    proxying.init_app(app, settings)
 
     if settings.auto_migrate and overrides.get("TASKMAN_AUTO_MIGRATE", True):
         prepare_database(app)
@@ -145,16 +152,17 @@ def _configure_sqlite(app: APIFlask) -> None:
 
 
 def prepare_database(app: APIFlask) -> None:
-    """Migrate to head and run onboarding: what every start of the server does first."""
+    """Migrate to head, run onboarding and load the project repository: every start does this."""
     from . import database
     from .models import db
-    from .services import onboarding
+    from .services import onboarding, project_config
 
     settings = app.extensions["taskman_settings"]
     with app.app_context():
-        database.wait_for_database(db.engine, timeout=60.0)
+        database.wait_for_database(db.engine, timeout=settings.db_wait_timeout)
         database.upgrade(settings.database_uri)
         onboarding.run(db.session, settings)
+        project_config.load_from_repository(db.session, settings)
         if (
             settings.embedded
             and settings.admin_username == "admin"

@@ -42,7 +42,10 @@ OTHER_KNOWN = (
     "PROJECT_REPO",
     "PROJECT_BRANCH",
     "PROJECT_RELATIVE_PATH",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DB_DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -109,6 +112,12 @@ def normalise_database_uri(uri: str) -> str:
     return uri
 
 
+def normalise_prefix(prefix: str) -> str:
+    """`taskmanager/`, `/taskmanager/` and `/taskmanager` all mean `/taskmanager`; `/` means none."""
+    stripped = prefix.strip().strip("/")
+    return f"/{stripped}" if stripped else ""
+
+
 def compose_database_uri(env: dict[str, str]) -> str | None:
     """Build the database URL from DB_* parts (container and Helm set-ups) when given."""
     if not env.get("DB_HOST") and not env.get("DB_NAME"):
@@ -170,6 +179,7 @@ class Settings:
     redis_queue_name: str = "taskmanager_callbacks"
     lock_timeout: float | None = None
     auto_migrate: bool = True
+    db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
     gunicorn_worker_class: str | None = None
     gunicorn_worker_connections: int | None = None
@@ -180,6 +190,14 @@ class Settings:
     project_repo: str | None = None
     project_branch: str | None = None
     project_relative_path: str | None = None
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust, and a fixed path
+    # prefix (e.g. /taskmanager) for proxies that pass the full path on.
+    proxy_count: int = 0
+    url_prefix: str = ""
+    log_format: str = "text"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    prometheus_multiproc_dir: str | None = None
     mail: dict[str, Any] = field(default_factory=dict)
     flask_passthrough: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +279,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         admin_username, admin_password = "admin", admin_password or "admin"
         admin_email = admin_email or "admin@example.org"
 
+    log_format = (env.get("TASKMAN_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"TASKMAN_LOG_FORMAT must be text or json, got {log_format!r}")
+    log_level = (env.get("TASKMAN_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"TASKMAN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+        )
+    proxy_count = as_int("TASKMAN_PROXY_COUNT", env.get("TASKMAN_PROXY_COUNT"), 0) or 0
+    if proxy_count < 0:
+        raise ConfigurationError("TASKMAN_PROXY_COUNT must be zero or more")
+
     mail = {key: parse_value(value) for key, value in env.items() if key.startswith("MAIL_")}
     passthrough = {
         key: parse_value(value)
@@ -305,6 +335,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
         lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),
         auto_migrate=as_bool(env.get("TASKMAN_AUTO_MIGRATE"), True),
+        db_wait_timeout=as_float(
+            "TASKMAN_DB_WAIT_TIMEOUT", env.get("TASKMAN_DB_WAIT_TIMEOUT"), 60.0
+        )
+        or 0.0,
         auth_cache_seconds=as_float(
             "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
         )
@@ -320,6 +354,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         project_repo=env.get("PROJECT_REPO") or None,
         project_branch=env.get("PROJECT_BRANCH") or None,
         project_relative_path=env.get("PROJECT_RELATIVE_PATH") or None,
+        proxy_count=proxy_count,
+        url_prefix=normalise_prefix(env.get("TASKMAN_URL_PREFIX") or ""),
+        log_format=log_format,
+        log_level=log_level,
+        metrics_enabled=as_bool(env.get("TASKMAN_METRICS"), True),
+        prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         mail=mail,
         flask_passthrough=passthrough,
     )

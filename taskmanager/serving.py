@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from .config import ConfigurationError, Settings
 
@@ -45,10 +50,56 @@ def gunicorn_options(
         options["threads"] = min(settings.gunicorn_worker_connections or 4, 64)
     if settings.gunicorn_timeout:
         options["timeout"] = settings.gunicorn_timeout
-    forwarded = os.environ.get("FORWARDED_ALLOW_IPS")
-    if forwarded:
-        options["forwarded_allow_ips"] = forwarded
+    if settings.proxy_count:
+        # The app trusts X-Forwarded-* itself (ProxyFix); gunicorn need not second-guess it.
+        options["forwarded_allow_ips"] = "*"
+    if settings.log_format == "json":
+        options["logger_class"] = JsonLogger
+    if settings.prometheus_multiproc_dir:
+        options["child_exit"] = _mark_worker_dead
     return options
+
+
+def prepare_metrics_dir(configured: str | None) -> str:
+    """A clean folder for prometheus-client's multiprocess files; set before it is imported.
+
+    Files left by a previous run would be counted again, so they are removed at start.
+    """
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="taskmanager-metrics-"))
+        # Removed when the master exits; workers (forked, they inherit this) must leave it be.
+        atexit.register(_remove_in_owner, path, os.getpid())
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    # prometheus-client reads this variable itself, in every worker process.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return str(path)
+
+
+def _remove_in_owner(path: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _mark_worker_dead(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class JsonLogger(Logger):  # type: ignore[misc]
+    """gunicorn's error and access logs as one JSON object per line (TASKMAN_LOG_FORMAT=json)."""
+
+    def setup(self, cfg: Any) -> None:
+        from .observability import JsonFormatter
+
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter())
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

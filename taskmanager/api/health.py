@@ -1,14 +1,17 @@
-"""Health routes under /-/: liveness, readiness (the database answers) and API versions."""
+"""Health routes under /-/: liveness, readiness (the database answers), API versions, metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, abort
+from flask import Response, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import observability
 from ..models import db
+from ..services import statistics
 
 COMPATIBLE_VERSION = "6.6.0"
 
@@ -37,8 +40,37 @@ def ready() -> tuple[dict[str, Any], int]:
 def versions() -> dict[str, Any]:
     from .. import __version__
 
+    # Relative to the server root the client called, never with a deployment prefix: task-client
+    # strips "/-/versions" from the URL it called and appends this path to what is left.
     return {
         "version": COMPATIBLE_VERSION,
         "server_version": __version__,
         "api_versions": {"1.0": "/api/v1/"},
     }
+
+
+@bp.get("/metrics")
+@bp.doc(
+    summary="Prometheus metrics: requests, latencies, tasks by status, callbacks by state",
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
+def metrics() -> Response:
+    settings = current_app.extensions["taskman_settings"]
+    if not settings.metrics_enabled:
+        abort(404)
+    session = db.session
+    return observability.render_metrics(
+        settings,
+        {
+            "taskmanager_tasks": (
+                "Tasks by status",
+                "status",
+                lambda: statistics.count_tasks_by_status(session),
+            ),
+            "taskmanager_callback_deliveries": (
+                "Callback deliveries by state",
+                "state",
+                lambda: statistics.count_callbacks_by_status(session),
+            ),
+        },
+    )

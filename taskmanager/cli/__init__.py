@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -16,6 +18,20 @@ def _settings() -> Settings:
         return load_settings()
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def _startup_errors() -> Iterator[None]:
+    """A bad project repository or config file stops start-up with a message, not a traceback."""
+    from ..services.errors import DomainError
+    from ..services.project_repo import ProjectRepoError
+
+    try:
+        yield
+    except ProjectRepoError as exc:
+        raise click.ClickException(f"Project repository: {exc}") from exc
+    except DomainError as exc:
+        raise click.ClickException(f"Project config: {exc}") from exc
 
 
 def _app(settings: Settings, *, migrate: bool) -> Any:
@@ -60,6 +76,34 @@ def db_downgrade(revision: str, force: bool) -> None:
     click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
 
 
+@db.command("wait")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Give up after this long (s; TASKMAN_DB_WAIT_TIMEOUT).",
+)
+def db_wait(timeout: float | None) -> None:
+    """Wait until the database accepts connections (container start-up)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from .. import database
+
+    settings = _settings()
+    timeout = settings.db_wait_timeout if timeout is None else timeout
+    engine = create_engine(settings.database_uri)
+    try:
+        database.wait_for_database(engine, timeout=timeout)
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"The database did not answer within {timeout:g} s: {exc.orig}"
+        ) from exc
+    finally:
+        engine.dispose()
+    click.echo("Database is reachable")
+
+
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision the database is at."""
@@ -70,21 +114,29 @@ def db_current() -> None:
 
 @main.command()
 def onboarding() -> None:
-    """Create the roles and the TASKMAN_ADMIN_* account (idempotent); migrates first."""
+    """Create the roles and the TASKMAN_ADMIN_* account (idempotent); migrates first.
+
+    With PROJECT_REPO set, also fetches that repository and loads its config file and templates.
+    """
     from .. import database
     from ..models import db as database_handle
     from ..services import onboarding as onboarding_service
+    from ..services import project_config
 
     settings = _settings()
     database.upgrade(settings.database_uri)
     app = _app(settings, migrate=False)
-    with app.app_context():
+    with app.app_context(), _startup_errors():
         admin = onboarding_service.run(database_handle.session, settings)
+        click.echo("Roles admin, superuser and user are in place.")
+        if admin is not None:
+            click.echo(f"Admin account: {admin.username}")
+        counts = project_config.load_from_repository(database_handle.session, settings)
+        if counts is not None:
+            summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            click.echo(f"Project config loaded: {summary or 'nothing new'}")
         database_handle.session.remove()
         database_handle.engine.dispose()
-    click.echo("Roles admin, superuser and user are in place.")
-    if admin is not None:
-        click.echo(f"Admin account: {admin.username}")
 
 
 @main.command()
@@ -110,12 +162,21 @@ def run(host: str, port: int | None, debug: bool) -> None:
 )
 def serve(host: str, port: int | None, workers: int | None) -> None:
     """Run the production server (gunicorn), honouring GUNICORN_* and TASKMANAGER_PORT."""
-    from .. import create_app, prepare_database
-    from ..serving import GunicornServer, gunicorn_options
+    from ..serving import GunicornServer, gunicorn_options, prepare_metrics_dir
 
     settings = _settings()
-    # Migrate once in the master, so workers never race each other to do it.
-    prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
+    if settings.metrics_enabled:
+        # Before the app (and prometheus-client) is imported: every worker writes its counts there.
+        settings = dataclasses.replace(
+            settings,
+            prometheus_multiproc_dir=prepare_metrics_dir(settings.prometheus_multiproc_dir),
+        )
+    from .. import create_app, prepare_database
+
+    if settings.auto_migrate:
+        # Migrate once in the master, so workers never race each other to do it.
+        with _startup_errors():
+            prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
     options = gunicorn_options(settings, host=host, port=port, workers=workers)
     worker_settings = dataclasses.replace(settings, auto_migrate=False)
     GunicornServer(lambda: create_app(worker_settings), options).run()

@@ -1,0 +1,163 @@
+"""Load a project config file: roles, users, groups, tags and task templates.
+
+The format is the one `taskmanager-config` reads (YAML or JSON; template paths relative to the
+file; each template's label is its `template_name`). Existing roles, users, groups and tags are
+left as they are; templates are created or brought up to date, since the repository is where
+they are maintained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..models import Group, Role, Tag, TaskTemplate
+from . import project_repo, users
+from .errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_document(path: Path) -> Any:
+    """Parse a YAML or JSON file; a clear error naming the file when it does not parse."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path.name} does not parse: {exc}", field=path.name) from exc
+
+
+def _template_paths(config: dict[str, Any], base: Path) -> list[Path]:
+    listed = config.get("templates")
+    if listed is None:
+        folder = base / "templates"
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix in TEMPLATE_SUFFIXES)
+    paths = []
+    for entry in listed:
+        path = (base / str(entry)).resolve()
+        if not path.is_relative_to(base.resolve()):
+            raise InvalidInput(
+                f"template path {entry!r} leaves the config folder", field="templates"
+            )
+        if not path.is_file():
+            raise InvalidInput(f"template file {entry!r} does not exist", field="templates")
+        paths.append(path)
+    return paths
+
+
+def upsert_template(session: Session, *, path: Path) -> str:
+    """Create or update the template a file holds; 'created', 'updated' or 'unchanged'."""
+    document = read_document(path)
+    label = document.get("template_name") if isinstance(document, dict) else None
+    if not label:
+        raise InvalidInput(f"{path.name} has no template_name", field="template_name")
+    content = path.read_text(encoding="utf-8")
+    template = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
+    if template is None:
+        session.add(TaskTemplate(label=str(label), content=content))
+        return "created"
+    if template.content == content:
+        return "unchanged"
+    template.content = content
+    return "updated"
+
+
+def _ensure_roles(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
+    for entry in entries:
+        if session.scalars(select(Role).where(Role.name == entry["name"])).first() is None:
+            session.add(
+                Role(
+                    name=entry["name"],
+                    description=entry.get("description"),
+                    permissions=list(entry.get("permissions") or []),
+                )
+            )
+            counts["roles created"] += 1
+    session.flush()
+
+
+def _ensure_users(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
+    for entry in entries:
+        if users.get_by_reference(session, reference=entry["username"]) is not None:
+            continue
+        users.create(
+            session,
+            username=entry["username"],
+            password=entry.get("password"),
+            email=entry.get("email") or f"{entry['username']}@localhost",
+            name=entry.get("name"),
+            active=bool(entry.get("active", True)),
+            assignment_weight=float(entry.get("assignment_weight", 1.0)),
+            roles=entry.get("roles") or [],
+        )
+        counts["users created"] += 1
+
+
+def _ensure_groups(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
+    for entry in entries:
+        groupname = entry["groupname"]
+        if session.scalars(select(Group).where(Group.groupname == groupname)).first() is not None:
+            continue
+        group = Group(groupname=groupname, name=entry.get("name") or groupname)
+        for username in entry.get("members") or []:
+            group.users.append(users.get_or_raise(session, reference=username, field="members"))
+        session.add(group)
+        counts["groups created"] += 1
+    session.flush()
+
+
+def _ensure_tags(session: Session, names: list[str], counts: Counter[str]) -> None:
+    for name in names:
+        if session.scalars(select(Tag).where(Tag.name == name)).first() is None:
+            session.add(Tag(name=name))
+            counts["tags created"] += 1
+    session.flush()
+
+
+def apply(session: Session, *, path: Path) -> dict[str, int]:
+    """Load one config file into the database (flushes; the caller commits)."""
+    config = read_document(path) or {}
+    if not isinstance(config, dict):
+        raise InvalidInput(f"{path.name} must hold a mapping", field=path.name)
+    counts: Counter[str] = Counter()
+    _ensure_roles(session, config.get("roles") or [], counts)
+    _ensure_users(session, config.get("users") or [], counts)
+    _ensure_groups(session, config.get("groups") or [], counts)
+    _ensure_tags(session, config.get("tags") or [], counts)
+    for template_path in _template_paths(config, path.parent):
+        counts[f"templates {upsert_template(session, path=template_path)}"] += 1
+    session.flush()
+    return dict(counts)
+
+
+def load_from_repository(session: Session, settings: Settings) -> dict[str, int] | None:
+    """Fetch PROJECT_REPO and load its config file, committing; None when no repository is set."""
+    path = project_repo.sync(settings)
+    if path is None:
+        return None
+    for attempt in range(3):
+        try:
+            counts = apply(session, path=path)
+            session.commit()
+        except IntegrityError:
+            # Another server starting at the same moment created the same records first.
+            session.rollback()
+            if attempt == 2:
+                raise
+        else:
+            log.info("Loaded project config %s: %s", path.name, counts or "nothing new")
+            return counts
+    return None
