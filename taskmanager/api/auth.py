@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from apiflask import HTTPError
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_login import current_user
 from flask_principal import Identity, identity_changed
 
@@ -34,8 +34,9 @@ def _login(user: User) -> None:
 
 def authenticated_user() -> User | None:
     """The caller, from basic credentials or (via Flask-Security's loader) a token or session."""
-    if "api_user" in g:
-        return g.api_user  # type: ignore[no-any-return]
+    # Kept on the request, not on `g`: an app context can outlive one request (tests, CLI).
+    if "taskman.api_user" in request.environ:
+        return request.environ["taskman.api_user"]  # type: ignore[no-any-return]
     user: User | None = None
     auth = request.authorization
     if auth is not None and auth.type == "basic":
@@ -49,7 +50,7 @@ def authenticated_user() -> User | None:
             _login(user)
     elif current_user.is_authenticated:
         user = current_user._get_current_object()  # type: ignore[attr-defined]
-    g.api_user = user
+    request.environ["taskman.api_user"] = user
     return user
 
 

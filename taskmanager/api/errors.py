@@ -7,8 +7,24 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import current_app
+from sqlalchemy.exc import DataError, IntegrityError
 
+from ..models import db
 from ..services.errors import DomainError
+
+# The documented shape of every error answer (OpenAPI).
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "description": "Per field, what is wrong with it",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["message"],
+}
 
 
 def error_body(
@@ -44,6 +60,9 @@ def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
 
 
 def register(app: APIFlask) -> None:
+    app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
+
     @app.error_processor
     def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
         errors = _flatten_validation_detail(error.detail)
@@ -60,4 +79,18 @@ def register(app: APIFlask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> tuple[dict[str, Any], int]:
+        # Whatever the request flushed before the refusal is not kept.
+        db.session.rollback()
         return error_body(error.message, error.errors, **error.extra), error.status_code
+
+    # Races the services cannot see coming (a concurrent write took the name, or removed the row
+    # referenced) end here: the database refused, nothing was stored.
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError) -> tuple[dict[str, Any], int]:
+        db.session.rollback()
+        return error_body("The change conflicts with data stored meanwhile; try again"), 409
+
+    @app.errorhandler(DataError)
+    def data_error(error: DataError) -> tuple[dict[str, Any], int]:
+        db.session.rollback()
+        return error_body("A value does not fit the database"), 400

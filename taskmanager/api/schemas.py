@@ -1,21 +1,63 @@
-"""Pydantic shapes of the API v1 wire format, for validation and the OpenAPI document."""
+"""Pydantic shapes of the users routes (the API v1 wire format), for validation and OpenAPI."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from ..models import User
+from ..services.validation import max_length
+from .pagination import PageInfo
 
 
 class UserOut(BaseModel):
     username: str
-    uri: str
+    uri: str = Field(description="URL of this user")
     name: str | None
     active: bool
     email: str
-    create_time: str
+    create_time: str = Field(description="ISO 8601")
     assignment_weight: float
-    tasks: str
-    groups: str
+    tasks: str = Field(description="URL of the user's tasks")
+    groups: str = Field(description="URL of the user's groups")
+    id: int
 
 
-class UserList(BaseModel):
-    users: list[str]
+class UserList(PageInfo):
+    users: list[str] = Field(description="URLs of the users, ordered by id")
+    total_users: int
+
+
+class UserCreate(BaseModel):
+    username: str = Field(max_length=max_length(User.username))
+    password: str = Field(min_length=1)
+    email: str = Field(max_length=max_length(User.email))
+    name: str | None = Field(None, max_length=max_length(User.name))
+    active: bool = True
+    assignment_weight: float = Field(1.0, ge=0)
+    roles: list[str | int] | None = Field(
+        None,
+        description="Role names or ids (needs roles_manage); new users get the `user` role "
+        "when this is left out",
+    )
+
+
+class UserUpdate(BaseModel):
+    """Only the fields sent are changed; each needs its permission (403 names the field)."""
+
+    username: str | None = Field(None, max_length=max_length(User.username))
+    password: str | None = None
+    email: str | None = Field(None, max_length=max_length(User.email))
+    name: str | None = Field(None, max_length=max_length(User.name))
+    active: bool | None = None
+    assignment_weight: float | None = Field(None, ge=0)
+
+
+class UserRoleOut(BaseModel):
+    role: int
+    user: int
+    has_role: bool
+
+
+class UserGroupList(PageInfo):
+    groups: list[str] = Field(description="URLs of the user's groups, ordered by id")
+    total_groups: int

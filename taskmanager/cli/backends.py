@@ -219,13 +219,7 @@ class HttpBackend:
                 "confirmed accounts",
                 exit_code=EXIT_USAGE,
             )
-        self._call("POST", "/users", json=fields, source=source)
-        for role in roles:
-            self._call(
-                "PUT",
-                f"/users/{path_segment(fields['username'])}/roles/{path_segment(role)}",
-                source=source,
-            )
+        self._call("POST", "/users", json={**fields, "roles": roles}, source=source)
 
     def exists(self, kind: str, name: str) -> bool:
         try:

@@ -52,9 +52,5 @@ SELF_REGISTERED_ROLE = "user"
 
 
 def of(user: object) -> frozenset[str]:
-    """The permissions a user holds through their roles (memoised on the loaded object)."""
-    cached = getattr(user, "_taskman_permissions", None)
-    if cached is None:
-        cached = frozenset(p for role in user.roles for p in (role.permissions or ()))  # type: ignore[attr-defined]
-        user._taskman_permissions = cached  # type: ignore[attr-defined]
-    return cached
+    """The permissions a user holds through their roles (loaded with the user)."""
+    return frozenset(p for role in user.roles for p in (role.permissions or ()))  # type: ignore[attr-defined]

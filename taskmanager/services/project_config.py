@@ -20,13 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..models import Group, Role, Tag, TaskTemplate
-from . import project_repo, users
-from .errors import InvalidInput
+from ..models import TaskTemplate
+from . import config_import, project_repo, templates
+from .errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
+# What config_import loads (create-only); templates are read from files here.
+ACCOUNT_SECTIONS = ("roles", "users", "groups", "tags")
 
 
 def read_document(path: Path) -> Any:
@@ -67,64 +69,12 @@ def upsert_template(session: Session, *, path: Path) -> str:
     content = path.read_text(encoding="utf-8")
     template = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
     if template is None:
-        session.add(TaskTemplate(label=str(label), content=content))
+        templates.create(session, label=str(label), content=content)
         return "created"
     if template.content == content:
         return "unchanged"
-    template.content = content
+    templates.update(session, template=template, changes={"content": content})
     return "updated"
-
-
-def _ensure_roles(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
-    for entry in entries:
-        if session.scalars(select(Role).where(Role.name == entry["name"])).first() is None:
-            session.add(
-                Role(
-                    name=entry["name"],
-                    description=entry.get("description"),
-                    permissions=list(entry.get("permissions") or []),
-                )
-            )
-            counts["roles created"] += 1
-    session.flush()
-
-
-def _ensure_users(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
-    for entry in entries:
-        if users.get_by_reference(session, reference=entry["username"]) is not None:
-            continue
-        users.create(
-            session,
-            username=entry["username"],
-            password=entry.get("password"),
-            email=entry.get("email") or f"{entry['username']}@localhost",
-            name=entry.get("name"),
-            active=bool(entry.get("active", True)),
-            assignment_weight=float(entry.get("assignment_weight", 1.0)),
-            roles=entry.get("roles") or [],
-        )
-        counts["users created"] += 1
-
-
-def _ensure_groups(session: Session, entries: list[dict[str, Any]], counts: Counter[str]) -> None:
-    for entry in entries:
-        groupname = entry["groupname"]
-        if session.scalars(select(Group).where(Group.groupname == groupname)).first() is not None:
-            continue
-        group = Group(groupname=groupname, name=entry.get("name") or groupname)
-        for username in entry.get("members") or []:
-            group.users.append(users.get_or_raise(session, reference=username, field="members"))
-        session.add(group)
-        counts["groups created"] += 1
-    session.flush()
-
-
-def _ensure_tags(session: Session, names: list[str], counts: Counter[str]) -> None:
-    for name in names:
-        if session.scalars(select(Tag).where(Tag.name == name)).first() is None:
-            session.add(Tag(name=name))
-            counts["tags created"] += 1
-    session.flush()
 
 
 def apply(session: Session, *, path: Path) -> dict[str, int]:
@@ -133,10 +83,11 @@ def apply(session: Session, *, path: Path) -> dict[str, int]:
     if not isinstance(config, dict):
         raise InvalidInput(f"{path.name} must hold a mapping", field=path.name)
     counts: Counter[str] = Counter()
-    _ensure_roles(session, config.get("roles") or [], counts)
-    _ensure_users(session, config.get("users") or [], counts)
-    _ensure_groups(session, config.get("groups") or [], counts)
-    _ensure_tags(session, config.get("tags") or [], counts)
+    accounts = {key: config[key] for key in ACCOUNT_SECTIONS if config.get(key) is not None}
+    created = config_import.import_config(session, definition=accounts)
+    for key in ACCOUNT_SECTIONS:
+        if getattr(created, key):
+            counts[f"{key} created"] = len(getattr(created, key))
     for template_path in _template_paths(config, path.parent):
         counts[f"templates {upsert_template(session, path=template_path)}"] += 1
     session.flush()
@@ -152,7 +103,7 @@ def load_from_repository(session: Session, settings: Settings) -> dict[str, int]
         try:
             counts = apply(session, path=path)
             session.commit()
-        except IntegrityError:
+        except (IntegrityError, Conflict):
             # Another server starting at the same moment created the same records first.
             session.rollback()
             if attempt == 2:
