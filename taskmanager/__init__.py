@@ -103,7 +103,7 @@ def _engine_options(uri: str) -> dict[str, Any]:
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
-    from . import api, observability, proxying, security
+    from . import api, observability, proxying, security, workers
     from .config import load_settings
     from .models import db
 
@@ -128,6 +128,7 @@ def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     observability.init_app(app, settings)
     api.init_app(app)
     proxying.init_app(app, settings)
+    workers.init_app(app)
 
     if settings.auto_migrate and overrides.get("TASKMAN_AUTO_MIGRATE", True):
         prepare_database(app)

@@ -97,6 +97,21 @@ def as_float(name: str, value: Any, default: float | None) -> float | None:
         raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
 
 
+def at_least(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = as_int(name, env.get(name), default)
+    if value is None or value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def seconds(env: dict[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
+    value = as_float(name, env.get(name), default)
+    if value is None or value < 0 or (value == 0 and not zero_ok):
+        kind = "zero or more" if zero_ok else "more than zero"
+        raise ConfigurationError(f"{name} must be {kind} seconds, got {value}")
+    return value
+
+
 def normalise_database_uri(uri: str) -> str:
     """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL."""
     scheme, sep, rest = uri.partition("://")
@@ -173,8 +188,12 @@ class Settings:
     callback_max_attempts: int = 8
     callback_timeout: float = 10.0
     callback_backoff: float = 2.0
+    callback_worker: bool = True
+    callback_poll_interval: float = 5.0
+    callback_concurrency: int = 4
     celery_broker: str = "amqp://guest:guest@localhost//"
     celery_backend: str | None = None
+    celery_queue: str = "taskmanager_callbacks"
     redis_queue_url: str = "redis://localhost:6379"
     redis_queue_name: str = "taskmanager_callbacks"
     lock_timeout: float | None = None
@@ -317,20 +336,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         admin_force_update=as_bool(env.get("TASKMAN_ADMIN_FORCE_UPDATE")),
         callback_method=callback_method,
         callback_secret=env.get("TASKMAN_CALLBACK_SECRET") or None,
-        callback_max_attempts=as_int(
-            "TASKMAN_CALLBACK_MAX_ATTEMPTS", env.get("TASKMAN_CALLBACK_MAX_ATTEMPTS"), 8
-        )
-        or 8,
-        callback_timeout=as_float(
-            "TASKMAN_CALLBACK_TIMEOUT", env.get("TASKMAN_CALLBACK_TIMEOUT"), 10.0
-        )
-        or 10.0,
-        callback_backoff=as_float(
-            "TASKMAN_CALLBACK_BACKOFF", env.get("TASKMAN_CALLBACK_BACKOFF"), 2.0
-        )
-        or 2.0,
+        callback_max_attempts=at_least(env, "TASKMAN_CALLBACK_MAX_ATTEMPTS", 8, minimum=1),
+        callback_timeout=seconds(env, "TASKMAN_CALLBACK_TIMEOUT", 10.0),
+        callback_backoff=seconds(env, "TASKMAN_CALLBACK_BACKOFF", 2.0, zero_ok=True),
+        callback_worker=as_bool(env.get("TASKMAN_CALLBACK_WORKER"), True),
+        callback_poll_interval=seconds(env, "TASKMAN_CALLBACK_POLL_INTERVAL", 5.0),
+        callback_concurrency=at_least(env, "TASKMAN_CALLBACK_CONCURRENCY", 4, minimum=1),
         celery_broker=env.get("TASKMAN_CELERY_BROKER") or "amqp://guest:guest@localhost//",
         celery_backend=env.get("TASKMAN_CELERY_BACKEND") or None,
+        celery_queue=env.get("TASKMAN_CELERY_QUEUE") or "taskmanager_callbacks",
         redis_queue_url=env.get("TASKMAN_REDIS_QUEUE_URL") or "redis://localhost:6379",
         redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
         lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),

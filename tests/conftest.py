@@ -41,6 +41,9 @@ def make_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
         "TASKMAN_ADMIN_USERNAME": "admin",
         "TASKMAN_ADMIN_PASSWORD": "admin",
         "TASKMAN_ADMIN_EMAIL": "admin@example.org",
+        # Apps that tests build on the shared database must not deliver its callbacks from a
+        # thread the test never stops; callback tests start delivery themselves.
+        "TASKMAN_CALLBACK_WORKER": "false",
         **extra,
     }
 

@@ -28,6 +28,8 @@ def test_not_ready_when_database_unreachable(tmp_path: Path) -> None:
             "SECURITY_PASSWORD_SALT": "s",
             "TASKMAN_INSTANCE_PATH": str(tmp_path),
             "TASKMAN_AUTO_MIGRATE": "false",
+            # No callback thread polling a database that is not there for the rest of the run.
+            "TASKMAN_CALLBACK_WORKER": "false",
         }
     )
     app = create_app(settings)

@@ -12,7 +12,16 @@ from . import errors, health
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
 
 # Each module registers its routes on `v1` when imported; one module per resource.
-ROUTE_MODULES = ("users", "groups", "roles", "tags", "templates", "meta", "config_service")
+ROUTE_MODULES = (
+    "users",
+    "groups",
+    "roles",
+    "tags",
+    "templates",
+    "meta",
+    "config_service",
+    "callbacks",
+)
 
 # Every API v1 route accepts HTTP basic auth or a token; Swagger UI's "Try it out" needs this.
 API_SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}, {"tokenAuth": []}]

@@ -25,14 +25,20 @@ def healthy() -> dict[str, Any]:
 
 
 @bp.get("/ready")
-@bp.doc(summary="The server can answer: its database is reachable", responses=[200, 503])
+@bp.doc(
+    summary="The server can answer: its database is reachable",
+    description="`callbacks` counts the callback deliveries in each status (pending, "
+    "delivering, delivered, failed), for monitoring.",
+    responses=[200, 503],
+)
 def ready() -> tuple[dict[str, Any], int]:
     try:
         db.session.execute(text("SELECT 1"))
+        counts = statistics.count_callbacks_by_status(db.session)
     except SQLAlchemyError as exc:
         db.session.rollback()
         return {"ready": False, "database": "unreachable", "message": type(exc).__name__}, 503
-    return {"ready": True, "database": "ok"}, 200
+    return {"ready": True, "database": "ok", "callbacks": counts}, 200
 
 
 @bp.get("/versions")

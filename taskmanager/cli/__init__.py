@@ -145,8 +145,13 @@ def onboarding() -> None:
 @click.option("--debug", is_flag=True, help="Reload on code changes and show tracebacks.")
 def run(host: str, port: int | None, debug: bool) -> None:
     """Run the development server (migrates and onboards first)."""
+    from .. import workers as callback_workers
+
     settings = _settings()
     app = _app(settings, migrate=True)
+    if not debug and settings.callback_worker:
+        # With the reloader this process only watches files; the child starts on first request.
+        callback_workers.start(app)
     port = port or settings.port
     click.echo(
         f"TaskManager on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
@@ -172,6 +177,7 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
             prometheus_multiproc_dir=prepare_metrics_dir(settings.prometheus_multiproc_dir),
         )
     from .. import create_app, prepare_database
+    from .. import workers as callback_workers
 
     if settings.auto_migrate:
         # Migrate once in the master, so workers never race each other to do it.
@@ -179,7 +185,20 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
             prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
     options = gunicorn_options(settings, host=host, port=port, workers=workers)
     worker_settings = dataclasses.replace(settings, auto_migrate=False)
-    GunicornServer(lambda: create_app(worker_settings), options).run()
+
+    def worker_app() -> Any:
+        # Runs in each gunicorn worker after the fork: its callback thread belongs to it.
+        app = create_app(worker_settings)
+        if worker_settings.callback_worker:
+            callback_workers.start(app)
+        return app
+
+    GunicornServer(worker_app, options).run()
+
+
+from .worker import worker  # noqa: E402  (registered on `main`, defined beside it)
+
+main.add_command(worker)
 
 
 def _alias(*args: str) -> Any:

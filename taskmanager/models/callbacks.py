@@ -23,7 +23,8 @@ class CallbackDelivery(Base):
     taskgroup_id: Mapped[int | None] = mapped_column(
         ForeignKey("taskgroups.id", ondelete="SET NULL"), index=True
     )
-    url: Mapped[str] = mapped_column(String(512))
+    # Rendered with meta values, so it may be longer than the task's raw_callback_url.
+    url: Mapped[str] = mapped_column(Text)
     method: Mapped[str] = mapped_column(String(8), default="PUT")
     body: Mapped[str | None] = mapped_column(Text)
     # pending -> delivering -> delivered | pending (retry) | failed

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import CallbackDelivery, Task
+from . import callbacks
 
 
 def count_tasks_by_status(session: Session) -> dict[str, int]:
@@ -15,8 +16,9 @@ def count_tasks_by_status(session: Session) -> dict[str, int]:
 
 
 def count_callbacks_by_status(session: Session) -> dict[str, int]:
-    """Number of callback deliveries in each state (pending, delivering, delivered, failed)."""
+    """Number of callback deliveries in each state (pending, delivering, delivered, failed);
+    every state is present, zero when none."""
     rows = session.execute(
         select(CallbackDelivery.status, func.count()).group_by(CallbackDelivery.status)
     )
-    return {status: count for status, count in rows}
+    return {**dict.fromkeys(callbacks.STATUSES, 0), **{status: count for status, count in rows}}

@@ -22,20 +22,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
-    """A server subprocess; `url` is its base URL. Use as a context manager."""
+class ChildProcess:
+    """A subprocess in its own process group, its output in a log file under `cwd`."""
 
     def __init__(
-        self,
-        args: Sequence[str],
-        *,
-        port: int,
-        env: dict[str, str],
-        cwd: Path,
-        ready_timeout: float = 60.0,
+        self, args: Sequence[str], *, env: dict[str, str], cwd: Path, log_name: str
     ) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = cwd / f"server-{port}.log"
+        self.log_path = cwd / f"{log_name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         clean_env = {
             k: v
@@ -50,23 +43,6 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._ready_timeout = ready_timeout
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self._ready_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.output()}"
-                )
-            try:
-                with requests.get(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status_code == 200:
-                        return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"server not ready within {self._ready_timeout}s:\n{self.output()}")
 
     def output(self) -> str:
         self._log.flush()
@@ -86,6 +62,39 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+
+
+class ServerProcess(ChildProcess):
+    """A server subprocess; `url` is its base URL. Use as a context manager."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        port: int,
+        env: dict[str, str],
+        cwd: Path,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(args, env=env, cwd=cwd, log_name=f"server-{port}")
+        self.url = f"http://127.0.0.1:{port}"
+        self._ready_timeout = ready_timeout
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self._ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.output()}"
+                )
+            try:
+                with requests.get(f"{self.url}/-/ready", timeout=2) as response:
+                    if response.status_code == 200:
+                        return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"server not ready within {self._ready_timeout}s:\n{self.output()}")
 
     def __enter__(self) -> ServerProcess:
         try:

@@ -205,7 +205,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("taskgroup_id", sa.Integer(), nullable=True),
-        sa.Column("url", sa.String(length=512), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
         sa.Column("method", sa.String(length=8), nullable=False),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),

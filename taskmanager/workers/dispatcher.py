@@ -1,0 +1,179 @@
+"""Background threads that move the callback outbox: deliver it here, or publish ids to a queue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..services import callbacks
+
+log = logging.getLogger(__name__)
+
+SessionFactory = Callable[[], Session]
+# Ids published to a queue per round trip to the database.
+PUBLISH_BATCH = 500
+# After an unexpected error (database unreachable), wait at least this long before trying again.
+ERROR_PAUSE = 1.0
+
+
+class Dispatcher:
+    """A daemon thread running `step()` until it finds nothing to do, then sleeping until woken
+    (after a commit that enqueued a callback) or until the poll interval passes."""
+
+    name = "callbacks"
+
+    def __init__(self, *, session_factory: SessionFactory, settings: Settings, poll: bool) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.poll_interval: float | None = settings.callback_poll_interval if poll else None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_reap = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def step(self) -> int:
+        raise NotImplementedError
+
+    def reap_now_and_then(self, session: Session) -> None:
+        """Take back rows whose worker died mid-attempt; at most once per poll interval."""
+        interval = self.settings.callback_poll_interval
+        if time.monotonic() - self._last_reap >= interval:
+            self._last_reap = time.monotonic()
+            reaped = callbacks.reap_expired(session, settings=self.settings)
+            if reaped:
+                log.warning("took back %d callback deliveries whose worker stopped", reaped)
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                done = self.step()
+            except Exception as exc:
+                # The whole story once; then one line per try until it works again.
+                if failing:
+                    log.warning("%s still failing: %s", self.name, exc)
+                else:
+                    log.exception("%s failed; trying again every poll interval", self.name)
+                failing = True
+                self._stopping.wait(max(ERROR_PAUSE, self.poll_interval or ERROR_PAUSE))
+                continue
+            if failing:
+                log.info("%s works again", self.name)
+                failing = False
+            if not done:
+                self._wake.wait(self.poll_interval)
+
+
+class LocalDispatcher(Dispatcher):
+    """TASKMAN_CALLBACK_METHOD=local: claim due deliveries and send them from a thread pool."""
+
+    name = "callbacks-local"
+
+    def __init__(self, *, session_factory: SessionFactory, settings: Settings) -> None:
+        super().__init__(session_factory=session_factory, settings=settings, poll=True)
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.callback_concurrency, thread_name_prefix="callback-send"
+        )
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
+
+    def step(self) -> int:
+        with self._count_lock:
+            free = self.settings.callback_concurrency - self._in_flight
+        with self.session_factory() as session:
+            self.reap_now_and_then(session)
+            if free <= 0:
+                return 0  # a finishing send wakes us
+            claimed = callbacks.claim_due(session, settings=self.settings, limit=free)
+        for delivery_id in claimed:
+            with self._count_lock:
+                self._in_flight += 1
+            future = self._pool.submit(self._send, delivery_id)
+            future.add_done_callback(self._sent)
+        return len(claimed)
+
+    def _send(self, delivery_id: int) -> str:
+        with self.session_factory() as session:
+            return callbacks.send(session, delivery_id=delivery_id, settings=self.settings)
+
+    def _sent(self, future: Future[str]) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
+        if future.exception() is not None:
+            # The row stays claimed; its lease lapses and it is retried.
+            log.error("callback delivery crashed", exc_info=future.exception())
+        self.wake()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Publisher(Protocol):
+    def publish(self, delivery_ids: Sequence[int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class QueueDispatcher(Dispatcher):
+    """TASKMAN_CALLBACK_METHOD=celery/redis_queue: publish the ids of due deliveries.
+
+    In `taskmanager worker` it polls (the sweeper: nothing depends on a message surviving);
+    in server processes it runs after commits that enqueued.
+    """
+
+    name = "callbacks-publisher"
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        settings: Settings,
+        publisher: Publisher,
+        poll: bool,
+    ) -> None:
+        super().__init__(session_factory=session_factory, settings=settings, poll=poll)
+        self.publisher = publisher
+
+    def step(self) -> int:
+        with self.session_factory() as session:
+            if self.poll_interval is not None:
+                self.reap_now_and_then(session)
+            ids = callbacks.mark_published(session, limit=PUBLISH_BATCH)
+            if not ids:
+                return 0
+            try:
+                self.publisher.publish(ids)
+            except Exception:
+                callbacks.unmark_published(session, delivery_ids=ids)
+                raise
+        return len(ids)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self.publisher.close()

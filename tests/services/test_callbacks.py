@@ -1,0 +1,304 @@
+"""The outbox rules: enqueueing in the caller's transaction, claims, retries, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from taskmanager import workers
+from taskmanager.models import CallbackDelivery, TaskGroup, db, utcnow
+from taskmanager.services import callbacks, statistics
+from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+
+from ..support.callbacks import SECRET, assert_signed, count, make_tasks, quick, refused_port
+from ..support.receiver import Receiver
+
+
+def _row(session, delivery_id: int) -> CallbackDelivery:
+    session.rollback()
+    return session.get(CallbackDelivery, delivery_id, populate_existing=True)
+
+
+def _set(session, delivery_id: int, **values) -> None:
+    session.execute(
+        update(CallbackDelivery).where(CallbackDelivery.id == delivery_id).values(**values)
+    )
+    session.commit()
+
+
+def test_enqueue_is_part_of_the_callers_transaction(session) -> None:
+    make_tasks(session, 1, "http://127.0.0.1:9/cb")
+    assert count(session) == 1
+    callbacks.enqueue(session, url="http://127.0.0.1:9/x", body="{}")
+    session.rollback()
+    assert count(session) == 1
+    (delivery,) = callbacks.list_deliveries(session)[0]
+    assert delivery.status == "pending" and delivery.attempts == 0
+    assert delivery.url == "http://127.0.0.1:9/cb/done/0"
+    assert len(delivery.idempotency_key) == 32 and delivery.method == "PUT"
+    assert delivery.task_id is not None
+
+
+def test_long_rendered_urls_fit(session) -> None:
+    url = "http://127.0.0.1:9/cb?" + "&".join(f"subject{n}=S{n:04d}" for n in range(200))
+    assert len(url) > 2000
+    delivery = callbacks.enqueue(session, url=url, body=None)
+    session.commit()
+    assert _row(session, delivery.id).url == url
+
+
+def test_nothing_is_enqueued_without_a_url(session) -> None:
+    group = TaskGroup(label="g", callback_content='{"g": 1}')
+    session.add(group)
+    session.flush()
+    assert callbacks.enqueue_for_taskgroup(session, taskgroup=group, rendered_url=None) is None
+    delivery = callbacks.enqueue_for_taskgroup(
+        session, taskgroup=group, rendered_url="http://127.0.0.1:9/g"
+    )
+    session.commit()
+    assert delivery is not None and delivery.taskgroup_id == group.id
+    assert delivery.body == '{"g": 1}'
+
+
+def test_body_is_sent_as_json() -> None:
+    assert callbacks.body_bytes('{"a": [1, 2]}') == b'{"a": [1, 2]}'
+    assert callbacks.body_bytes("not json") == b'"not json"'
+    assert callbacks.body_bytes(None) == b"null"
+
+
+def test_signature_scheme_as_documented() -> None:
+    body, timestamp = b'{"task": 1}', str(int(time.time()))
+    expected = hmac.new(
+        SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    header = callbacks.signature(SECRET, timestamp, body)
+    assert header == f"sha256={expected}"
+    assert callbacks.verify_signature(SECRET, timestamp=timestamp, body=body, header=header)
+    assert not callbacks.verify_signature(
+        SECRET, timestamp=timestamp, body=body + b" ", header=header
+    )
+    assert not callbacks.verify_signature("other", timestamp=timestamp, body=body, header=header)
+    old = str(int(time.time()) - 3600)
+    assert not callbacks.verify_signature(
+        SECRET, timestamp=old, body=body, header=callbacks.signature(SECRET, old, body)
+    )
+
+
+def test_a_row_is_claimed_once(session, settings) -> None:
+    make_tasks(session, 3, "http://127.0.0.1:9")
+    first = callbacks.claim_due(session, settings=settings, limit=10)
+    assert len(first) == 3
+    assert callbacks.claim_due(session, settings=settings, limit=10) == []
+    assert not callbacks.claim(session, delivery_id=first[0], settings=settings)
+    row = _row(session, first[0])
+    assert row.status == "delivering" and row.attempts == 1
+    assert row.claimed_until > utcnow() + timedelta(seconds=settings.callback_timeout)
+
+
+def test_concurrent_claimers_never_share_a_row(app, session, settings) -> None:
+    make_tasks(session, 60, "http://127.0.0.1:9")
+    # The sessions the delivery threads and workers use (READ COMMITTED on MariaDB).
+    sessions = workers.session_factory_for(db.engine)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def claimer() -> None:
+        claimed: list[int] = []
+        try:
+            with sessions() as own:
+                start.wait()
+                while batch := callbacks.claim_due(own, settings=settings, limit=5):
+                    claimed.extend(batch)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        results.append(claimed)
+
+    threads = [threading.Thread(target=claimer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    every = [delivery_id for claimed in results for delivery_id in claimed]
+    assert len(every) == 60 and len(set(every)) == 60
+
+
+def test_failed_attempts_back_off_then_fail(session, settings) -> None:
+    policy = quick(settings, callback_max_attempts=3, callback_backoff=30.0)
+    make_tasks(session, 1, f"http://127.0.0.1:{refused_port()}")
+    for attempt in (1, 2, 3):
+        (delivery_id,) = callbacks.claim_due(session, settings=policy, limit=5)
+        before = utcnow()
+        status = callbacks.send(session, delivery_id=delivery_id, settings=policy)
+        row = _row(session, delivery_id)
+        assert row.attempts == attempt and "ConnectionError" in row.last_error
+        if attempt < 3:
+            assert status == "pending" and row.claimed_until is None
+            delay = row.next_attempt_at - before
+            expected = 30.0 * 2 ** (attempt - 1)
+            assert timedelta(seconds=expected - 1) < delay < timedelta(seconds=expected + 5)
+            assert callbacks.claim_due(session, settings=policy, limit=5) == []
+            _set(session, delivery_id, next_attempt_at=utcnow() - timedelta(seconds=1))
+    assert status == "failed" and row.status == "failed"
+    assert callbacks.claim_due(session, settings=policy, limit=5) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "delivered"), [(200, True), (202, True), (204, True), (301, False), (500, False)]
+)
+def test_any_2xx_counts_as_delivered(session, settings, answer, delivered) -> None:
+    with Receiver(status=answer) as receiver:
+        make_tasks(session, 1, receiver.url)
+        (delivery_id,) = callbacks.claim_due(session, settings=quick(settings), limit=5)
+        callbacks.send(session, delivery_id=delivery_id, settings=quick(settings))
+    row = _row(session, delivery_id)
+    assert row.last_status_code == answer
+    assert (row.status == "delivered") is delivered
+    if delivered:
+        assert row.delivered_at is not None and row.last_error is None
+    else:
+        assert row.status == "pending" and row.last_error.startswith(f"HTTP {answer}")
+
+
+def test_request_carries_key_and_signature(session, settings) -> None:
+    with Receiver() as receiver:
+        make_tasks(session, 1, receiver.url)
+        (delivery_id,) = callbacks.claim_due(session, settings=quick(settings), limit=5)
+        callbacks.send(session, delivery_id=delivery_id, settings=quick(settings))
+    (request,) = receiver.requests
+    row = _row(session, delivery_id)
+    assert request.method == "PUT" and request.path == "/done/0"
+    assert request.body == row.body.encode()
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["idempotency-key"] == row.idempotency_key
+    assert request.headers["x-taskmanager-attempt"] == "1"
+    assert_signed(request)
+
+
+def test_unsigned_without_a_secret(session, settings) -> None:
+    with Receiver() as receiver:
+        make_tasks(session, 1, receiver.url)
+        policy = quick(settings, callback_secret=None)
+        (delivery_id,) = callbacks.claim_due(session, settings=policy, limit=5)
+        callbacks.send(session, delivery_id=delivery_id, settings=policy)
+    (request,) = receiver.requests
+    assert "x-taskmanager-signature" not in request.headers
+    assert request.headers["idempotency-key"]
+
+
+def test_expired_claims_are_taken_back(session, settings) -> None:
+    policy = quick(settings, callback_max_attempts=2)
+    make_tasks(session, 2, "http://127.0.0.1:9")
+    retried, failed = callbacks.claim_due(session, settings=policy, limit=5)
+    _set(session, failed, attempts=2)
+    assert callbacks.reap_expired(session, settings=policy) == 0  # leases still running
+    for delivery_id in (retried, failed):
+        _set(session, delivery_id, claimed_until=utcnow() - timedelta(seconds=1))
+    assert callbacks.reap_expired(session, settings=policy) == 2
+    assert _row(session, retried).status == "pending"
+    assert _row(session, failed).status == "failed"
+    assert "stopped" in _row(session, failed).last_error
+    assert callbacks.claim_due(session, settings=policy, limit=5) == [retried]
+
+
+def test_an_expired_claim_can_be_taken_over_and_the_old_outcome_is_ignored(
+    session, settings
+) -> None:
+    make_tasks(session, 1, "http://127.0.0.1:9")
+    (delivery_id,) = callbacks.claim_due(session, settings=settings, limit=5)
+    stale = _row(session, delivery_id)
+    session.expunge(stale)
+    _set(session, delivery_id, claimed_until=utcnow() - timedelta(seconds=1))
+    assert callbacks.claim(session, delivery_id=delivery_id, settings=settings)
+    outcome = callbacks.Outcome(delivered=True, status_code=200, error=None)
+    assert (
+        callbacks._record(session, delivery=stale, outcome=outcome, settings=settings) == "lapsed"
+    )
+    row = _row(session, delivery_id)
+    assert row.status == "delivering" and row.attempts == 2
+
+
+def test_retry_only_failed_deliveries(session) -> None:
+    make_tasks(session, 2, "http://127.0.0.1:9")
+    failed_id, pending_id = (d.id for d in callbacks.list_deliveries(session)[0])
+    _set(session, failed_id, status="failed", attempts=8, last_error="HTTP 500")
+    delivery = callbacks.retry(session, delivery_id=failed_id)
+    session.commit()
+    assert delivery.status == "pending" and delivery.attempts == 0
+    assert delivery.next_attempt_at <= utcnow()
+    with pytest.raises(Conflict):
+        callbacks.retry(session, delivery_id=pending_id)
+    with pytest.raises(NotFound):
+        callbacks.retry(session, delivery_id=10**9)
+    with pytest.raises(NotFound):
+        callbacks.get_or_raise(session, delivery_id="nope")
+
+
+def test_list_filters_pages_and_counts(session) -> None:
+    tasks = make_tasks(session, 5, "http://127.0.0.1:9")
+    group = TaskGroup(label="g")
+    session.add(group)
+    session.flush()
+    callbacks.enqueue_for_taskgroup(session, taskgroup=group, rendered_url="http://127.0.0.1:9/g")
+    session.commit()
+    ids = [d.id for d in callbacks.list_deliveries(session, limit=100)[0]]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 6
+    _set(session, ids[1], status="failed")
+    _set(session, ids[2], status="delivered")
+
+    page, total = callbacks.list_deliveries(session, offset=1, limit=2)
+    assert total == 6 and [d.id for d in page] == ids[1:3]
+    assert callbacks.list_deliveries(session, status="failed")[1] == 1
+    (only,), total = callbacks.list_deliveries(session, task_id=tasks[3].id)
+    assert total == 1 and only.task_id == tasks[3].id
+    (only,), total = callbacks.list_deliveries(session, taskgroup_id=group.id)
+    assert total == 1 and only.taskgroup_id == group.id
+    with pytest.raises(InvalidInput):
+        callbacks.list_deliveries(session, status="lost")
+    assert statistics.count_callbacks_by_status(session) == {
+        "pending": 4,
+        "delivering": 0,
+        "delivered": 1,
+        "failed": 1,
+    }
+
+
+def test_published_ids_are_not_published_again_until_presumed_lost(session, settings) -> None:
+    make_tasks(session, 3, "http://127.0.0.1:9")
+    published = callbacks.mark_published(session, limit=10)
+    assert len(published) == 3
+    assert callbacks.mark_published(session, limit=10) == []
+    callbacks.unmark_published(session, delivery_ids=published[:1])
+    assert callbacks.mark_published(session, limit=10) == published[:1]
+    _set(session, published[1], claimed_until=utcnow() - timedelta(seconds=1))
+    assert callbacks.mark_published(session, limit=10) == [published[1]]
+    # A published row is still claimable by whoever receives the message.
+    assert sorted(callbacks.claim_due(session, settings=settings, limit=10)) == sorted(published)
+
+
+def test_workers_are_woken_after_commits_that_enqueue(session) -> None:
+    calls: list[int] = []
+
+    def listener() -> None:
+        calls.append(1)
+
+    callbacks.add_commit_listener(listener)
+    try:
+        callbacks.enqueue(session, url="http://127.0.0.1:9/a", body=None)
+        session.rollback()
+        session.commit()
+        assert calls == []
+        callbacks.enqueue(session, url="http://127.0.0.1:9/a", body=None)
+        session.commit()
+        assert calls == [1]
+        session.commit()
+        assert calls == [1]
+    finally:
+        callbacks.remove_commit_listener(listener)
