@@ -21,6 +21,7 @@ ROUTE_MODULES = (
     "meta",
     "config_service",
     "callbacks",
+    "tasks",
 )
 
 # Every API v1 route accepts HTTP basic auth or a token; Swagger UI's "Try it out" needs this.

@@ -1,0 +1,406 @@
+"""Task routes: list, create (one or in bulk), read, change, delete, history, timepoint, and the
+task lists of a user, a group and a tag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, TypeVar
+
+from flask import Response, jsonify, request
+from pydantic import TypeAdapter, ValidationError
+
+from ..models import Task, db, utcnow
+from ..services import groups as group_service
+from ..services import meta as meta_service
+from ..services import rendering, task_lists
+from ..services import tags as tag_service
+from ..services import tasks as task_service
+from ..services import users as user_service
+from ..services.errors import InvalidInput
+from . import v1
+from .auth import caller, permission_required
+from .pagination import page_keys
+from .tasks_schemas import (
+    DeletedOut,
+    Pagination,
+    TaskCreateBody,
+    TaskCreatedOut,
+    TaskHistoryOut,
+    TaskIn,
+    TaskListOut,
+    TaskListQuery,
+    TaskOut,
+    TaskUpdate,
+    TimepointQuery,
+)
+from .uris import uri_maker
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ = ("task_read", "task_read_all")
+UPDATE = ("task_update_status", "task_update_status_all", "task_update_user", "task_update_all")
+_TASK_LIST = TypeAdapter(list[TaskIn])
+
+
+@dataclass(frozen=True)
+class _Uris:
+    """URL makers for what task answers refer to: one url_for each per answer, not per row."""
+
+    task: Callable[[int | str], str]
+    template: Callable[[int | str], str]
+    tag: Callable[[int | str], str]
+    user: Callable[[int | str], str]
+    group: Callable[[int | str], str]
+
+    @classmethod
+    def make(cls) -> _Uris:
+        return cls(
+            task=uri_maker("api_v1.get_task", "task_id"),
+            template=uri_maker("api_v1.get_task_template", "template_id"),
+            tag=uri_maker("api_v1.get_tag", "tag_id"),
+            user=uri_maker("api_v1.get_user", "user_id"),
+            group=uri_maker("api_v1.get_group", "group_id"),
+        )
+
+
+def _taskgroup_uri(taskgroup_id: int) -> str:
+    # Task group routes live in another module; their path is fixed by the API.
+    return f"{request.script_root}{v1.url_prefix}/taskgroups/{taskgroup_id}"
+
+
+def summary_dict(summary: task_service.TaskSummary, uris: _Uris) -> dict[str, Any]:
+    return {
+        "uri": uris.task(summary.id),
+        "id": str(summary.id),
+        "status": summary.status,
+        "project": summary.project,
+        "template": uris.template(summary.template_id),
+        "tags": [{"uri": uris.tag(tag_id), "name": name} for tag_id, name in summary.tags],
+    }
+
+
+def page_response(page: task_lists.Page) -> Response:
+    uris = _Uris.make()
+    return _listing(
+        {"tasks": [summary_dict(item, uris) for item in page.items], **page_keys(page, "tasks")}
+    )
+
+
+def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The detail shape; content and callback URL rendered with `values` (default: current)."""
+    if values is None:
+        values = rendering.current_values(db.session)
+    links = task_lists.links(db.session, task_ids=[task.id])[task.id]
+    uris = _Uris.make()
+    uri = uris.task(task.id)
+    return {
+        "uri": uri,
+        "id": str(task.id),
+        "project": task.project,
+        "template": uris.template(task.template_id),
+        "content": rendering.render(task.raw_content, values),
+        "raw_content": task.raw_content,
+        "status": task.status,
+        "lock": f"{uri}/lock",
+        "tags": [uris.tag(tag_id) for tag_id in links.tags],
+        "callback_url": rendering.render_optional(task.raw_callback_url, values),
+        "raw_callback_url": task.raw_callback_url,
+        "callback_content": task.callback_content,
+        "generator_url": task.generator_url,
+        "application_name": task.application_name,
+        "application_version": task.application_version,
+        "tracking_id": task.tracking_id,
+        "create_time": task.create_time.isoformat(),
+        "update_time": task.update_time.isoformat(),
+        "users": [uris.user(user_id) for user_id in links.users],
+        "groups": [uris.group(group_id) for group_id in links.groups],
+        "users_via_group": [uris.user(user_id) for user_id in links.users_via_group],
+        "taskgroup": _taskgroup_uri(task.taskgroup_id) if task.taskgroup_id else None,
+        "done_by": uris.user(task.done_by_id) if task.done_by_id else None,
+        "done_time": task.done_time.isoformat() if task.done_time else None,
+    }
+
+
+def _field_errors(error: ValidationError, *, indexed: bool) -> dict[str, list[str]]:
+    """Pydantic errors keyed by field, or by `index.field` for a list of tasks."""
+    errors: dict[str, list[str]] = {}
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        key = ".".join(loc[:2] if indexed else loc[:1]) or "_schema"
+        errors.setdefault(key, []).append(item["msg"])
+    return errors
+
+
+def _new_task(item: TaskIn) -> task_service.NewTask:
+    return task_service.NewTask(**dict(item))  # shallow: content objects stay as given
+
+
+def _listing(data: dict[str, Any], status: int = 200) -> Response:
+    """A list answer as is: its shape is built here and checked by the contract tests, and
+    validating thousands of summaries again on the way out would cost more than the query."""
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+def _document_body(schema: Any) -> Callable[[F], F]:
+    """Describe the request body in OpenAPI; the view validates it itself (object or array)."""
+
+    def decorator(view: F) -> F:
+        v1.input(schema, arg_name="body")(view)  # annotates `view`; its validating wrapper unused
+        return view
+
+    return decorator
+
+
+@v1.get("/tasks")
+@v1.input(TaskListQuery, location="query", arg_name="query")
+@v1.output(TaskListOut)
+@v1.doc(
+    summary="List tasks",
+    description="Tasks the caller may see, ordered by id. Filters combine with AND; `tag` may be "
+    "repeated. Without task_read_all the list holds only tasks assigned to the caller (directly "
+    "or through a group) and `user` is ignored. `total_tasks` counts every match; the default "
+    "and maximum `limit` is 10,000 (the official client asks without a limit).",
+    tags=["Tasks"],
+)
+@permission_required(*READ)
+def list_tasks(query: TaskListQuery) -> Response:
+    page = task_lists.list_page(
+        db.session,
+        viewer=caller(),
+        project=query.project,
+        template=query.template,
+        user=query.user,
+        status=query.status,
+        tags=request.args.getlist("tag"),
+        application_name=query.application_name,
+        offset=query.offset,
+        limit=query.limit,
+    )
+    return page_response(page)
+
+
+@v1.post("/tasks")
+@_document_body(TaskCreateBody)
+@v1.output(TaskCreatedOut, status_code=201)
+@v1.doc(
+    summary="Create a task, or many at once",
+    description="A JSON object creates one task and answers its detail. A JSON array (at most "
+    '10,000) creates all of them or none: the answer is `{"tasks": [summary...]}` in the '
+    "order given; a rejection (400) lists every problem under `errors` keyed `index.field` "
+    "(e.g. `3.template`). A single task naming an unknown template, user or group answers 404. "
+    "Tags are created when new. With neither users nor groups the task is given to one user "
+    "(weighted), chosen from `distribute_in_group` when given. When the template declares "
+    "`scans` and the content has `scan_sources`, their names must match (400 names the missing "
+    "and extra ones).",
+    tags=["Tasks"],
+    responses={201: "Created", 400: "Invalid input", 404: "Unknown template, user or group"},
+)
+@permission_required("task_add")
+def create_tasks() -> tuple[dict[str, Any], int] | Response:
+    body = request.get_json(silent=True)
+    actor = caller()
+    if isinstance(body, dict):
+        try:
+            item = TaskIn.model_validate(body)
+        except ValidationError as exc:
+            errors = _field_errors(exc, indexed=False)
+            raise InvalidInput(_invalid_message(errors), errors=errors) from None
+        task = task_service.create(db.session, spec=_new_task(item), actor=actor)
+        db.session.commit()
+        return task_dict(task), 201
+    if isinstance(body, list):
+        if len(body) > task_service.BULK_CREATE_MAX:
+            raise InvalidInput(
+                f"At most {task_service.BULK_CREATE_MAX} tasks per request, got {len(body)}",
+                field="tasks",
+            )
+        specs, rejected = _validate_many(body)
+        summaries = task_service.create_many(
+            db.session, specs=specs, actor=actor, rejected=rejected
+        )
+        db.session.commit()
+        uris = _Uris.make()
+        return _listing({"tasks": [summary_dict(summary, uris) for summary in summaries]}, 201)
+    raise InvalidInput(
+        "The body must be a JSON object (one task) or an array of tasks", field="_schema"
+    )
+
+
+def _validate_many(
+    body: list[Any],
+) -> tuple[list[task_service.NewTask | None], dict[str, list[str]]]:
+    """Check the shape of every element (not only up to the first bad one)."""
+    try:
+        return [_new_task(item) for item in _TASK_LIST.validate_python(body)], {}
+    except ValidationError:
+        pass
+    specs: list[task_service.NewTask | None] = []
+    rejected: dict[str, list[str]] = {}
+    for index, element in enumerate(body):
+        try:
+            specs.append(_new_task(TaskIn.model_validate(element)))
+        except ValidationError as exc:
+            specs.append(None)
+            for name, messages in _field_errors(exc, indexed=False).items():
+                key = f"{index}.{name}" if name != "_schema" else str(index)
+                rejected[key] = messages
+    return specs, rejected
+
+
+def _invalid_message(errors: Mapping[str, list[str]]) -> str:
+    return "Invalid input: " + "; ".join(
+        f"{name}: {', '.join(messages)}" for name, messages in errors.items()
+    )
+
+
+@v1.get("/tasks/<task_id>")
+@v1.output(TaskOut)
+@v1.doc(summary="One task", description="404 when the caller may not see it.", tags=["Tasks"])
+@permission_required(*READ)
+def get_task(task_id: str) -> dict[str, Any]:
+    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    return task_dict(task)
+
+
+@v1.put("/tasks/<task_id>")
+@v1.input(TaskUpdate, arg_name="body")
+@v1.output(TaskOut)
+@v1.doc(
+    summary="Change a task",
+    description="Each field has its own permission: status (task_update_status for one's own "
+    "tasks, task_update_status_all or task_update_all for any), users/groups (task_update_user "
+    "or task_update_all), everything else task_update_all. A field the caller may not change "
+    "answers 403 naming it, and nothing of the request is applied. Setting status `done` "
+    "releases the lock, records who finished and queues the callback; two concurrent requests "
+    "make one transition.",
+    tags=["Tasks"],
+)
+@permission_required(*UPDATE)
+def update_task(task_id: str, body: TaskUpdate) -> dict[str, Any]:
+    actor = caller()
+    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=actor)
+    task_service.update(
+        db.session, task=task, changes=body.model_dump(exclude_unset=True), actor=actor
+    )
+    db.session.commit()
+    return task_dict(task)
+
+
+@v1.delete("/tasks/<task_id>")
+@v1.output(DeletedOut)
+@v1.doc(summary="Delete a task", tags=["Tasks"])
+@permission_required("task_delete")
+def delete_task(task_id: str) -> dict[str, Any]:
+    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    number = task.id
+    task_service.delete(db.session, task=task)
+    db.session.commit()
+    return {"message": f"Task {number} deleted"}
+
+
+@v1.get("/task-at-timepoint/<task_id>")
+@v1.input(TimepointQuery, location="query", arg_name="query")
+@v1.output(TaskOut)
+@v1.doc(
+    summary="One task as it rendered at a time",
+    description="content and callback_url rendered with the meta values valid at `timestamp`.",
+    tags=["Tasks"],
+)
+@permission_required(*READ)
+def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]:
+    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    at = query.timestamp or utcnow()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return task_dict(task, meta_service.values_at(db.session, timestamp=at))
+
+
+@v1.get("/tasks/<task_id>/history")
+@v1.input(Pagination, location="query", arg_name="query")
+@v1.output(TaskHistoryOut)
+@v1.doc(
+    summary="What happened to a task",
+    description="Every create, assignment, lock, unlock, status change and edit, oldest first, "
+    "with who did it and when.",
+    tags=["Tasks"],
+)
+@permission_required(*READ)
+def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
+    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    entries, total = task_lists.list_history(
+        db.session, task=task, offset=query.offset, limit=query.limit
+    )
+    user_uri = _Uris.make().user
+    return {
+        "history": [
+            {
+                "id": entry.id,
+                "timestamp": entry.timestamp.isoformat(),
+                "action": entry.action,
+                "actor": user_uri(entry.actor_id) if entry.actor_id else None,
+                "username": entry.actor_username,
+                "detail": entry.detail,
+            }
+            for entry in entries
+        ],
+        "total": total,
+        "offset": query.offset,
+        "limit": task_lists.effective_limit(query.limit),
+    }
+
+
+@v1.get("/users/<user_id>/tasks")
+@v1.input(Pagination, location="query", arg_name="query")
+@v1.output(TaskListOut)
+@v1.doc(
+    summary="A user's tasks",
+    description="Tasks assigned to the user directly or through a group. One's own with "
+    "task_read or user_read; anyone's with task_read_all or user_read_all (403 otherwise).",
+    tags=["Tasks", "Users"],
+)
+@permission_required("task_read", "task_read_all", "user_read", "user_read_all")
+def list_user_tasks(user_id: str, query: Pagination) -> Response:
+    user = user_service.get_or_raise(db.session, reference=user_id)
+    page = task_lists.list_for_user(
+        db.session, viewer=caller(), user=user, offset=query.offset, limit=query.limit
+    )
+    return page_response(page)
+
+
+@v1.get("/groups/<group_id>/tasks")
+@v1.input(Pagination, location="query", arg_name="query")
+@v1.output(TaskListOut)
+@v1.doc(
+    summary="A group's tasks",
+    description="Tasks assigned to the group: for its members, and with task_read_all or "
+    "group_read_all (403 otherwise).",
+    tags=["Tasks", "Groups"],
+)
+@permission_required("task_read", "task_read_all", "group_read", "group_read_all")
+def list_group_tasks(group_id: str, query: Pagination) -> Response:
+    group = group_service.get_or_raise(db.session, reference=group_id)
+    page = task_lists.list_for_group(
+        db.session, viewer=caller(), group=group, offset=query.offset, limit=query.limit
+    )
+    return page_response(page)
+
+
+@v1.get("/tags/<tag_id>/tasks")
+@v1.input(Pagination, location="query", arg_name="query")
+@v1.output(TaskListOut)
+@v1.doc(
+    summary="A tag's tasks",
+    description="The tasks with this tag that the caller may see.",
+    tags=["Tasks", "Tags"],
+)
+@permission_required(*READ)
+def list_tag_tasks(tag_id: str, query: Pagination) -> Response:
+    tag = tag_service.get_or_raise(db.session, reference=tag_id)
+    page = task_lists.list_for_tag(
+        db.session, viewer=caller(), tag=tag, offset=query.offset, limit=query.limit
+    )
+    return page_response(page)

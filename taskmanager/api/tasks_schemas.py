@@ -1,0 +1,200 @@
+"""Pydantic shapes of the task routes (wire format of API v1, plus our additions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+
+from ..services.references import MAX_ID
+
+Reference = str | int
+Content = dict[str, Any] | list[Any] | str
+
+_REFERENCE = "an id, a name or a URL path ending in either"
+
+
+class TaskIn(BaseModel):
+    """One task to create (POST /tasks takes one of these, or a list of up to 10,000)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    project: str = Field(description="Project name (at most 64 characters)")
+    template: Reference = Field(description=f"The task template: {_REFERENCE} (label)")
+    content: Content | None = Field(
+        None,
+        description="The task document: a JSON object, or JSON/YAML text. May hold $META "
+        "variables. Required unless raw_content is given.",
+    )
+    raw_content: str | None = Field(
+        None, description="Content as stored, with $META variables; wins over content"
+    )
+    callback_url: str | None = Field(None, description="URL called (PUT) when the task is done")
+    raw_callback_url: str | None = Field(None, description="callback_url with $META variables")
+    callback_content: Content | None = Field(None, description="Body of the callback (JSON)")
+    generator_url: str | None = Field(None, description="Who made the task (at most 512)")
+    tracking_id: str | None = Field(None, description="Outside reference (default 'unassigned')")
+    application_name: str | None = Field(None, description="Client that should open the task")
+    application_version: str | None = Field(None, description="Minimum client version")
+    tags: list[Reference] = Field(
+        default_factory=list, description="Tag names (created if new), or tag ids/URLs"
+    )
+    users: list[Reference] = Field(
+        default_factory=list, description=f"Assigned users: {_REFERENCE}"
+    )
+    groups: list[Reference] = Field(
+        default_factory=list, description=f"Assigned groups: {_REFERENCE}"
+    )
+    distribute_in_group: Reference | None = Field(
+        None,
+        description="Give the task to one member of this group (weighted); not together with "
+        "users or groups. With neither, the task goes to one user chosen among all users.",
+    )
+
+
+class TaskCreateBody(RootModel[TaskIn | list[TaskIn]]):
+    """One task, or a JSON array of tasks created all or nothing."""
+
+
+class TaskUpdate(BaseModel):
+    """Fields of PUT /tasks/{id}; each has its own permission (403 names the field)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str | None = Field(
+        None,
+        description="queued, done, aborted or another word (task_update_status for one's own "
+        "tasks, task_update_status_all or task_update_all for any)",
+    )
+    users: list[Reference] | None = Field(
+        None, description="Replace assigned users (task_update_user or task_update_all)"
+    )
+    groups: list[Reference] | None = Field(
+        None, description="Replace assigned groups (task_update_user or task_update_all)"
+    )
+    project: str | None = None
+    template: Reference | None = None
+    content: Content | None = Field(None, description="Sets raw_content to the same text")
+    raw_content: str | None = None
+    callback_url: str | None = None
+    raw_callback_url: str | None = None
+    callback_content: Content | None = None
+    generator_url: str | None = None
+    tracking_id: str | None = None
+    application_name: str | None = None
+    application_version: str | None = None
+    tags: list[Reference] | None = Field(None, description="Replace all tags (names or URLs)")
+
+
+class Pagination(BaseModel):
+    offset: int = Field(0, ge=0, le=MAX_ID, description="Rows to skip")
+    limit: int | None = Field(
+        None,
+        ge=0,
+        description="Rows to return (default and maximum 10,000; the answer gives the limit used)",
+    )
+
+
+class TaskListQuery(Pagination):
+    project: str | None = None
+    template: str | None = Field(None, description="Template label (or id)")
+    user: str | None = Field(
+        None,
+        description="Username: tasks assigned to that user, directly or via a group. Only with "
+        "task_read_all; otherwise the list always holds the caller's tasks.",
+    )
+    status: str | None = None
+    tag: list[str] = Field(
+        default_factory=list, description="Tag name; repeat the parameter to require several"
+    )
+    application_name: str | None = None
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class TimepointQuery(BaseModel):
+    timestamp: datetime | None = Field(
+        None, description="ISO 8601 time (UTC when no zone is given); default now"
+    )
+
+
+class TagRef(BaseModel):
+    uri: str
+    name: str
+
+
+class TaskSummaryOut(BaseModel):
+    uri: str
+    id: str
+    status: str
+    project: str
+    template: str
+    tags: list[TagRef]
+
+
+class TaskListOut(BaseModel):
+    tasks: list[TaskSummaryOut]
+    total_tasks: int
+    offset: int
+    limit: int
+
+
+class TaskCreatedList(BaseModel):
+    """The answer to a bulk create: the new tasks, in the order they were given."""
+
+    tasks: list[TaskSummaryOut]
+
+
+class TaskOut(BaseModel):
+    uri: str
+    id: str
+    project: str
+    template: str
+    content: str
+    raw_content: str
+    status: str
+    lock: str
+    tags: list[str]
+    callback_url: str | None
+    raw_callback_url: str | None
+    callback_content: str | None
+    generator_url: str | None
+    application_name: str | None
+    application_version: str | None
+    tracking_id: str
+    create_time: str
+    update_time: str
+    users: list[str]
+    groups: list[str]
+    users_via_group: list[str]
+    taskgroup: str | None
+    done_by: str | None
+    done_time: str | None
+
+
+class TaskCreatedOut(RootModel[TaskOut | TaskCreatedList]):
+    """A single create answers the task's detail; a bulk create `{"tasks": [summary...]}`."""
+
+
+class HistoryEntryOut(BaseModel):
+    id: int
+    timestamp: str
+    action: str = Field(description="create, assign, lock, unlock, status or edit")
+    actor: str | None = Field(description="URL of the user who did it")
+    username: str | None
+    detail: Any = Field(description="What changed (JSON), or null")
+
+
+class TaskHistoryOut(BaseModel):
+    history: list[HistoryEntryOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class DeletedOut(BaseModel):
+    message: str

@@ -1,0 +1,325 @@
+"""Lists of tasks: pages of summaries with their total, in a fixed number of queries.
+
+A page costs three queries (count, page, the page's tags) whatever its size. The count reads
+only the link tables' indexes when it can. For the page, a visibility or tag condition is
+either checked row by row while walking tasks in id order (cheap when the caller may see many
+tasks: the walk stops after one page) or as one set of ids (cheap when the set is small).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal, select, union, union_all
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Group,
+    Tag,
+    Task,
+    TaskHistory,
+    User,
+    group_membership,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+)
+from . import groups, listing, permissions
+from .errors import Forbidden
+from .tasks import (
+    LIST_LIMIT_MAX,
+    Reference,
+    TaskSummary,
+    assigned_to,
+    reads_all,
+    resolve_templates,
+    resolve_users,
+)
+
+# Above this many matching tasks, shallow pages check conditions row by row (see above).
+SET_BASED_MAX = 20_000
+SHALLOW_OFFSET = 1_000
+
+
+Page = listing.Page[TaskSummary]
+
+
+@dataclass
+class _Selection:
+    """Which tasks a list holds: column conditions plus assignment, group and tag membership."""
+
+    columns: list[ColumnElement[bool]] = field(default_factory=list)
+    assigned_user: int | None = None
+    group_id: int | None = None
+    tag_ids: list[int] = field(default_factory=list)
+    empty: bool = False
+
+
+def effective_limit(limit: int | None) -> int:
+    """The limit a list uses: the default and the cap are LIST_LIMIT_MAX."""
+    return LIST_LIMIT_MAX if limit is None else max(0, min(limit, LIST_LIMIT_MAX))
+
+
+def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[Any]:
+    """SQL conditions for assignment, group and tags: row-by-row EXISTS, or id sets."""
+
+    def row_test(query: Select[Any]) -> ColumnElement[bool]:
+        # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hash of every matching id,
+        # which it would build before returning the first row of a page.
+        return (query.offset(0) if fence else query).exists()
+
+    def test(query: Select[Any], ids: Select[Any]) -> ColumnElement[bool]:
+        return row_test(query) if per_row else Task.id.in_(ids)
+
+    conditions: list[Any] = list(selection.columns)
+    user_id = selection.assigned_user
+    if user_id is not None:
+        if per_row:
+            direct = select(literal(1)).where(
+                task_users.c.task_id == Task.id, task_users.c.user_id == user_id
+            )
+            via_group = select(literal(1)).where(
+                task_groups_assigned.c.task_id == Task.id,
+                task_groups_assigned.c.group_id == group_membership.c.group_id,
+                group_membership.c.user_id == user_id,
+            )
+            conditions.append(row_test(direct) | row_test(via_group))
+        else:
+            conditions.append(assigned_to(user_id))
+    if selection.group_id is not None:
+        in_group = task_groups_assigned.c.group_id == selection.group_id
+        conditions.append(
+            test(
+                select(literal(1)).where(task_groups_assigned.c.task_id == Task.id, in_group),
+                select(task_groups_assigned.c.task_id).where(in_group),
+            )
+        )
+    for tag_id in selection.tag_ids:
+        tagged = task_tags.c.tag_id == tag_id
+        conditions.append(
+            test(
+                select(literal(1)).where(task_tags.c.task_id == Task.id, tagged),
+                select(task_tags.c.task_id).where(tagged),
+            )
+        )
+    return conditions
+
+
+def _count(session: Session, selection: _Selection) -> int:
+    """SQL COUNT of the selection, from the smallest index that answers it."""
+    only_links = not selection.columns
+    counted: Select[Any]
+    if only_links and selection.group_id is None and not selection.tag_ids:
+        if selection.assigned_user is None:
+            counted = select(func.count()).select_from(Task)
+        else:
+            user_id = selection.assigned_user
+            ids = union(
+                select(task_users.c.task_id).where(task_users.c.user_id == user_id),
+                select(task_groups_assigned.c.task_id)
+                .join(
+                    group_membership,
+                    group_membership.c.group_id == task_groups_assigned.c.group_id,
+                )
+                .where(group_membership.c.user_id == user_id),
+            ).subquery()
+            counted = select(func.count()).select_from(ids)
+    elif (
+        only_links
+        and selection.assigned_user is None
+        and selection.group_id is None
+        and (len(selection.tag_ids) == 1)
+    ):
+        counted = select(func.count()).where(task_tags.c.tag_id == selection.tag_ids[0])
+    elif only_links and selection.assigned_user is None and not selection.tag_ids:
+        counted = select(func.count()).where(task_groups_assigned.c.group_id == selection.group_id)
+    else:
+        conditions = _membership(selection, per_row=False, fence=False)
+        counted = select(func.count()).select_from(Task).where(*conditions)
+    return session.scalar(counted) or 0
+
+
+def _page(session: Session, selection: _Selection, offset: int, limit: int | None) -> Page:
+    """Count, one page of summaries ordered by id, and the page's tags."""
+    offset, limit = max(0, offset), effective_limit(limit)
+    total = 0 if selection.empty else _count(session, selection)
+    items: list[TaskSummary] = []
+    if limit and offset < total:
+        per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET
+        fence = per_row and session.get_bind().dialect.name == "postgresql"
+        query = (
+            select(Task.id, Task.status, Task.project, Task.template_id)
+            .where(*_membership(selection, per_row=per_row, fence=fence))
+            .order_by(Task.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [TaskSummary(*row) for row in session.execute(query)]
+    if items:
+        by_id = {item.id: item for item in items}
+        tag_rows = session.execute(
+            select(task_tags.c.task_id, Tag.id, Tag.name)
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(task_tags.c.task_id.in_(list(by_id)))
+            .order_by(task_tags.c.task_id, Tag.id)
+        )
+        for task_id, tag_id, name in tag_rows:
+            by_id[task_id].tags.append((tag_id, name))
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def list_page(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None = None,
+    template: Reference | None = None,
+    user: Reference | None = None,
+    status: str | None = None,
+    tags: Sequence[str] = (),
+    application_name: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Page:
+    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks."""
+    selection = _Selection()
+    if not reads_all(viewer):
+        selection.assigned_user = viewer.id
+    elif user is not None:
+        subject = resolve_users(session, [user]).get(user)
+        selection.empty |= subject is None
+        selection.assigned_user = subject.id if subject else None
+    for column, value in (
+        (Task.project, project),
+        (Task.status, status),
+        (Task.application_name, application_name),
+    ):
+        if value is not None:
+            selection.columns.append(column == value)
+    if template is not None:
+        found = resolve_templates(session, [template]).get(template)
+        selection.empty |= found is None
+        if found is not None:
+            selection.columns.append(Task.template_id == found.id)
+    if tags:
+        wanted = set(tags)
+        named = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))).all())
+        selection.empty |= len(named) < len(wanted)
+        selection.tag_ids = sorted(named.values())
+    return _page(session, selection, offset, limit)
+
+
+def list_for_user(
+    session: Session, *, viewer: User, user: User, offset: int = 0, limit: int | None = None
+) -> Page:
+    """A user's tasks (direct or via groups): one's own, or anyone's with task/user read-all."""
+    if user.id != viewer.id and not (permissions.of(viewer) & {"task_read_all", "user_read_all"}):
+        raise Forbidden("You may only list your own tasks", field="user")
+    return _page(session, _Selection(assigned_user=user.id), offset, limit)
+
+
+def list_for_group(
+    session: Session, *, viewer: User, group: Group, offset: int = 0, limit: int | None = None
+) -> Page:
+    """Tasks assigned to a group: for members, and for those who read all groups or tasks."""
+    if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not groups.is_member(
+        session, group=group, user=viewer
+    ):
+        raise Forbidden("You may only list the tasks of your own groups", field="group")
+    return _page(session, _Selection(group_id=group.id), offset, limit)
+
+
+def list_for_tag(
+    session: Session, *, viewer: User, tag: Tag, offset: int = 0, limit: int | None = None
+) -> Page:
+    """The tag's tasks that the viewer may see."""
+    selection = _Selection(tag_ids=[tag.id])
+    if not reads_all(viewer):
+        selection.assigned_user = viewer.id
+    return _page(session, selection, offset, limit)
+
+
+# --- what one task refers to, and its history ------------------------------------------------
+
+
+@dataclass
+class TaskLinks:
+    """Ids of what a task refers to (each ordered by id)."""
+
+    users: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    tags: list[int] = field(default_factory=list)
+    users_via_group: list[int] = field(default_factory=list)
+
+
+def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
+    """Assigned users and groups, tags and members of assigned groups of tasks: one query."""
+    if not task_ids:
+        return {}
+    ids = list(task_ids)
+    query = union_all(
+        select(task_users.c.task_id, literal("u"), task_users.c.user_id).where(
+            task_users.c.task_id.in_(ids)
+        ),
+        select(task_groups_assigned.c.task_id, literal("g"), task_groups_assigned.c.group_id).where(
+            task_groups_assigned.c.task_id.in_(ids)
+        ),
+        select(task_tags.c.task_id, literal("t"), task_tags.c.tag_id).where(
+            task_tags.c.task_id.in_(ids)
+        ),
+        select(task_groups_assigned.c.task_id, literal("v"), group_membership.c.user_id)
+        .join(group_membership, group_membership.c.group_id == task_groups_assigned.c.group_id)
+        .where(task_groups_assigned.c.task_id.in_(ids)),
+    )
+    result = {task_id: TaskLinks() for task_id in ids}
+    slots = {"u": "users", "g": "groups", "t": "tags", "v": "users_via_group"}
+    for task_id, kind, ref in session.execute(query):
+        getattr(result[task_id], slots[kind]).append(ref)
+    for entry in result.values():
+        for name in slots.values():
+            setattr(entry, name, sorted(set(getattr(entry, name))))
+    return result
+
+
+@dataclass
+class HistoryEntry:
+    id: int
+    timestamp: datetime
+    action: str
+    actor_id: int | None
+    actor_username: str | None
+    detail: Any
+
+
+def list_history(
+    session: Session, *, task: Task, offset: int = 0, limit: int | None = None
+) -> tuple[list[HistoryEntry], int]:
+    """A task's history, oldest first, with the total number of entries."""
+    offset, limit = max(0, offset), effective_limit(limit)
+    query = (
+        select(
+            TaskHistory.id,
+            TaskHistory.timestamp,
+            TaskHistory.action,
+            TaskHistory.actor_id,
+            User.username,
+            TaskHistory.detail,
+        )
+        .outerjoin(User, User.id == TaskHistory.actor_id)
+        .where(TaskHistory.task_id == task.id)
+        .order_by(TaskHistory.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    entries = [
+        HistoryEntry(id_, ts, action, actor_id, username, json.loads(detail) if detail else None)
+        for id_, ts, action, actor_id, username, detail in session.execute(query)
+    ]
+    total = session.scalar(
+        select(func.count()).select_from(TaskHistory).where(TaskHistory.task_id == task.id)
+    )
+    return entries, total or 0
