@@ -84,9 +84,7 @@ def read_task_files(paths: Sequence[Path]) -> tuple[list[TaskFile], list[Problem
     return files, problems
 
 
-def scan_problem(path: Path, label: str, declared: set[str], given: set[str]) -> Problem:
-    missing = sorted(declared - given)
-    extra = sorted(given - declared)
+def scan_problem(path: Path, label: str, missing: list[str], extra: list[str]) -> Problem:
     parts = []
     if missing:
         parts.append(f"missing {', '.join(missing)}")
@@ -101,8 +99,9 @@ def scan_problem(path: Path, label: str, declared: set[str], given: set[str]) ->
 
 def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Problem]:
     """Each template must exist where the tasks go, and the scan names in a task's
-    `scan_sources` must be the scans its template declares (the rule the server applies)."""
-    from ..services.task_support import declared_scans, scan_labels
+    `scan_sources` must be the scans its template declares (the server's own rule)."""
+    from ..services.tasks import scan_mismatch
+    from ..services.templates import declared_scans
 
     by_label: dict[str, list[TaskFile]] = {}
     for task_file in files:
@@ -124,11 +123,9 @@ def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Probl
         if declared is None:
             continue
         for task_file in group:
-            if "scan_sources" not in task_file.content:
-                continue
-            given = scan_labels(task_file.content["scan_sources"])
-            if given is not None and given != declared:
-                problems.append(scan_problem(task_file.path, label, declared, given))
+            mismatch = scan_mismatch(declared, task_file.content)
+            if mismatch is not None:
+                problems.append(scan_problem(task_file.path, label, *mismatch))
     return problems
 
 
