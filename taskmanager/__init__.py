@@ -86,8 +86,11 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
+        "SECURITY_PASSWORD_LENGTH_MIN": settings.password_length_min,
+        "SESSION_COOKIE_SECURE": settings.cookie_secure,
+        "REMEMBER_COOKIE_SECURE": settings.cookie_secure,
+        # Larger bodies are refused with 413 before they are read (a 10,000-task bulk fits).
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
         **settings.mail,
     }
     return config
@@ -165,12 +168,9 @@ def prepare_database(app: APIFlask) -> None:
         database.upgrade(settings.database_uri)
         onboarding.run(db.session, settings)
         project_config.load_from_repository(db.session, settings)
-        if (
-            settings.embedded
-            and settings.admin_username == "admin"
-            and settings.admin_password == "admin"
-        ):
+        for username in onboarding.accounts_with_default_password(db.session, settings):
             log.warning(
-                "The embedded server has the default admin/admin account: change its password "
-                "before anyone else can reach this server"
+                "SECURITY WARNING: the admin account %r still has the default admin/admin "
+                "password: change it before anyone else can reach this server",
+                username,
             )

@@ -200,6 +200,12 @@ class Settings:
     auto_migrate: bool = True
     db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
+    # Hardening: largest request body, shortest password accepted, cookies only over HTTPS.
+    max_request_bytes: int = 64 * 1024 * 1024
+    password_length_min: int = 8
+    cookie_secure: bool = False
+    login_max_failures: int = 10
+    login_window_seconds: float = 300.0
     gunicorn_worker_class: str | None = None
     gunicorn_worker_connections: int | None = None
     gunicorn_timeout: int | None = None
@@ -357,6 +363,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
         )
         or 0.0,
+        max_request_bytes=at_least(
+            env, "TASKMAN_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024
+        ),
+        password_length_min=at_least(env, "SECURITY_PASSWORD_LENGTH_MIN", 8, minimum=1),
+        cookie_secure=as_bool(env.get("TASKMAN_COOKIE_SECURE")),
+        login_max_failures=at_least(env, "TASKMAN_LOGIN_MAX_FAILURES", 10, minimum=1),
+        login_window_seconds=seconds(env, "TASKMAN_LOGIN_WINDOW_SECONDS", 300.0),
         gunicorn_worker_class=env.get("GUNICORN_WORKER_CLASS") or None,
         gunicorn_worker_connections=as_int(
             "GUNICORN_WORKER_CONNECTIONS", env.get("GUNICORN_WORKER_CONNECTIONS"), None

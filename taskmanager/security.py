@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
-from flask_security import Security, SQLAlchemyUserDatastore
+from flask import Flask, Response, current_app, request
+from flask_security import Security, SQLAlchemyUserDatastore, current_user
 from flask_wtf import CSRFProtect
 
 from .config import Settings
 from .models import Role, User, db
+from .services import throttling
 from .services.authentication import CredentialCache
 
 security = Security()
@@ -24,6 +25,42 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["taskman_credential_cache"] = CredentialCache(
         settings.secret_key, settings.auth_cache_seconds
     )
+    app.before_request(_refuse_throttled_login)
+    app.after_request(_count_failed_login)
+
+
+def _web_login_keys() -> list[tuple[str, str]] | None:
+    """The throttling counters of a web login attempt (None for anything else)."""
+    if request.endpoint != "security.login" or request.method != "POST":
+        return None
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        return None
+    identity = data.get("username") or data.get("email") or data.get("identity")
+    if not isinstance(identity, str) or not identity:
+        return None
+    return throttling.login_keys(identity=identity, address=request.remote_addr)
+
+
+def _refuse_throttled_login() -> None:
+    keys = _web_login_keys()
+    if keys is not None:
+        settings: Settings = current_app.extensions["taskman_settings"]
+        throttling.check(
+            db.session,
+            keys=keys,
+            max_failures=settings.login_max_failures,
+            window=settings.login_window_seconds,
+        )
+
+
+def _count_failed_login(response: Response) -> Response:
+    keys = _web_login_keys()
+    refused = response.status_code >= 500 or response.status_code == 429
+    if keys is not None and not refused and not current_user.is_authenticated:
+        settings: Settings = current_app.extensions["taskman_settings"]
+        throttling.record_failure(db.session, keys=keys, window=settings.login_window_seconds)
+    return response
 
 
 def datastore() -> Any:

@@ -79,3 +79,27 @@ def test_token_authentication(client, app) -> None:
     assert (
         client.get("/api/v1/users/dave", headers={"Authentication-Token": token}).status_code == 401
     )
+
+
+def test_revoke_tokens_route(client, app, admin_headers) -> None:
+    _make_user(app, username="erin", email="erin@example.org")
+    _make_user(app, username="fred", email="fred@example.org")
+    with app.app_context():
+        erin = db.session.query(User).filter_by(username="erin").one()
+        token = erin.get_auth_token()
+        fred = db.session.query(User).filter_by(username="fred").one()
+        fred_token = fred.get_auth_token()
+    erin_headers = {"Authentication-Token": token}
+    assert client.get("/api/v1/users/erin", headers=erin_headers).status_code == 200
+    # A plain user may not revoke someone else's tokens.
+    other = client.post("/api/v1/users/fred/revoke-tokens", headers=erin_headers)
+    assert other.status_code == 403
+    fred_headers = {"Authentication-Token": fred_token}
+    assert client.get("/api/v1/users/fred", headers=fred_headers).status_code == 200
+    # Oneself: the token used for the call stops working afterwards.
+    own = client.post("/api/v1/users/erin/revoke-tokens", headers=erin_headers)
+    assert own.status_code == 200 and own.get_json()["username"] == "erin"
+    assert client.get("/api/v1/users/erin", headers=erin_headers).status_code == 401
+    # An administrator may revoke anyone's.
+    assert client.post("/api/v1/users/fred/revoke-tokens", headers=admin_headers).status_code == 200
+    assert client.get("/api/v1/users/fred", headers=fred_headers).status_code == 401

@@ -48,3 +48,14 @@ def test_admin_account_and_force_update(session, settings) -> None:
         authenticate_basic(session, identity="admin", password="changed", cache=cache) is not None
     )
     assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is None
+
+
+def test_default_admin_password_is_detected_from_the_stored_hash(app, session, settings) -> None:
+    from taskmanager.services import onboarding as onboarding_service
+    from taskmanager.services import users as user_service
+
+    assert onboarding_service.accounts_with_default_password(session, settings) == ["admin"]
+    admin = user_service.get_or_raise(session, reference="admin")
+    user_service.set_password(admin, "a-real-password")
+    session.commit()
+    assert onboarding_service.accounts_with_default_password(session, settings) == []

@@ -10,8 +10,10 @@ from apiflask import HTTPError
 from flask import current_app, request
 from flask_login import current_user
 from flask_principal import Identity, identity_changed
+from flask_security.utils import get_request_attr
 
 from ..models import User, db
+from ..security import csrf
 from ..services import authentication, permissions
 from ..services.errors import Forbidden
 
@@ -27,6 +29,9 @@ def _unauthorised() -> HTTPError:
     )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _login(user: User) -> None:
     current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
     identity_changed.send(current_app._get_current_object(), identity=Identity(user.fs_uniquifier))  # type: ignore[attr-defined]
@@ -40,15 +45,22 @@ def authenticated_user() -> User | None:
     user: User | None = None
     auth = request.authorization
     if auth is not None and auth.type == "basic":
+        settings = current_app.extensions["taskman_settings"]
         user = authentication.authenticate_basic(
             db.session,
             identity=auth.username or "",
             password=auth.password or "",
             cache=current_app.extensions["taskman_credential_cache"],
+            address=request.remote_addr,
+            max_failures=settings.login_max_failures,
+            window=settings.login_window_seconds,
         )
         if user is not None:
             _login(user)
     elif current_user.is_authenticated:
+        # A browser session is sent by other sites' requests too: changes need the CSRF token.
+        if get_request_attr("fs_authn_via") == "session" and request.method not in SAFE_METHODS:
+            csrf.protect()
         user = current_user._get_current_object()  # type: ignore[attr-defined]
     request.environ["taskman.api_user"] = user
     return user

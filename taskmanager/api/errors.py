@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..models import db
-from ..services.errors import DomainError
+from ..services.errors import DomainError, Throttled
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -67,6 +67,9 @@ def register(app: APIFlask) -> None:
     def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
         errors = _flatten_validation_detail(error.detail)
         message = error.message or "Error"
+        if error.status_code == 413 and not errors:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            errors = {"body": [f"The request body is larger than {limit} bytes"]}
         if error.status_code == current_app.config["VALIDATION_ERROR_STATUS_CODE"] and errors:
             message = "Invalid input: " + "; ".join(
                 f"{field}: {', '.join(messages)}" for field, messages in errors.items()
@@ -78,10 +81,13 @@ def register(app: APIFlask) -> None:
         )
 
     @app.errorhandler(DomainError)
-    def domain_error(error: DomainError) -> tuple[dict[str, Any], int]:
+    def domain_error(error: DomainError) -> tuple[dict[str, Any], int, dict[str, str]]:
         # Whatever the request flushed before the refusal is not kept.
         db.session.rollback()
-        return error_body(error.message, error.errors, **error.extra), error.status_code
+        headers = {}
+        if isinstance(error, Throttled):
+            headers["Retry-After"] = str(error.retry_after)
+        return error_body(error.message, error.errors, **error.extra), error.status_code, headers
 
     # Races the services cannot see coming (a concurrent write took the name, or removed the row
     # referenced) end here: the database refused, nothing was stored.

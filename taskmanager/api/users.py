@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from ..models import User, db
 from ..services import roles as role_service
 from ..services import users as user_service
@@ -34,6 +36,10 @@ def user_detail(user: User) -> dict[str, Any]:
     }
 
 
+def _password_min() -> int:
+    return int(current_app.config["SECURITY_PASSWORD_LENGTH_MIN"])
+
+
 @v1.get("/users")
 @v1.input(PageQuery, location="query")
 @v1.output(UserList)
@@ -55,6 +61,7 @@ def create_user(json_data: UserCreate) -> dict[str, Any]:
     if json_data.roles is not None:
         require_any(caller(), "roles_manage")
         role_names = json_data.roles
+    user_service.check_password_length(json_data.password, minimum=_password_min())
     user = user_service.create(
         db.session,
         username=json_data.username,
@@ -98,7 +105,26 @@ def get_user(user_id: str) -> dict[str, Any]:
 def update_user(user_id: str, json_data: UserUpdate) -> dict[str, Any]:
     user = user_service.get_or_raise(db.session, reference=user_id)
     changes = {field: getattr(json_data, field) for field in json_data.model_fields_set}
+    user_service.check_password_length(changes.get("password"), minimum=_password_min())
     user_service.update(db.session, user=user, changes=changes, actor=caller())
+    db.session.commit()
+    return user_detail(user)
+
+
+@v1.post("/users/<user_id>/revoke-tokens")
+@v1.output(UserOut)
+@v1.doc(
+    summary="Revoke a user's auth tokens",
+    description="Every auth token issued to the user stops working at once (sessions and basic "
+    "credentials are unaffected; change the password for those). Oneself, or anyone with "
+    "user_update_all.",
+    tags=TAGS,
+    responses=[403, 404],
+)
+@permission_required("user_update_all", "user_read")
+def revoke_user_tokens(user_id: str) -> dict[str, Any]:
+    user = user_service.get_or_raise(db.session, reference=user_id)
+    user_service.revoke_tokens(db.session, user=user, actor=caller())
     db.session.commit()
     return user_detail(user)
 

@@ -14,11 +14,13 @@ from .tasks import (
     task_tags,
     task_users,
 )
+from .throttling import LoginFailure
 
 __all__ = [
     "Base",
     "CallbackDelivery",
     "Group",
+    "LoginFailure",
     "Meta",
     "MetaHistory",
     "Role",

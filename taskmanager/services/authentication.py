@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import User
+from . import throttling
 
 
 class CredentialCache:
@@ -74,9 +75,16 @@ def find_by_identity(session: Session, identity: str) -> User | None:
 
 
 def authenticate_basic(
-    session: Session, *, identity: str, password: str, cache: CredentialCache
+    session: Session,
+    *,
+    identity: str,
+    password: str,
+    cache: CredentialCache,
+    address: str | None = None,
+    max_failures: int = 10,
+    window: float = 300.0,
 ) -> User | None:
-    """Return the active user these credentials belong to, or None."""
+    """Return the active user these credentials belong to, or None; Throttled after failures."""
     if not identity or password is None:
         return None
     hit = cache.get(identity, password)
@@ -84,10 +92,16 @@ def authenticate_basic(
         user = session.get(User, hit[0])
         if user is not None and user.active and user.password == hit[1]:
             return user
+    keys = throttling.login_keys(identity=identity, address=address)
+    throttling.check(session, keys=keys, max_failures=max_failures, window=window)
     user = find_by_identity(session, identity)
-    if user is None or not user.active or not user.password:
-        return None
-    if not verify_and_update_password(password, user):
+    if (
+        user is None
+        or not user.active
+        or not user.password
+        or not verify_and_update_password(password, user)
+    ):
+        throttling.record_failure(session, keys=keys, window=window)
         return None
     # verify_and_update_password may have rehashed an old-scheme password.
     if session.is_modified(user):

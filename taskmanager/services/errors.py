@@ -45,3 +45,13 @@ class Conflict(DomainError):
 
 class Unprocessable(DomainError):
     status_code = 422
+
+
+class Throttled(DomainError):
+    """Too many failed logins: answer 429 with Retry-After, without checking the password."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, field="authorization", extra={"retry_after": retry_after})
+        self.retry_after = retry_after

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask_security.utils import verify_password
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -64,6 +65,17 @@ def ensure_admin(session: Session, settings: Settings) -> User | None:
         user.roles.append(admin_role)
     session.flush()
     return user
+
+
+def accounts_with_default_password(session: Session, settings: Settings) -> list[str]:
+    """Active admins whose stored hash still matches the password "admin" (checked, not assumed)."""
+    names = {"admin", settings.admin_username or "admin"}
+    found = []
+    for user in session.scalars(select(User).where(User.username.in_(names), User.active)):
+        is_admin = any(role.name == "admin" for role in user.roles)
+        if is_admin and user.password and verify_password("admin", user.password):
+            found.append(user.username)
+    return sorted(found)
 
 
 def run(session: Session, settings: Settings) -> User | None:

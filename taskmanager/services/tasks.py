@@ -58,6 +58,8 @@ from .errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 # the official client asks without a limit and expects every task it may see).
 BULK_CREATE_MAX = 10_000
 LIST_LIMIT_MAX = 10_000
+# Tags one task may name (a clear 400 rather than a huge join table write).
+TAGS_PER_TASK_MAX = 1000
 
 # The column each checked text value goes into (its length, or TEXT's limit, applies).
 COLUMNS: dict[str, Any] = {
@@ -430,6 +432,8 @@ def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared
 
     tag_names: list[str] = []
     known_tags: list[Tag] = []
+    if len(spec.tags) > TAGS_PER_TASK_MAX:
+        problems.add("tags", f"At most {TAGS_PER_TASK_MAX} tags per task, got {len(spec.tags)}")
     for ref in spec.tags:
         if _is_tag_name(ref):
             assert isinstance(ref, str)

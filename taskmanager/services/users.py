@@ -86,6 +86,15 @@ def _validate_password(password: Any) -> str:
     return checked
 
 
+def check_password_length(password: str | None, *, minimum: int) -> None:
+    """400 when a new password is shorter than the configured minimum."""
+    if password is not None and len(password) < minimum:
+        raise InvalidInput(
+            f"The password must be at least {minimum} characters long",
+            field="password",
+        )
+
+
 def _refuse_taken(
     session: Session, *, username: str | None, email: str | None, other_than: int | None = None
 ) -> None:
@@ -157,6 +166,14 @@ def create(
     session.add(user)
     _flush(session, user)
     return user
+
+
+def revoke_tokens(session: Session, *, user: User, actor: User) -> None:
+    """Invalidate every auth token of the user (oneself, or anyone with user_update_all)."""
+    if user.id != actor.id and "user_update_all" not in permissions.of(actor):
+        raise Forbidden("You may only revoke your own tokens (needs user_update_all)", field="user")
+    user.fs_token_uniquifier = uuid.uuid4().hex
+    session.flush()
 
 
 def set_password(user: User, password: str) -> None:

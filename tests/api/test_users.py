@@ -55,7 +55,7 @@ def test_list_users(client, app) -> None:
 
 
 def test_create_user(client) -> None:
-    body = {"username": "carol", "password": "pw", "name": "Carol", "email": "carol@example.org"}
+    body = {"username": "carol", "password": "password1", "name": "Carol", "email": "carol@example.org"}
     response = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert response.status_code == 201
     created = response.get_json()
@@ -66,7 +66,7 @@ def test_create_user(client) -> None:
         1.0,
     )
     # The new account works, with the `user` role.
-    assert client.get("/api/v1/users/carol", headers=_basic("carol", "pw")).status_code == 200
+    assert client.get("/api/v1/users/carol", headers=_basic("carol", "password1")).status_code == 200
     again = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert again.status_code == 409 and "username" in again.get_json()["errors"]
     too_long = client.post(
@@ -79,10 +79,10 @@ def test_create_user(client) -> None:
 
 
 def test_create_user_with_roles(client) -> None:
-    body = {"username": "s", "password": "pw", "email": "s@example.org", "roles": ["superuser"]}
+    body = {"username": "s", "password": "password1", "email": "s@example.org", "roles": ["superuser"]}
     response = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert response.status_code == 201
-    listing = client.get("/api/v1/users", headers=_basic("s", "pw"))
+    listing = client.get("/api/v1/users", headers=_basic("s", "password1"))
     assert listing.status_code == 200  # superuser has user_read_all
     unknown = {**body, "username": "t", "email": "t@example.org", "roles": ["wizard"]}
     assert client.post("/api/v1/users", json=unknown, headers=headers("admin")).status_code == 404
@@ -116,13 +116,13 @@ def test_update_user(client, app) -> None:
     )
     # The password is stored hashed (the old server stored it as sent).
     response = client.put(
-        "/api/v1/users/uma", json={"password": "new-pw"}, headers=headers("admin")
+        "/api/v1/users/uma", json={"password": "new-password"}, headers=headers("admin")
     )
     assert response.status_code == 200
     with in_app(app) as session:
         stored = session.scalars(select(User.password).where(User.username == "uma")).one()
-        assert stored != "new-pw" and verify_password("new-pw", stored)
-    assert client.get("/api/v1/users/uma", headers=_basic("uma", "new-pw")).status_code == 200
+        assert stored != "new-password" and verify_password("new-password", stored)
+    assert client.get("/api/v1/users/uma", headers=_basic("uma", "new-password")).status_code == 200
     bad = client.put("/api/v1/users/uma", json={"assignment_weight": -1}, headers=headers("admin"))
     assert bad.status_code == 400 and "assignment_weight" in bad.get_json()["errors"]
     assert client.put("/api/v1/users/ghost", json={}, headers=headers("admin")).status_code == 404

@@ -320,10 +320,20 @@ def upgrade() -> None:
     with op.batch_alter_table("task_users", schema=None) as batch_op:
         batch_op.create_index("ix_task_users_user_task", ["user_id", "task_id"], unique=False)
 
+    op.create_table(
+        "login_failures",
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "key", name=op.f("pk_login_failures")),
+    )
+
 
 def downgrade() -> None:
     # Dropping a table drops its indexes; MariaDB refuses to drop an index a foreign key uses.
     for table in (
+        "login_failures",
         "callback_deliveries",
         "task_history",
         "task_users",
