@@ -91,3 +91,19 @@ def current_revision(database_uri: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def drop_all(database_uri: str) -> list[str]:
+    """Drop every table in the database, ours or not (an old server's too); their names."""
+    from sqlalchemy import MetaData
+
+    engine = create_engine(database_uri)
+    try:
+        with engine.connect() as connection, migration_lock(connection):
+            tables = MetaData()
+            tables.reflect(connection)
+            tables.drop_all(connection)
+            connection.commit()
+            return sorted(tables.tables)
+    finally:
+        engine.dispose()

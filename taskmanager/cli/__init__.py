@@ -135,6 +135,8 @@ def onboarding() -> None:
         if counts is not None:
             summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
             click.echo(f"Project config loaded: {summary or 'nothing new'}")
+        database_handle.session.remove()
+        database_handle.engine.dispose()
 
 
 @main.command()
@@ -210,3 +212,9 @@ def _alias(*args: str) -> Any:
 
 db_init_alias = _alias("db", "upgrade")
 onboarding_alias = _alias("onboarding")
+
+
+# The data-manager commands (tasks, templates, users, config, export, demo data, db clean).
+from . import commands  # noqa: E402
+
+commands.register(main)

@@ -267,14 +267,24 @@ def _parsed(text: str) -> Any:
         return None
 
 
-def _scan_mismatch(template: TaskTemplate, declared: set[str], document: Any) -> str | None:
-    """Why a task's `scan_sources` do not match its template's scans, or None when they do."""
+def scan_mismatch(declared: set[str], document: Any) -> tuple[list[str], list[str]] | None:
+    """(missing, extra) names of a task content's `scan_sources` against the scans its template
+    declares; None when they match or the content names no scans. (The command line checks
+    task files with this before uploading.)"""
     if not isinstance(document, dict) or "scan_sources" not in document:
         return None
     given = _scan_labels(document["scan_sources"])
     if given is None or given == declared:
         return None
-    missing, extra = sorted(declared - given), sorted(given - declared)
+    return sorted(declared - given), sorted(given - declared)
+
+
+def _scan_mismatch(template: TaskTemplate, declared: set[str], document: Any) -> str | None:
+    """Why a task's `scan_sources` do not match its template's scans, or None when they do."""
+    mismatch = scan_mismatch(declared, document)
+    if mismatch is None:
+        return None
+    missing, extra = mismatch
     parts = []
     if missing:
         parts.append(f"missing {', '.join(missing)}")
