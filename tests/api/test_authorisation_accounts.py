@@ -42,7 +42,11 @@ MATRIX: dict[str, list[Row]] = {
         (
             "POST",
             "/api/v1/users",
-            lambda role: {"username": f"new-{role}", "password": "password1", "email": f"{role}@x.org"},
+            lambda role: {
+                "username": f"new-{role}",
+                "password": "password1",
+                "email": f"{role}@x.org",
+            },
             codes(403, 403, 201),
         ),
         ("PUT", "/api/v1/users/{self}", lambda role: {"name": f"me-{role}"}, codes(403, 403, 200)),

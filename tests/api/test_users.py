@@ -55,7 +55,12 @@ def test_list_users(client, app) -> None:
 
 
 def test_create_user(client) -> None:
-    body = {"username": "carol", "password": "password1", "name": "Carol", "email": "carol@example.org"}
+    body = {
+        "username": "carol",
+        "password": "password1",
+        "name": "Carol",
+        "email": "carol@example.org",
+    }
     response = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert response.status_code == 201
     created = response.get_json()
@@ -66,7 +71,9 @@ def test_create_user(client) -> None:
         1.0,
     )
     # The new account works, with the `user` role.
-    assert client.get("/api/v1/users/carol", headers=_basic("carol", "password1")).status_code == 200
+    assert (
+        client.get("/api/v1/users/carol", headers=_basic("carol", "password1")).status_code == 200
+    )
     again = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert again.status_code == 409 and "username" in again.get_json()["errors"]
     too_long = client.post(
@@ -79,7 +86,12 @@ def test_create_user(client) -> None:
 
 
 def test_create_user_with_roles(client) -> None:
-    body = {"username": "s", "password": "password1", "email": "s@example.org", "roles": ["superuser"]}
+    body = {
+        "username": "s",
+        "password": "password1",
+        "email": "s@example.org",
+        "roles": ["superuser"],
+    }
     response = client.post("/api/v1/users", json=body, headers=headers("admin"))
     assert response.status_code == 201
     listing = client.get("/api/v1/users", headers=_basic("s", "password1"))
