@@ -322,7 +322,7 @@ class DatabaseBackend:
         return len(created)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
-        from ..services import taskgroups
+        from ..services import taskgroups, tasks
 
         with self.transaction("task group") as session:
             group = taskgroups.create(
@@ -331,7 +331,7 @@ class DatabaseBackend:
                 label=body["label"],
                 callback_url=body.get("callback_url"),
                 callback_content=body.get("callback_content"),
-                items=body.get("tasks") or (),
+                specs=[tasks.NewTask(**item) for item in body.get("tasks") or ()],
             )
         return {"id": str(group.id), "label": group.label}
 

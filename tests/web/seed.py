@@ -83,19 +83,11 @@ def seed(session: Session) -> World:
         session,
         actor=admin,
         label="batch-1",
-        items=[
-            {
-                "project": "brain-study",
-                "template": "t1-review",
-                "content": {"n": 1},
-                "users": ["bob"],
-            },
-            {
-                "project": "brain-study",
-                "template": "t1-review",
-                "content": {"n": 2},
-                "users": ["bob"],
-            },
+        specs=[
+            tasks.NewTask(
+                project="brain-study", template="t1-review", content={"n": n}, users=["bob"]
+            )
+            for n in (1, 2)
         ],
     )
     urgent = tags.get_or_raise(session, reference="urgent")
