@@ -2,7 +2,7 @@
 #   docker build -t taskmanager .
 #   docker run IMAGE            -> the server (gunicorn) on TASKMANAGER_PORT (5000)
 #   docker run IMAGE worker     -> the callback worker
-# Configuration is by environment variables only (README.md, "Configuration").
+# Configuration is by environment variables only (docs/configuration.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -14,6 +14,8 @@ gunicorn workers is printed at the end.
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import random
 import statistics
@@ -23,8 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import requests
+from urllib.parse import urlsplit
 
 TEMPLATE = "bench"
 GROUP = "bench"
@@ -56,38 +57,82 @@ class Result:
         )
 
 
+@dataclass
+class Answer:
+    """What a call answered (the bits of a response the phases read)."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class Client:
-    """One HTTP client (keep-alive session) sending basic credentials on every request."""
+    """One keep-alive HTTP connection sending basic credentials on every request.
+
+    Plain http.client rather than requests: the load generator shares the machine with the
+    server, and every millisecond of client CPU is one the server does not get.
+    """
 
     def __init__(self, base_url: str, username: str, password: str) -> None:
-        self.base = base_url.rstrip("/") + "/api/v1"
-        self.http = requests.Session()
-        self.http.auth = (username, password)
+        url = urlsplit(base_url.rstrip("/"))
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
+        self.base = url.path + "/api/v1"
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
         self.username = username
+        self.connection: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, **kwargs: Any) -> tuple[float, requests.Response]:
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        self.connection.request(method, self.base + path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        return Answer(response.status, response.read())
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[float, Answer]:
+        headers = {**self.headers, **(headers or {})}
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                response = self.http.request(method, self.base + path, timeout=120, **kwargs)
+                response = self._send(method, path, body, headers)
                 break
-            except requests.ConnectionError:
+            except (http.client.HTTPException, ConnectionError):
                 # The server closed an idle keep-alive connection as we reused it: once more.
+                if self.connection is not None:
+                    self.connection.close()
+                self.connection = None
                 if attempt == 2:
                     raise
-        response.content  # noqa: B018 - read the whole body inside the timing
         took = time.perf_counter() - started
         if response.status_code in (404, 405):
             try:
-                body = response.json()
+                answer = response.json()
             except ValueError:
-                body = {}
-            if "errors" not in body and "error" not in body:
+                answer = {}
+            if "errors" not in answer and "error" not in answer:
                 raise MissingRoute(path)
         return took, response
 
-    def expect(self, method: str, path: str, *statuses: int, **kwargs: Any) -> tuple[float, Any]:
-        took, response = self.call(method, path, **kwargs)
+    def expect(
+        self, method: str, path: str, *statuses: int, json_body: Any = None
+    ) -> tuple[float, Any]:
+        took, response = self.call(method, path, json_body)
         if response.status_code not in statuses:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return took, response.json() if response.content else None
@@ -201,13 +246,13 @@ class Workload:
         took, response = self.admin.call("GET", "/meta/BENCH_HOST")
         if response.status_code == 404:
             self.admin.expect(
-                "POST", "/meta", 201, json={"label": "BENCH_HOST", "value": "http://a"}
+                "POST", "/meta", 201, json_body={"label": "BENCH_HOST", "value": "http://a"}
             )
         self.sequential(
             result,
             self.args.samples // 4,
             lambda i: self.admin.expect(
-                "PUT", "/meta/BENCH_HOST", 200, json={"value": f"http://bench-{i}.example"}
+                "PUT", "/meta/BENCH_HOST", 200, json_body={"value": f"http://bench-{i}.example"}
             )[0],
         )
 
@@ -270,7 +315,7 @@ class Workload:
 
         def client(index: int) -> list[float]:
             return [
-                me.expect("PUT", f"/tasks/{task_id}", 200, json={"status": "done"})[0]
+                me.expect("PUT", f"/tasks/{task_id}", 200, json_body={"status": "done"})[0]
                 for me, task_id in batches[index]
             ]
 
@@ -290,16 +335,13 @@ class Workload:
         self.sequential(
             result,
             self.args.ingest,
-            lambda i: self.admin.expect("POST", "/tasks", 201, json=self.new_task(i))[0],
+            lambda i: self.admin.expect("POST", "/tasks", 201, json_body=self.new_task(i))[0],
         )
 
     def ingest_bulk(self, path: str, wrap: Callable[[list[Any]], Any]) -> Callable[[Result], None]:
         def body(result: Result) -> None:
             tasks = [self.new_task(i) for i in range(self.args.bulk)]
-            payload = json.dumps(wrap(tasks))
-            took, _ = self.admin.expect(
-                "POST", path, 201, data=payload, headers={"Content-Type": "application/json"}
-            )
+            took, _ = self.admin.expect("POST", path, 201, json_body=wrap(tasks))
             result.latencies, result.elapsed = [took], took
             result.note = f"{self.args.bulk} tasks in {took:.2f} s"
 
@@ -342,6 +384,27 @@ def worker_rss(master_pid: int) -> list[float]:
     return sizes
 
 
+def wait_until_ready(base_url: str, timeout: float = 120.0) -> None:
+    """Poll /-/ready until the server (just started, perhaps migrating) answers 200."""
+    url = urlsplit(base_url.rstrip("/"))
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = http.client.HTTPConnection(
+            url.hostname or "127.0.0.1", url.port or 80, timeout=5
+        )
+        try:
+            connection.request("GET", url.path + "/-/ready")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{base_url} did not become ready within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("base_url", help="server root, e.g. http://127.0.0.1:8000")
@@ -358,6 +421,7 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int, help="gunicorn master pid, to report RSS")
     args = parser.parse_args()
     random.seed(1)
+    wait_until_ready(args.base_url)
     Workload(args).run()
 
 

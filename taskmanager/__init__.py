@@ -57,7 +57,12 @@ def _flask_config(settings: Any) -> dict[str, Any]:
             "sha512_crypt",
             "plaintext",
         ],
-        "SECURITY_DEPRECATED_PASSWORD_SCHEMES": ["pbkdf2_sha512", "sha512_crypt", "plaintext"],
+        "SECURITY_DEPRECATED_PASSWORD_SCHEMES": [
+            "bcrypt",
+            "pbkdf2_sha512",
+            "sha512_crypt",
+            "plaintext",
+        ],
         "SECURITY_USERNAME_ENABLE": True,
         # Every account has a username (clients log in with it); registration asks for one.
         "SECURITY_USERNAME_REQUIRED": True,
@@ -89,6 +94,10 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SECURITY_PASSWORD_LENGTH_MIN": settings.password_length_min,
+        "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {
+            "argon2__rounds": settings.password_hash_rounds,
+            "argon2__memory_cost": settings.password_hash_memory_kib,
+        },
         "SESSION_COOKIE_SECURE": settings.cookie_secure,
         "REMEMBER_COOKIE_SECURE": settings.cookie_secure,
         # Larger bodies are refused with 413 before they are read (a 10,000-task bulk fits).

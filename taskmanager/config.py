@@ -200,9 +200,14 @@ class Settings:
     auto_migrate: bool = True
     db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
-    # Hardening: largest request body, shortest password accepted, cookies only over HTTPS.
+    # How long a list total of 10,000 tasks or more is reused (services.task_lists.CountCache).
+    list_count_cache_seconds: float = 5.0
+    # Hardening: largest request body, shortest password accepted, cookies Secure even over HTTP.
     max_request_bytes: int = 64 * 1024 * 1024
     password_length_min: int = 8
+    # argon2's cost: passes over memory, and KiB of memory per hash (argon2-cffi's defaults).
+    password_hash_rounds: int = 3
+    password_hash_memory_kib: int = 65536
     cookie_secure: bool = False
     login_max_failures: int = 10
     login_window_seconds: float = 300.0
@@ -363,10 +368,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "TASKMAN_AUTH_CACHE_SECONDS", env.get("TASKMAN_AUTH_CACHE_SECONDS"), 60.0
         )
         or 0.0,
+        list_count_cache_seconds=as_float(
+            "TASKMAN_LIST_COUNT_CACHE_SECONDS", env.get("TASKMAN_LIST_COUNT_CACHE_SECONDS"), 5.0
+        )
+        or 0.0,
         max_request_bytes=at_least(
             env, "TASKMAN_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024
         ),
         password_length_min=at_least(env, "SECURITY_PASSWORD_LENGTH_MIN", 8, minimum=1),
+        password_hash_rounds=at_least(env, "TASKMAN_PASSWORD_HASH_ROUNDS", 3, minimum=1),
+        password_hash_memory_kib=at_least(
+            env, "TASKMAN_PASSWORD_HASH_MEMORY_KIB", 65536, minimum=1024
+        ),
         cookie_secure=as_bool(env.get("TASKMAN_COOKIE_SECURE")),
         login_max_failures=at_least(env, "TASKMAN_LOGIN_MAX_FAILURES", 10, minimum=1),
         login_window_seconds=seconds(env, "TASKMAN_LOGIN_WINDOW_SECONDS", 300.0),

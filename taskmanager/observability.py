@@ -112,6 +112,27 @@ def init_app(app: Flask, settings: Settings) -> None:
     if settings.metrics_enabled:
         app.before_request(_start_timer)
         app.after_request(_count_request)
+    if settings.log_request_headers:
+        app.before_request(_log_request_headers)
+
+
+# Never logged as sent: they carry credentials.
+SECRET_HEADERS = frozenset({"authorization", "authentication-token", "cookie", "x-csrf-token"})
+
+
+def _log_request_headers() -> None:
+    """TASKMAN_LOG_REQUEST_HEADERS (debugging clients and proxies): each request's headers."""
+    headers = {
+        name: "[redacted]" if name.lower() in SECRET_HEADERS else value
+        for name, value in request.headers.items()
+    }
+    log.info(
+        "request %s %s from %s headers %s",
+        request.method,
+        request.full_path.rstrip("?"),
+        request.remote_addr,
+        json.dumps(headers, sort_keys=True),
+    )
 
 
 def _start_timer() -> None:

@@ -1,4 +1,4 @@
-"""Serving under a path prefix (e.g. /taskmanager) behind a reverse proxy.
+"""Serving behind a reverse proxy: under a path prefix (e.g. /taskmanager), and over HTTPS.
 
 Two ways to tell the server its prefix, both ending in WSGI's SCRIPT_NAME so that every
 `url_for` (and so every `uri` field and UI link) carries it:
@@ -69,9 +69,41 @@ def _spec_servers(response: Response) -> Response:
     return response
 
 
+class SecureCookies:
+    """Marks every cookie Secure when the request came over HTTPS.
+
+    HTTPS is what WSGI's url_scheme says: the server's own TLS, or a trusted proxy's
+    X-Forwarded-Proto (TASKMAN_PROXY_COUNT). Over plain HTTP cookies stay as Flask sets them
+    (Secure only with TASKMAN_COOKIE_SECURE), so that a server on a plain-HTTP network keeps
+    its logins working.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+        def secure_start_response(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            headers = [
+                (name, _secure(value) if name.lower() == "set-cookie" else value)
+                for name, value in headers
+            ]
+            return start_response(status, headers, *args)
+
+        return self.app(environ, secure_start_response)  # type: ignore[no-any-return]
+
+
+def _secure(cookie: str) -> str:
+    attributes = {part.split("=", 1)[0].strip().lower() for part in cookie.split(";")[1:]}
+    return cookie if "secure" in attributes else f"{cookie}; Secure"
+
+
 def wrap(wsgi_app: WSGIApp, settings: Settings) -> WSGIApp:
-    """The WSGI stack in front of Flask: trusted proxy headers first, then the prefix."""
-    wrapped: WSGIApp = PrefixMiddleware(wsgi_app, settings.url_prefix)
+    """The WSGI stack in front of Flask: trusted proxy headers first, then the prefix, then
+    Secure cookies for HTTPS requests."""
+    wrapped: WSGIApp = PrefixMiddleware(SecureCookies(wsgi_app), settings.url_prefix)
     if settings.proxy_count:
         count = settings.proxy_count
         wrapped = ProxyFix(

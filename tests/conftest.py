@@ -44,6 +44,10 @@ def make_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
         # Apps that tests build on the shared database must not deliver its callbacks from a
         # thread the test never stops; callback tests start delivery themselves.
         "TASKMAN_CALLBACK_WORKER": "false",
+        # The cheapest argon2 the server accepts: tests hash and verify hundreds of passwords,
+        # and the default cost (64 MiB, 3 passes) is meant to be slow.
+        "TASKMAN_PASSWORD_HASH_ROUNDS": "1",
+        "TASKMAN_PASSWORD_HASH_MEMORY_KIB": "1024",
         **extra,
     }
 

@@ -1,3 +1,5 @@
+import pytest
+
 from taskmanager.models import User, db
 from taskmanager.services import users
 
@@ -103,3 +105,33 @@ def test_revoke_tokens_route(client, app, admin_headers) -> None:
     # An administrator may revoke anyone's.
     assert client.post("/api/v1/users/fred/revoke-tokens", headers=admin_headers).status_code == 200
     assert client.get("/api/v1/users/fred", headers=fred_headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("scheme", "rounds"), [("bcrypt", 4), ("pbkdf2_sha512", 1000), ("sha512_crypt", 1000)]
+)
+def test_passwords_are_stored_with_argon2_and_old_hashes_upgraded(
+    client, app, scheme, rounds
+) -> None:
+    """New passwords are argon2 hashes; an older server's hash still logs in and is upgraded."""
+    from flask_security.utils import get_hmac
+
+    created = client.post(
+        "/api/v1/users",
+        json={"username": "new", "password": "new-password", "email": "new@example.org"},
+        headers=basic_auth("admin", "admin"),
+    )
+    assert created.status_code == 201
+    with app.app_context():
+        assert users.get_or_raise(db.session, reference="new").password.startswith("$argon2")
+        old = users.get_or_raise(db.session, reference="new")
+        handler = app.extensions["security"].pwd_context.handler(scheme).using(rounds=rounds)
+        secret = get_hmac("old-password").decode("ascii")  # Flask-Security's double hash
+        old.password = handler.hash(secret[:72] if scheme == "bcrypt" else secret)
+        db.session.commit()
+    assert (
+        client.get("/api/v1/users/new", headers=basic_auth("new", "old-password")).status_code
+        == 200
+    )
+    with app.app_context():
+        assert users.get_or_raise(db.session, reference="new").password.startswith("$argon2")

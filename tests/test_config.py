@@ -124,3 +124,17 @@ def test_dotenv_file_is_read_and_environment_wins(
     merged = read_environment(env_file)
     assert merged["TASKMAN_PROJECT_NAME"] == "FromFile"
     assert merged["TASKMAN_INSTANCE_NAME"] == "FromEnvironment"
+
+
+def test_password_hash_cost_is_configurable_with_a_floor(tmp_path: Path) -> None:
+    base = {"TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    defaults = load_settings(base)
+    assert (defaults.password_hash_rounds, defaults.password_hash_memory_kib) == (3, 65536)
+    cheap = load_settings(
+        {**base, "TASKMAN_PASSWORD_HASH_ROUNDS": "2", "TASKMAN_PASSWORD_HASH_MEMORY_KIB": "19456"}
+    )
+    assert (cheap.password_hash_rounds, cheap.password_hash_memory_kib) == (2, 19456)
+    with pytest.raises(ConfigurationError, match="TASKMAN_PASSWORD_HASH_MEMORY_KIB"):
+        load_settings({**base, "TASKMAN_PASSWORD_HASH_MEMORY_KIB": "512"})
+    with pytest.raises(ConfigurationError, match="TASKMAN_PASSWORD_HASH_ROUNDS"):
+        load_settings({**base, "TASKMAN_PASSWORD_HASH_ROUNDS": "0"})

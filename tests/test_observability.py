@@ -168,3 +168,45 @@ def test_errors_are_reported_to_sentry_when_a_dsn_is_set(tmp_path: Path) -> None
     reports = b"".join(_SentryIngest.received)
     assert b"/api/42/envelope/" in reports
     assert b"deliberate failure for sentry" in reports
+
+
+def test_request_headers_are_logged_on_request_without_credentials(tmp_path: Path) -> None:
+    """TASKMAN_LOG_REQUEST_HEADERS logs each request's headers, credentials redacted."""
+    script = textwrap.dedent(
+        f"""
+        from taskmanager import create_app
+        from taskmanager.config import load_settings
+
+        for switch in ("false", "true"):
+            settings = load_settings({{
+                "TASKMAN_INSTANCE_PATH": {str(tmp_path)!r},
+                "TASKMAN_LOG_REQUEST_HEADERS": switch,
+            }})
+            client = create_app(settings).test_client()
+            response = client.get(
+                "/-/healthy?probe=" + switch,
+                headers={{
+                    "Authorization": "Basic c2VjcmV0LXVzZXI6aHVudGVyMg==",
+                    "Cookie": "session=very-secret-cookie",
+                    "X-Client": "viewr-3.1",
+                }},
+            )
+            assert response.status_code == 200, response.status_code
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    logged = [line for line in result.stderr.splitlines() if "request GET /-/healthy" in line]
+    assert len(logged) == 1, result.stderr  # only while the switch is on
+    assert "/-/healthy?probe=true" in logged[0]
+    assert "viewr-3.1" in logged[0]
+    assert "[redacted]" in logged[0]
+    assert "c2VjcmV0LXVzZXI6aHVudGVyMg" not in result.stderr
+    assert "very-secret-cookie" not in result.stderr

@@ -1,4 +1,5 @@
 import dataclasses
+import logging
 
 from sqlalchemy import select
 
@@ -59,3 +60,24 @@ def test_default_admin_password_is_detected_from_the_stored_hash(app, session, s
     user_service.set_password(admin, "a-real-password")
     session.commit()
     assert onboarding_service.accounts_with_default_password(session, settings) == []
+
+
+def test_start_warns_loudly_while_the_default_password_is_unchanged(app, caplog) -> None:
+    """Every start checks the stored hash: a WARNING while admin/admin works, silence after."""
+    from taskmanager import prepare_database
+    from taskmanager.models import db
+    from taskmanager.services import users
+
+    def warnings() -> list[logging.LogRecord]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="taskmanager"):
+            prepare_database(app)
+        return [r for r in caplog.records if "default admin/admin" in r.getMessage()]
+
+    warned = warnings()
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert "SECURITY WARNING" in warned[0].getMessage()
+    with app.app_context():
+        users.set_password(users.get_or_raise(db.session, reference="admin"), "a-real-password")
+        db.session.commit()
+    assert warnings() == []

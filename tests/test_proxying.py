@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from taskclient import TaskClient
 from taskclient.core import User
 from werkzeug.exceptions import NotFound
@@ -138,3 +139,50 @@ def test_official_task_client_works_behind_a_prefix(app: Any, prefix: str) -> No
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+LOGIN = {"username": "admin", "password": "admin", "remember": True}
+
+
+def _set_cookies(response: Any) -> list[str]:
+    """A login answer's Set-Cookie headers (from a test client or over HTTP)."""
+    assert response.status_code == 200
+    headers = response.raw.headers if isinstance(response, requests.Response) else response.headers
+    return list(headers.getlist("Set-Cookie"))
+
+
+def test_cookies_are_secure_when_the_request_came_over_https(app: Any, variant: Any) -> None:
+    """Session and remember cookies: HttpOnly and SameSite=Lax always, Secure over HTTPS (the
+    server's own, or a trusted proxy's X-Forwarded-Proto) or when TASKMAN_COOKIE_SECURE says so."""
+    forwarded = {"X-Forwarded-Proto": "https"}
+    client = app.test_client
+    answers = {
+        "http": (client().post("/login", json=LOGIN), False),
+        "https": (client().post("/login", json=LOGIN, base_url="https://localhost"), True),
+        "untrusted proxy": (client().post("/login", json=LOGIN, headers=forwarded), False),
+        "setting": (variant(cookie_secure=True).test_client().post("/login", json=LOGIN), True),
+    }
+    # Behind a trusted proxy, over a real connection.
+    server = make_server("127.0.0.1", 0, variant(proxy_count=1), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/login"
+        with requests.Session() as session:
+            answers["trusted proxy"] = (session.post(url, json=LOGIN, headers=forwarded), True)
+            answers["trusted proxy, http"] = (session.post(url, json=LOGIN), False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    names = {
+        app.config["SESSION_COOKIE_NAME"],
+        app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    }
+    for case, (response, secure) in answers.items():
+        cookies = {header.split("=", 1)[0]: header for header in _set_cookies(response)}
+        assert names <= cookies.keys(), (case, cookies)
+        for header in cookies.values():
+            attributes = [part.strip() for part in header.split(";")[1:]]
+            assert "HttpOnly" in attributes and "SameSite=Lax" in attributes, (case, header)
+            assert ("Secure" in attributes) is secure, (case, header)

@@ -45,3 +45,23 @@ def test_server_error_body_has_no_details(settings, caplog) -> None:
     assert SECRET.encode() not in response.data
     assert response.get_json()["message"]
     response.close()
+
+
+def test_refused_account_changes_do_not_echo_the_password(client, admin_headers, caplog) -> None:
+    """Whatever is wrong with an account request, the password sent is not in the answer."""
+    caplog.set_level(logging.DEBUG)
+    taken = {"username": "admin", "password": SECRET, "email": "admin@example.org"}
+    bad = [
+        ("POST", "/api/v1/users", taken),  # 409: the username and e-mail are taken
+        ("POST", "/api/v1/users", {**taken, "username": "x" * 100}),  # 400: too long
+        ("POST", "/api/v1/users", {**taken, "username": "n", "password": SECRET + "\u0000"}),
+        ("PUT", "/api/v1/users/admin", {"password": SECRET, "email": "not-an-address"}),
+        ("PUT", "/api/v1/users/nobody", {"password": SECRET}),  # 404
+        ("POST", "/login", {"username": "admin", "password": SECRET}),  # wrong password
+    ]
+    for method, path, body in bad:
+        response = client.open(path, method=method, json=body, headers=admin_headers)
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert SECRET.encode() not in response.data, (path, response.get_json())
+        response.close()
+    assert SECRET not in caplog.text

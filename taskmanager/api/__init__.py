@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
 
+from ..services import task_lists
 from . import errors, health
 
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
@@ -30,9 +32,35 @@ ROUTE_MODULES = (
 API_SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}, {"tokenAuth": []}]
 
 
-def _document_security(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
+FORBIDDEN_RESPONSE = {
+    "description": "The caller lacks the permission this needs",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
+}
+
+
+def _openapi_path(rule: str) -> str:
+    """`/tasks/<int:task_id>` (a Flask rule) as `/tasks/{task_id}` (an OpenAPI path)."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _document_forbidden(app: APIFlask, spec: dict[Any, Any]) -> None:
+    """Every route behind `auth.permission_required` may answer 403: say so in its document."""
+    paths = spec.get("paths", {})
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        if not getattr(view, "taskman_permissions", None):
+            continue
+        operations = paths.get(_openapi_path(rule.rule), {})
+        for method in rule.methods or ():
+            operation = operations.get(method.lower())
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("403", dict(FORBIDDEN_RESPONSE))
+
+
+def _document_security(app: APIFlask, spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
     if not isinstance(spec, dict):
         return spec
+    _document_forbidden(app, spec)
     for path, operations in spec.get("paths", {}).items():
         if "/api/v1/" not in path:
             continue
@@ -56,6 +84,8 @@ def init_app(app: APIFlask) -> None:
     for name in ROUTE_MODULES:
         importlib.import_module(f"{__name__}.{name}")
     errors.register(app)
-    app.spec_processor(_document_security)
+    settings = app.extensions["taskman_settings"]
+    app.extensions["taskman_count_cache"] = task_lists.CountCache(settings.list_count_cache_seconds)
+    app.spec_processor(lambda spec: _document_security(app, spec))
     app.register_blueprint(health.bp)
     app.register_blueprint(v1)

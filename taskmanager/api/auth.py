@@ -109,6 +109,8 @@ def permission_required(*permissions: str) -> Callable[[F], F]:
             require_any(user, *permissions)
             return view(*args, **kwargs)
 
+        # Read by the OpenAPI processor (api/__init__.py), which documents the 403 answer.
+        wrapper.taskman_permissions = permissions  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from ..models import CallbackDelivery, db
 from ..services import callbacks as callback_service
+from ..services.listing import MAX_LIMIT
+from ..services.references import MAX_ID
 from . import v1
 from .auth import permission_required
 
@@ -18,10 +20,16 @@ Status = Literal["pending", "delivering", "delivered", "failed"]
 
 class CallbackQuery(BaseModel):
     status: Status | None = None
-    task: int | None = Field(default=None, description="Only deliveries for this task id")
-    taskgroup: int | None = Field(default=None, description="Only deliveries for this group id")
-    offset: int = Field(default=0, ge=0)
-    limit: int = Field(default=50, ge=1, le=1000)
+    task: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Only deliveries for this task id"
+    )
+    taskgroup: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Only deliveries for this group id"
+    )
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    limit: int = Field(
+        default=50, ge=1, description=f"At most {MAX_LIMIT}; larger values are reduced to it"
+    )
 
 
 class CallbackOut(BaseModel):
@@ -84,19 +92,20 @@ def callback_detail(delivery: CallbackDelivery) -> dict[str, Any]:
 )
 @permission_required(ADMIN_PERMISSION)
 def list_callbacks(query_data: CallbackQuery) -> dict[str, Any]:
+    limit = min(query_data.limit, MAX_LIMIT)
     page, total = callback_service.list_deliveries(
         db.session,
         status=query_data.status,
         task_id=query_data.task,
         taskgroup_id=query_data.taskgroup,
         offset=query_data.offset,
-        limit=query_data.limit,
+        limit=limit,
     )
     return {
         "callbacks": [callback_detail(delivery) for delivery in page],
         "total": total,
         "offset": query_data.offset,
-        "limit": query_data.limit,
+        "limit": limit,
     }
 
 

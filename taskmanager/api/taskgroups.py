@@ -8,8 +8,9 @@ from flask import Response, jsonify, url_for
 from pydantic import BaseModel, Field
 
 from ..models import TaskGroup, db
-from ..services import taskgroups
+from ..services import task_lists, taskgroups
 from ..services import tasks as task_service
+from ..services.references import MAX_ID
 from . import v1
 from .auth import caller, permission_required
 from .tasks import _Uris, summary_dict
@@ -47,7 +48,7 @@ class TaskGroupUpdate(BaseModel):
 
 class TaskGroupQuery(BaseModel):
     status: Literal["queued", "done", "aborted"] | None = None
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_ID)
     limit: int | None = Field(None, ge=1)
 
 
@@ -67,6 +68,10 @@ class TaskGroupDetail(TaskGroupSummary):
 
 class TaskGroupList(BaseModel):
     taskgroups: list[TaskGroupSummary]
+    offset: int
+    limit: int = Field(
+        description=f"The limit applied: at most {task_service.LIST_LIMIT_MAX} (the default)"
+    )
 
 
 def summary(taskgroup: TaskGroup, status: str) -> dict[str, Any]:
@@ -115,7 +120,11 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
         offset=query_data.offset,
         limit=query_data.limit,
     )
-    return {"taskgroups": [summary(group, status) for group, status in rows]}
+    return {
+        "taskgroups": [summary(group, status) for group, status in rows],
+        "offset": query_data.offset,
+        "limit": task_lists.effective_limit(query_data.limit),
+    }
 
 
 @v1.post("/taskgroups")
@@ -127,9 +136,11 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
         "All tasks are created in one transaction. With distribute_in_group the group's "
         "active members with an assignment weight above 0 share the tasks by weight; "
         "`unique` is refused (400) when the tasks outnumber them, and the task bodies must "
-        "then not name users, groups or distribute_in_group."
+        "then not name users, groups or distribute_in_group. 404 names an unknown template, "
+        "user or group (as POST /tasks does)."
     ),
     tags=["Task groups"],
+    responses={201: "Created", 400: "Invalid input", 404: "Unknown template, user or group"},
 )
 @permission_required(*WRITE)
 def create_taskgroup(json_data: TaskGroupIn) -> Response:

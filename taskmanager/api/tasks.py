@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import Task, db, utcnow
@@ -91,7 +91,9 @@ def page_response(page: task_lists.Page) -> Response:
 def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The detail shape; content and callback URL rendered with `values` (default: current)."""
     if values is None:
-        values = rendering.current_values(db.session)
+        # Most content names no variable: then the meta values need not be read at all.
+        raw = (task.raw_content, task.raw_callback_url or "")
+        values = rendering.current_values(db.session) if any("$" in t for t in raw) else {}
     links = task_lists.links(db.session, task_ids=[task.id])[task.id]
     uris = _Uris.make()
     uri = uris.task(task.id)
@@ -179,6 +181,7 @@ def list_tasks(query: TaskListQuery) -> Response:
         application_name=query.application_name,
         offset=query.offset,
         limit=query.limit,
+        counts=current_app.extensions["taskman_count_cache"],
     )
     return page_response(page)
 

@@ -121,7 +121,7 @@ def update_user(user_id: str, json_data: UserUpdate) -> dict[str, Any]:
     tags=TAGS,
     responses=[403, 404],
 )
-@permission_required("user_update_all", "user_read")
+@permission_required("user_update_all", "user_read", "user_read_all")
 def revoke_user_tokens(user_id: str) -> dict[str, Any]:
     user = user_service.get_or_raise(db.session, reference=user_id)
     user_service.revoke_tokens(db.session, user=user, actor=caller())

@@ -14,6 +14,7 @@ import click
 from .config_file import config
 from .demo import test_taskgroup, test_tasks
 from .export import export
+from .legacy import import_legacy
 from .maintenance import db_clean
 from .tasks import add_task
 from .templates import add_template, update_template
@@ -26,6 +27,7 @@ COMMANDS = (
     add_user,
     config,
     export,
+    import_legacy,
     test_tasks,
     test_taskgroup,
 )

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from flask_security.utils import verify_and_update_password
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..models import User
 from . import throttling
@@ -89,7 +89,8 @@ def authenticate_basic(
         return None
     hit = cache.get(identity, password)
     if hit is not None:
-        user = session.get(User, hit[0])
+        # The roles come in the same query: every request needs them for its permission check.
+        user = session.get(User, hit[0], options=[joinedload(User.roles)])
         if user is not None and user.active and user.password == hit[1]:
             return user
     keys = throttling.login_keys(identity=identity, address=address)

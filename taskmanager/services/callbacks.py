@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import CallbackDelivery, Task, TaskGroup, utcnow
+from . import references
 from .errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,9 @@ def get(session: Session, *, delivery_id: int) -> CallbackDelivery | None:
 
 
 def get_or_raise(session: Session, *, delivery_id: int | str) -> CallbackDelivery:
-    try:
-        delivery = get(session, delivery_id=int(delivery_id))
-    except (TypeError, ValueError):
-        delivery = None
+    # An id no id column can hold names nothing (and must not reach the database).
+    number = references.as_id(delivery_id)
+    delivery = None if number is None else get(session, delivery_id=number)
     if delivery is None:
         raise NotFound(f"Callback delivery {delivery_id!r} does not exist", field="callback")
     return delivery

@@ -8,11 +8,22 @@ counts as free everywhere, and the holder renews it by locking again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -27,7 +38,9 @@ from ..models import (
     utcnow,
 )
 from . import history, permissions
+from . import tags as tag_service
 from .errors import Conflict, Forbidden, InvalidInput
+from .references import MAX_ID
 
 LOCK_ALL = ("task_update_lock_all", "task_update_all")
 # A claim retries when another request changed its candidate between choosing and locking.
@@ -195,71 +208,161 @@ def claim_next(
     Concurrent claims never get the same task: PostgreSQL and MariaDB skip rows another claim
     has locked (FOR UPDATE SKIP LOCKED); every backend re-checks with a conditional UPDATE.
     """
-    query = (
-        select(Task.id, Task.project, Task.template_id)
-        .where(
-            Task.status == "queued",
-            _claimable_by(session, user),
-            _template_condition(template),
-            *(_tag_condition(name) for name in tags),
-        )
-        .order_by(Task.id)
-        .limit(1)
+    tag_service.check_filters(tags)
+    dialect = session.get_bind().dialect
+    shape = _ClaimShape(
+        locks_rows=dialect.name != "sqlite",
+        one_statement=bool(dialect.update_returning) and timeout is None,
+        reads_all="task_read_all" in permissions.of(user),
+        project=project is not None,
+        template=template is not None,
+        tags=bool(tags),
+        lease=timeout is not None,
     )
-    if project is not None:
-        query = query.where(Task.project == project)
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True, key_share=True)
-    # Never-locked tasks and lapsed ones are found separately: each search then follows an index
-    # in id order instead of sorting every free task.
-    cutoff = _cutoff(timeout)
-    searches = [query.where(Task.lock_id.is_(None))]
-    if cutoff is not None:
-        searches.append(query.where(Task.lock_time < cutoff))
+    now = utcnow()
+    params: dict[str, Any] = {
+        "claim_user_id": user.id,
+        "claim_project": project,
+        "claim_template_label": template,
+        "claim_template_id": _template_id(template),
+        "claim_now": now,
+        "claim_cutoff": None if timeout is None else now - timedelta(seconds=timeout),
+    }
+    if tags:
+        # Tag names become ids first: one per-row test then checks them all.
+        wanted = set(tags)
+        tag_ids = list(session.scalars(select(Tag.id).where(Tag.name.in_(wanted))))
+        if len(tag_ids) < len(wanted):
+            return None  # no task carries a tag that does not exist
+        params.update(claim_tag_ids=tag_ids, claim_tag_count=len(tag_ids))
+    statements = _claim_statements(shape)
     for _ in range(CLAIM_ATTEMPTS):
-        found = [row for search in searches if (row := session.execute(search).first())]
-        if not found:
-            return None
-        claim = Claim(*min(found))
-        if _set_lock(session, claim.id, user, Task.status == "queued", free_condition(timeout)):
-            history.record(
-                session,
-                task_id=claim.id,
-                actor=user,
-                action="lock",
-                detail={"user": user.username, "claimed": True},
-            )
-            return claim
+        if shape.one_statement:
+            # One statement finds, re-checks and takes the task: half the round trips.
+            taken = session.execute(statements[0], params).first()
+            if taken is None:
+                return None
+            claim = Claim(*taken)
+        else:
+            found = [
+                row for search in statements if (row := session.execute(search, params).first())
+            ]
+            if not found:
+                return None
+            claim = Claim(*min(found))
+            if not _set_lock(session, claim.id, user, *_claim_conditions(timeout)):
+                continue
+        history.record(
+            session,
+            task_id=claim.id,
+            actor=user,
+            action="lock",
+            detail={"user": user.username, "claimed": True},
+        )
+        return claim
     raise Conflict("Could not claim a task under heavy contention; try again", field="task")
 
 
-def _claimable_by(session: Session, user: User) -> ColumnElement[bool]:
+def _template_id(template: str | None) -> int | None:
+    """The template named by id, when the name is one (an id too large names none)."""
+    if template is None or not template.isdigit() or len(template) > 18:
+        return None
+    number = int(template)
+    return number if number <= MAX_ID else None
+
+
+def _claim_conditions(timeout: float | None) -> tuple[ColumnElement[bool], ...]:
+    return Task.status == "queued", free_condition(timeout)
+
+
+@dataclass(frozen=True)
+class _ClaimShape:
+    """What decides the SQL of a claim; the values themselves are bound parameters.
+
+    (Named claim_*: an UPDATE would take parameters named like a column as values to SET.)
+    """
+
+    locks_rows: bool  # FOR UPDATE SKIP LOCKED (not on SQLite)
+    one_statement: bool  # UPDATE ... WHERE id = (search) RETURNING
+    reads_all: bool
+    project: bool
+    template: bool
+    tags: bool
+    lease: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
+    """A claim's statements, built once per shape: building SQL costs more CPU than running it.
+
+    Never-locked tasks and lapsed ones are found by separate searches: each then follows an
+    index in id order instead of sorting every free task.
+    """
+    conditions = [Task.status == "queued"]
+    if not shape.reads_all:
+        conditions.append(_claimable_by(bindparam("claim_user_id")))
+    if shape.project:
+        conditions.append(Task.project == bindparam("claim_project"))
+    if shape.template:
+        conditions.append(
+            Task.template_id.in_(
+                select(TaskTemplate.id).where(
+                    or_(
+                        TaskTemplate.label == bindparam("claim_template_label"),
+                        TaskTemplate.id == bindparam("claim_template_id"),
+                    )
+                )
+            )
+        )
+    if shape.tags:
+        conditions.append(_has_every_tag(bindparam("claim_tag_ids", expanding=True)))
+    query = (
+        select(Task.id, Task.project, Task.template_id)
+        .where(*conditions)
+        .order_by(Task.id)
+        .limit(1)
+    )
+    if shape.locks_rows:
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    never_locked = query.where(Task.lock_id.is_(None))
+    if shape.one_statement:
+        take = (
+            update(Task)
+            .where(
+                Task.id == never_locked.with_only_columns(Task.id).scalar_subquery(),
+                Task.status == "queued",
+                Task.lock_id.is_(None),
+            )
+            .values(lock_id=bindparam("claim_user_id"), lock_time=bindparam("claim_now"))
+            .returning(Task.id, Task.project, Task.template_id)
+            .execution_options(synchronize_session=False)
+        )
+        return (take,)
+    if shape.lease:
+        return never_locked, query.where(Task.lock_time < bindparam("claim_cutoff"))
+    return (never_locked,)
+
+
+def _claimable_by(user_id: BindParameter[Any]) -> ColumnElement[bool]:
     """tasks.visible_to's rule, phrased as per-row lookups by task id.
 
     A claim walks the queue in id order and stops at the first task it may take; PostgreSQL
     would otherwise hash every task the user's groups hold before looking at the first one.
     """
-    if "task_read_all" in permissions.of(user):
-        return true()
     direct = (
         select(task_users.c.user_id)
-        .where(task_users.c.task_id == Task.id, task_users.c.user_id == user.id)
+        .where(task_users.c.task_id == Task.id, task_users.c.user_id == user_id)
         .limit(1)
         .scalar_subquery()
         .is_not(None)
     )
-    group_ids = list(
-        session.scalars(
-            select(group_membership.c.group_id).where(group_membership.c.user_id == user.id)
-        )
-    )
-    if not group_ids:
-        return direct
     via_group = (
         select(task_groups_assigned.c.group_id)
         .where(
             task_groups_assigned.c.task_id == Task.id,
-            task_groups_assigned.c.group_id.in_(group_ids),
+            task_groups_assigned.c.group_id.in_(
+                select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
+            ),
         )
         .limit(1)
         .scalar_subquery()
@@ -268,16 +371,11 @@ def _claimable_by(session: Session, user: User) -> ColumnElement[bool]:
     return or_(direct, via_group)
 
 
-def _template_condition(template: str | None) -> ColumnElement[bool]:
-    if template is None:
-        return true()
-    match = TaskTemplate.label == template
-    if template.isdigit():
-        match = or_(match, TaskTemplate.id == int(template))
-    return Task.template_id.in_(select(TaskTemplate.id).where(match))
-
-
-def _tag_condition(name: str) -> ColumnElement[bool]:
-    return exists().where(
-        task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id, Tag.name == name
+def _has_every_tag(tag_ids: BindParameter[Any]) -> ColumnElement[bool]:
+    """Per row: the task carries every one of the (distinct) tag ids."""
+    carried = (
+        select(func.count())
+        .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id.in_(tag_ids))
+        .scalar_subquery()
     )
+    return carried == bindparam("claim_tag_count")

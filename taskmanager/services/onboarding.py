@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask_security.utils import verify_password
@@ -68,14 +69,23 @@ def ensure_admin(session: Session, settings: Settings) -> User | None:
 
 
 def accounts_with_default_password(session: Session, settings: Settings) -> list[str]:
-    """Active admins whose stored hash still matches the password "admin" (checked, not assumed)."""
+    """Active admins whose stored hash still matches the password "admin" (checked, not assumed).
+
+    Cheap enough for every page an admin sees: the slow check runs once per stored hash.
+    """
     names = {"admin", settings.admin_username or "admin"}
     found = []
     for user in session.scalars(select(User).where(User.username.in_(names), User.active)):
         is_admin = any(role.name == "admin" for role in user.roles)
-        if is_admin and user.password and verify_password("admin", user.password):
+        if is_admin and user.password and _is_default_password(user.password):
             found.append(user.username)
     return sorted(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_default_password(password_hash: str) -> bool:
+    # A changed password is a new hash (salted), so an answer never goes stale.
+    return bool(verify_password("admin", password_hash))
 
 
 def run(session: Session, settings: Settings) -> User | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 from ..models import Tag
 from . import listing, references, rows, validation
 from .errors import InvalidInput, NotFound
+
+NAMES_PER_QUERY = 10_000
+# Tags one list or claim may filter by (all must be on a task): each is a join the database
+# plans, and a few hundred made PostgreSQL's planner exhaust the server's memory.
+FILTERS_MAX = 20
 
 
 def get_by_reference(session: Session, *, reference: str | int) -> Tag | None:
@@ -63,6 +68,13 @@ def delete(session: Session, *, tag: Tag) -> None:
     session.flush()
 
 
+def check_filters(names: Sequence[str], *, field: str = "tag") -> None:
+    """400 when a request filters by more tags than FILTERS_MAX (repeats count too)."""
+    count = len(names)
+    if count > FILTERS_MAX:
+        raise InvalidInput(f"Filter by at most {FILTERS_MAX} tags, got {count}", field=field)
+
+
 def get_or_create_many(session: Session, *, names: Iterable[str], field: str = "tags") -> list[Tag]:
     """The tags with these names, in the order given, creating the missing ones.
 
@@ -75,18 +87,21 @@ def get_or_create_many(session: Session, *, names: Iterable[str], field: str = "
     if not wanted:
         return []
     rows.insert_missing(session, Tag.__table__, [{"name": name} for name in wanted])  # type: ignore[arg-type]
-    query = select(Tag).where(Tag.name.in_(wanted))
-    if session.get_bind().dialect.name in {"mysql", "mariadb"}:
-        # A locking read sees rows committed after this transaction's snapshot was taken.
-        query = query.with_for_update(read=True)
-    found = {tag.name: tag for tag in session.scalars(query)}
+    locking = session.get_bind().dialect.name in {"mysql", "mariadb"}
+    found: dict[str, Tag] = {}
+    # In slices: PostgreSQL takes at most 65,535 bound parameters per statement.
+    for start in range(0, len(wanted), NAMES_PER_QUERY):
+        query = select(Tag).where(Tag.name.in_(wanted[start : start + NAMES_PER_QUERY]))
+        if locking:
+            # A locking read sees rows committed after this transaction's snapshot was taken.
+            query = query.with_for_update(read=True)
+        found.update((tag.name, tag) for tag in session.scalars(query))
     # Case- or pad-insensitive collations may match an existing tag spelled differently.
     by_folded = {name.casefold().rstrip(): tag for name, tag in found.items()}
-    result: list[Tag] = []
+    result: dict[int, Tag] = {}
     for name in wanted:
         tag = found.get(name) or by_folded.get(name.casefold().rstrip())
         if tag is None:  # pragma: no cover - the insert above guarantees a row
             raise NotFound(f"Tag {name!r} could not be created", field=field)
-        if tag not in result:
-            result.append(tag)
-    return result
+        result.setdefault(tag.id, tag)
+    return list(result.values())

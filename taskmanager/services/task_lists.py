@@ -8,13 +8,28 @@ tasks: the walk stops after one page) or as one set of ids (cheap when the set i
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, select, union, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    bindparam,
+    false,
+    func,
+    literal,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -29,6 +44,7 @@ from ..models import (
     task_users,
 )
 from . import groups, listing, permissions
+from . import tags as tag_service
 from .errors import Forbidden
 from .tasks import (
     LIST_LIMIT_MAX,
@@ -53,10 +69,57 @@ class _Selection:
     """Which tasks a list holds: column conditions plus assignment, group and tag membership."""
 
     columns: list[ColumnElement[bool]] = field(default_factory=list)
+    # (name, value) of each column condition: with the fields below, the list's identity.
+    column_filters: list[tuple[str, Any]] = field(default_factory=list)
     assigned_user: int | None = None
     group_id: int | None = None
     tag_ids: list[int] = field(default_factory=list)
     empty: bool = False
+
+    def key(self) -> tuple[Any, ...]:
+        return (
+            self.assigned_user,
+            self.group_id,
+            tuple(self.tag_ids),
+            tuple(self.column_filters),
+        )
+
+
+class CountCache:
+    """Totals of large task lists, remembered per process for a few seconds.
+
+    An exact COUNT reads every matching index entry, so its cost grows with the list; paging
+    through 100,000 tasks would pay it on every page. A total of at least `min_count` is reused
+    for `ttl_seconds` (it may lag behind changes by that long); smaller totals are always counted
+    afresh. A ttl of 0 turns the cache off.
+    """
+
+    def __init__(
+        self, ttl_seconds: float, min_count: int = 10_000, max_entries: int = 1024
+    ) -> None:
+        self.ttl = ttl_seconds
+        self.min_count = min_count
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[int, float]] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> int | None:
+        if self.ttl <= 0:
+            return None
+        with self._mutex:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] < time.monotonic():
+                return None
+            return entry[0]
+
+    def put(self, key: tuple[Any, ...], count: int) -> None:
+        if self.ttl <= 0 or count < self.min_count:
+            return
+        with self._mutex:
+            self._entries[key] = (count, time.monotonic() + self.ttl)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
 
 
 def effective_limit(limit: int | None) -> int:
@@ -98,6 +161,17 @@ def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[An
                 select(task_groups_assigned.c.task_id).where(in_group),
             )
         )
+    if len(selection.tag_ids) > 1 and not per_row:
+        # Every tag, as one set: the tasks holding all of them (one join, not one per tag).
+        conditions.append(
+            Task.id.in_(
+                select(task_tags.c.task_id)
+                .where(task_tags.c.tag_id.in_(selection.tag_ids))
+                .group_by(task_tags.c.task_id)
+                .having(func.count() == len(selection.tag_ids))
+            )
+        )
+        return conditions
     for tag_id in selection.tag_ids:
         tagged = task_tags.c.tag_id == tag_id
         conditions.append(
@@ -117,17 +191,7 @@ def _count(session: Session, selection: _Selection) -> int:
         if selection.assigned_user is None:
             counted = select(func.count()).select_from(Task)
         else:
-            user_id = selection.assigned_user
-            ids = union(
-                select(task_users.c.task_id).where(task_users.c.user_id == user_id),
-                select(task_groups_assigned.c.task_id)
-                .join(
-                    group_membership,
-                    group_membership.c.group_id == task_groups_assigned.c.group_id,
-                )
-                .where(group_membership.c.user_id == user_id),
-            ).subquery()
-            counted = select(func.count()).select_from(ids)
+            counted = _assigned_count(session, selection.assigned_user)
     elif (
         only_links
         and selection.assigned_user is None
@@ -143,10 +207,52 @@ def _count(session: Session, selection: _Selection) -> int:
     return session.scalar(counted) or 0
 
 
-def _page(session: Session, selection: _Selection, offset: int, limit: int | None) -> Page:
+def _assigned_count(session: Session, user_id: int) -> Select[Any]:
+    """COUNT of the tasks assigned to a user directly or through their groups."""
+    group_ids = list(
+        session.scalars(
+            select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
+        )
+    )
+    direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
+    has_direct = bool(session.scalar(select(direct.exists())))
+    if not group_ids:
+        return select(func.count()).select_from(direct.subquery())
+    if not has_direct and len(group_ids) == 1:
+        # The common case (one group, nothing direct) needs no de-duplication: one index range.
+        return select(func.count()).where(task_groups_assigned.c.group_id == group_ids[0])
+    ids = union(
+        direct,
+        select(task_groups_assigned.c.task_id).where(
+            task_groups_assigned.c.group_id.in_(group_ids)
+        ),
+    ).subquery()
+    return select(func.count()).select_from(ids)
+
+
+def _total(session: Session, selection: _Selection, counts: CountCache | None) -> int:
+    if selection.empty:
+        return 0
+    if counts is None:
+        return _count(session, selection)
+    key = selection.key()
+    total = counts.get(key)
+    if total is None:
+        total = _count(session, selection)
+        counts.put(key, total)
+    return total
+
+
+def _page(
+    session: Session,
+    selection: _Selection,
+    offset: int,
+    limit: int | None,
+    counts: CountCache | None = None,
+) -> Page:
     """Count, one page of summaries ordered by id, and the page's tags."""
     offset, limit = max(0, offset), effective_limit(limit)
-    total = 0 if selection.empty else _count(session, selection)
+    total = _total(session, selection, counts)
     items: list[TaskSummary] = []
     if limit and offset < total:
         per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET
@@ -184,8 +290,12 @@ def list_page(
     application_name: str | None = None,
     offset: int = 0,
     limit: int | None = None,
+    counts: CountCache | None = None,
 ) -> Page:
-    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks."""
+    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks.
+
+    With `counts`, a large total may come from that cache (see CountCache).
+    """
     selection = _select(
         session,
         viewer=viewer,
@@ -196,7 +306,7 @@ def list_page(
         tags=tags,
         application_name=application_name,
     )
-    return _page(session, selection, offset, limit)
+    return _page(session, selection, offset, limit, counts)
 
 
 def filter_conditions(
@@ -251,12 +361,15 @@ def _select(
     ):
         if value is not None:
             selection.columns.append(column == value)
+            selection.column_filters.append((column.key, value))
     if template is not None:
         found = resolve_templates(session, [template]).get(template)
         selection.empty |= found is None
         if found is not None:
             selection.columns.append(Task.template_id == found.id)
+            selection.column_filters.append(("template_id", found.id))
     if tags:
+        tag_service.check_filters(tags)
         wanted = set(tags)
         named = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))).all())
         selection.empty |= len(named) < len(wanted)
@@ -307,12 +420,11 @@ class TaskLinks:
     users_via_group: list[int] = field(default_factory=list)
 
 
-def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
-    """Assigned users and groups, tags and members of assigned groups of tasks: one query."""
-    if not task_ids:
-        return {}
-    ids = list(task_ids)
-    query = union_all(
+@functools.cache
+def _links_query() -> CompoundSelect[Any]:
+    """Built once (building SQL costs more CPU than running this one); ids bound per call."""
+    ids = bindparam("link_task_ids", expanding=True)
+    return union_all(
         select(task_users.c.task_id, literal("u"), task_users.c.user_id).where(
             task_users.c.task_id.in_(ids)
         ),
@@ -326,9 +438,17 @@ def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
         .join(group_membership, group_membership.c.group_id == task_groups_assigned.c.group_id)
         .where(task_groups_assigned.c.task_id.in_(ids)),
     )
+
+
+def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
+    """Assigned users and groups, tags and members of assigned groups of tasks: one query."""
+    if not task_ids:
+        return {}
+    ids = list(task_ids)
+    query = _links_query()
     result = {task_id: TaskLinks() for task_id in ids}
     slots = {"u": "users", "g": "groups", "t": "tags", "v": "users_via_group"}
-    for task_id, kind, ref in session.execute(query):
+    for task_id, kind, ref in session.execute(query, {"link_task_ids": ids}):
         getattr(result[task_id], slots[kind]).append(ref)
     for entry in result.values():
         for name in slots.values():

@@ -86,12 +86,18 @@ def list_visible(
     offset: int = 0,
     limit: int | None = None,
 ) -> list[tuple[TaskGroup, str]]:
-    """Groups the user may see with their status, by id; optionally only those in `status`."""
+    """Groups the user may see with their status, by id; optionally only those in `status`.
+
+    `limit` defaults to, and is capped at, the task lists' maximum.
+    """
     query = _query(user).order_by(TaskGroup.id).offset(offset)
     if status is not None:
         query = query.where(status_expression() == status)
-    if limit is not None:
-        query = query.limit(limit)
+    # Imported here: task_lists imports names from tasks, which imports this module, so a
+    # module-level import fails whenever tasks is the first of the three to be imported.
+    from . import task_lists
+
+    query = query.limit(task_lists.effective_limit(limit))
     return [(group, group_status) for group, group_status in session.execute(query)]
 
 
@@ -219,6 +225,10 @@ def update(
 def _set_tasks(
     session: Session, *, taskgroup: TaskGroup, actor: User, task_refs: Sequence[str | int]
 ) -> None:
+    if len(task_refs) > tasks.BULK_CREATE_MAX:
+        raise InvalidInput(
+            f"At most {tasks.BULK_CREATE_MAX} tasks per group, got {len(task_refs)}", field="tasks"
+        )
     wanted: set[int] = set()
     for reference in task_refs:
         task = tasks.get_visible_or_raise(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -9,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Select,
     Table,
+    bindparam,
     exists,
     func,
     or_,
@@ -60,6 +64,8 @@ BULK_CREATE_MAX = 10_000
 LIST_LIMIT_MAX = 10_000
 # Tags one task may name (a clear 400 rather than a huge join table write).
 TAGS_PER_TASK_MAX = 1000
+# References looked up per query: each is one bound parameter per name column it may match.
+LOOKUP_BATCH = 5000
 
 # The column each checked text value goes into (its length, or TEXT's limit, applies).
 COLUMNS: dict[str, Any] = {
@@ -86,11 +92,15 @@ def visible_to(user: User) -> ColumnElement[bool]:
     """SQL condition: the task is assigned to the user directly or through one of their groups."""
     if "task_read_all" in permissions.of(user):
         return true()
-    direct = exists().where(task_users.c.task_id == Task.id, task_users.c.user_id == user.id)
+    return _assigned_exists(user.id)
+
+
+def _assigned_exists(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
+    direct = exists().where(task_users.c.task_id == Task.id, task_users.c.user_id == user_id)
     via_group = exists().where(
         task_groups_assigned.c.task_id == Task.id,
         task_groups_assigned.c.group_id == group_membership.c.group_id,
-        group_membership.c.user_id == user.id,
+        group_membership.c.user_id == user_id,
     )
     return or_(direct, via_group)
 
@@ -117,12 +127,22 @@ def reads_all(user: User) -> bool:
     return "task_read_all" in permissions.of(user)
 
 
+@functools.cache
+def _visible_task_query(all_tasks: bool) -> Select[tuple[Task]]:
+    """One task by id if the user may see it; built once, values bound per call."""
+    query = select(Task).where(Task.id == bindparam("visible_task_id"))
+    if all_tasks:
+        return query
+    return query.where(_assigned_exists(bindparam("visible_user_id")))
+
+
 def get_visible_or_raise(session: Session, *, task_id: int | str, user: User) -> Task:
     """The task if it exists and the user may see it; otherwise 404 (never reveal existence)."""
     number = references.as_id(task_id)
     if number is None:
         raise NotFound(f"Task {task_id!r} does not exist", field="task")
-    task = session.scalars(select(Task).where(Task.id == number, visible_to(user))).first()
+    query = _visible_task_query(reads_all(user))
+    task = session.scalars(query, {"visible_task_id": number, "visible_user_id": user.id}).first()
     if task is None:
         raise NotFound(f"Task {number} does not exist", field="task")
     return task
@@ -152,14 +172,18 @@ def _resolve(
     first and a name second (a name first for templates, whose URLs use the label).
     """
     keys = {ref: references.normalise(ref) for ref in set(refs)}
-    ids = {number for ref in keys if (number := references.as_id(ref)) is not None}
-    texts = {key for key in keys.values() if key}
-    conditions = [model.id.in_(ids)] if ids else []
-    if texts:
-        conditions += [name.column.in_({name.normalise(t) for t in texts}) for name in names]
-    if not conditions:
-        return {}
-    found = list(session.scalars(select(model).where(or_(*conditions))))
+    found: list[Any] = []
+    # In slices: each IN list is a bound parameter per value, and PostgreSQL takes 65,535.
+    pending = list(keys.items())
+    for start in range(0, len(pending), LOOKUP_BATCH):
+        batch = pending[start : start + LOOKUP_BATCH]
+        ids = {number for ref, _key in batch if (number := references.as_id(ref)) is not None}
+        texts = {key for _ref, key in batch if key}
+        conditions = [model.id.in_(ids)] if ids else []
+        if texts:
+            conditions += [name.column.in_({name.normalise(t) for t in texts}) for name in names]
+        if conditions:
+            found.extend(session.scalars(select(model).where(or_(*conditions))))
     by_id = {obj.id: obj for obj in found}
     by_name = [(name, {name.key(obj): obj for obj in found}) for name in names]
 
@@ -657,8 +681,20 @@ EDIT_FIELDS = frozenset(
         "tags",
     }
 )
-# Fields that may not be cleared.
-_NOT_NULL = frozenset({"project", "template", "content", "raw_content", "status", "tracking_id"})
+# Fields that may not be cleared (lists are emptied with [], not null).
+_NOT_NULL = frozenset(
+    {
+        "project",
+        "template",
+        "content",
+        "raw_content",
+        "status",
+        "tracking_id",
+        "tags",
+        "users",
+        "groups",
+    }
+)
 
 
 def may_set_status(user: User, task: Task, session: Session) -> bool:
@@ -779,6 +815,11 @@ def _prepare_edits(
 
     tags = None
     if "tags" in changes:
+        if len(changes["tags"]) > TAGS_PER_TASK_MAX:
+            problems.add(
+                "tags", f"At most {TAGS_PER_TASK_MAX} tags per task, got {len(changes['tags'])}"
+            )
+            return _Edits(columns, template, tags)
         names = [ref for ref in changes["tags"] if _is_tag_name(ref)]
         for name in names:
             _check_tag_name(problems, name)

@@ -21,9 +21,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .. import __version__
-from ..models import User
+from ..models import User, db
 from ..security import csrf
-from ..services import permissions
+from ..services import onboarding, permissions
 from ..services.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,7 +80,14 @@ def _layout_globals() -> dict[str, Any]:
         "project_name": current_app.config["TASKMAN_PROJECT_NAME"],
         "taskman_version": __version__,
         "can": can,
+        "default_password_accounts": _default_password_accounts,
     }
+
+
+def _default_password_accounts() -> list[str]:
+    """For the banner admins see while an admin account still has the password admin/admin."""
+    settings = current_app.extensions["taskman_settings"]
+    return onboarding.accounts_with_default_password(db.session, settings)
 
 
 def _error_page(status: int, message: str | None) -> tuple[str, int]:

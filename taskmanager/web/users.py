@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import User, db
@@ -59,6 +59,11 @@ def user(user_id: int) -> str:
     )
 
 
+def _check_password_length(password: str | None) -> None:
+    minimum = int(current_app.config["SECURITY_PASSWORD_LENGTH_MIN"])
+    user_service.check_password_length(password, minimum=minimum)
+
+
 def _role_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in browse.role_names(db.session)]
 
@@ -75,9 +80,10 @@ def user_new() -> str | Response:
             form.password.errors = ["Give the new user a password."]
         else:
             granted = form.roles.data if can("roles_manage") else []
-            ok, created = attempt(
-                form,
-                lambda: user_service.create(
+
+            def create() -> User:
+                _check_password_length(form.password.data)
+                return user_service.create(
                     db.session,
                     username=form.username.data.strip(),
                     password=form.password.data,
@@ -86,8 +92,9 @@ def user_new() -> str | Response:
                     active=form.active.data,
                     assignment_weight=form.assignment_weight.data,
                     roles=granted,
-                ),
-            )
+                )
+
+            ok, created = attempt(form, create)
             if ok and created is not None:
                 flash(f"User {created.username} created.", "success")
                 return redirect(url_for("web.user", user_id=created.id))
@@ -115,6 +122,7 @@ def user_edit(user_id: int) -> str | Response:
             changes["password"] = form.password.data
 
         def change() -> User:
+            _check_password_length(changes.get("password"))
             user_service.update(db.session, user=subject, changes=changes, actor=me())
             if can("roles_manage"):
                 wanted = [

@@ -1,11 +1,20 @@
-"""Limits: request body size, password length and list pages answer clearly, never with a 500."""
+"""Limits: body size, list lengths, string lengths, page sizes and password length answer
+clearly (400/413 naming the field, or a capped page), never with a database error."""
+
+import re
+from typing import Any
 
 import pytest
 
 from taskmanager import _flask_config
 from taskmanager.config import ConfigurationError, load_settings
+from taskmanager.services import callbacks, groups, tags, taskgroups, validation
+from taskmanager.services import tasks as task_service
+from taskmanager.services.listing import MAX_LIMIT
 
 from ..conftest import make_env
+from ..support.accounts import in_app
+from ..support.task_factories import make_task, make_template
 
 
 def test_default_body_limit_fits_a_bulk_of_ten_thousand_tasks(settings) -> None:
@@ -39,13 +48,6 @@ def test_overlong_strings_are_refused_without_a_database_error(client, admin_hea
     assert "username" in response.get_json()["errors"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/groups", "/api/v1/roles"])
-def test_list_limit_is_capped(client, admin_headers, path) -> None:
-    response = client.get(f"{path}?limit=99999999", headers=admin_headers)
-    assert response.status_code == 200
-    assert response.get_json()["limit"] == 1000
-
-
 def test_password_minimum_on_api_create_and_update(app, client, admin_headers) -> None:
     assert app.config["SECURITY_PASSWORD_LENGTH_MIN"] == 8
     body = {"username": "shorty", "password": "short", "email": "s@example.org"}
@@ -68,30 +70,100 @@ def test_password_minimum_setting(database_url, tmp_path) -> None:
     assert _flask_config(settings)["SECURITY_PASSWORD_LENGTH_MIN"] == 12
 
 
-def test_cookie_secure_setting(database_url, tmp_path, settings) -> None:
-    assert _flask_config(settings)["SESSION_COOKIE_SECURE"] is False
-    secure = load_settings(make_env(database_url, tmp_path, TASKMAN_COOKIE_SECURE="true"))
-    config = _flask_config(secure)
-    assert config["SESSION_COOKIE_SECURE"] is True and config["REMEMBER_COOKIE_SECURE"] is True
+def _refused(response: Any, field: str) -> None:
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["errors"], response.get_json()
+    response.close()
 
 
-def test_too_many_tags_on_one_task_is_a_clear_400(app, client, admin_headers) -> None:
-    from taskmanager.models import db
-    from taskmanager.services.tasks import TAGS_PER_TASK_MAX
+def test_tags_per_task_are_limited_on_create_bulk_and_change(app, client, admin_headers) -> None:
+    with in_app(app) as session:
+        make_template(session, "tpl")
+        task_id = make_task(session, users=["admin"]).id
+    many = [f"t{i}" for i in range(task_service.TAGS_PER_TASK_MAX + 1)]
+    task = {"project": "p", "template": "tpl", "content": "x", "users": ["admin"]}
+    _refused(
+        client.post("/api/v1/tasks", json={**task, "tags": many}, headers=admin_headers), "tags"
+    )
+    bulk = [task, {**task, "tags": many}]
+    _refused(client.post("/api/v1/tasks", json=bulk, headers=admin_headers), "1.tags")
+    url = f"/api/v1/tasks/{task_id}"
+    _refused(client.put(url, json={"tags": many}, headers=admin_headers), "tags")
+    for name in ("tags", "users", "groups"):  # lists are emptied with [], never null
+        _refused(client.put(url, json={name: None}, headers=admin_headers), name)
 
-    from ..support.task_factories import make_template
 
-    with app.app_context():
-        make_template(db.session, "tpl")
-        db.session.commit()
-    tags = [f"t{i}" for i in range(TAGS_PER_TASK_MAX + 1)]
-    body = {"project": "p", "template": "tpl", "content": {"template": "tpl"}, "tags": tags}
-    response = client.post("/api/v1/tasks", json=body, headers=admin_headers)
-    assert response.status_code == 400
-    assert "tags" in response.get_json()["errors"]
+def test_tag_filters_are_limited(app, client, admin_headers) -> None:
+    allowed = [f"t{i}" for i in range(tags.FILTERS_MAX)]
+    too_many = [*allowed, "one-more"]
+    query = "&".join(f"tag={name}" for name in too_many)
+    _refused(client.get(f"/api/v1/tasks?{query}", headers=admin_headers), "tag")
+    _refused(
+        client.post("/api/v1/tasks/next", json={"tag": too_many}, headers=admin_headers), "tag"
+    )
+    answer = client.post("/api/v1/tasks/next", json={"tag": allowed}, headers=admin_headers)
+    assert answer.status_code == 204
 
 
-def test_task_list_limit_is_capped(client, admin_headers) -> None:
-    response = client.get("/api/v1/tasks?limit=99999999", headers=admin_headers)
-    assert response.status_code == 200
-    assert response.get_json()["limit"] == 10_000
+def test_task_group_members_are_limited(app, client, admin_headers) -> None:
+    with in_app(app) as session:
+        admin = task_service.resolve_users(session, ["admin"])["admin"]
+        taskgroups.create(session, actor=admin, label="g")
+    members = list(range(1, task_service.BULK_CREATE_MAX + 2))
+    _refused(
+        client.put("/api/v1/taskgroups/g", json={"tasks": members}, headers=admin_headers), "tasks"
+    )
+
+
+def test_task_strings_longer_than_their_column_are_refused(app, client, admin_headers) -> None:
+    """Every text a task stores, on create and on change: 400 naming the field."""
+    with in_app(app) as session:
+        make_template(session, "tpl")
+        task_id = make_task(session, users=["admin"]).id
+    given_as = {"raw_callback_url": "callback_url", "raw_content": "content"}
+    task = {"project": "p", "template": "tpl", "content": "x", "users": ["admin"]}
+    for column_name, column in task_service.COLUMNS.items():
+        length = validation.max_length(column)
+        too_long = "x" * (length + 1 if length else validation.TEXT_MAX_BYTES + 1)
+        for field in {column_name, given_as.get(column_name, column_name)}:
+            if field != "status":
+                created = client.post(
+                    "/api/v1/tasks", json={**task, field: too_long}, headers=admin_headers
+                )
+                _refused(created, field)
+            changed = client.put(
+                f"/api/v1/tasks/{task_id}", json={field: too_long}, headers=admin_headers
+            )
+            _refused(changed, field)
+    # Filters longer than any stored value simply match nothing.
+    long = "x" * 5000
+    listed = client.get(f"/api/v1/tasks?project={long}&tag={long}", headers=admin_headers)
+    assert listed.status_code == 200 and listed.get_json()["total_tasks"] == 0
+    claim = client.post("/api/v1/tasks/next", json={"project": long}, headers=admin_headers)
+    assert claim.status_code == 204
+
+
+def test_every_list_caps_its_limit(app, client, admin_headers) -> None:
+    """Each route documented with a `limit` answers a huge one with a page of at most the cap."""
+    with in_app(app) as session:
+        make_template(session, "tpl")
+        task = make_task(session, users=["admin"], tags=["t"])
+        groups.create(session, groupname="g")
+        callbacks.enqueue(session, url="http://127.0.0.1:9/", body=None, task_id=task.id)
+        values = {"task_id": task.id, "user_id": "admin", "group_id": "g", "tag_id": "t"}
+    spec = client.get("/api/v1/openapi.json").get_json()
+    checked = []
+    for path, operations in spec["paths"].items():
+        parameters = operations.get("get", {}).get("parameters", [])
+        if not any(p["name"] == "limit" and p["in"] == "query" for p in parameters):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+        response = client.get(f"{url}?limit=999999999", headers=admin_headers)
+        assert response.status_code == 200, (path, response.get_json())
+        answer = response.get_json()
+        # Task lists (which the official client reads whole) have their own, larger cap.
+        tasks_listed = re.search(r"/(tasks|taskgroups|history)$", path)
+        cap = task_service.LIST_LIMIT_MAX if tasks_listed else MAX_LIMIT
+        assert answer["limit"] == cap, (path, answer["limit"])
+        checked.append(path)
+    assert "/api/v1/callbacks" in checked and "/api/v1/taskgroups" in checked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from taskmanager import config
 from taskmanager.config import load_settings
 
 from ..support.gotemplate import Chart, TemplateError
+from ..support.variables import known_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".docker" / "docker-compose.yml"
@@ -26,16 +25,6 @@ SECRETS = {
         "admin": {"password": "admin-password"},
     },
     "rabbitmq": {"password": "rabbit-password"},
-}
-# Variables with these prefixes are handed to Flask/Flask-Mail as they are.
-MAIL_SETTINGS = {
-    "MAIL_SERVER",
-    "MAIL_PORT",
-    "MAIL_USE_TLS",
-    "MAIL_USE_SSL",
-    "MAIL_USERNAME",
-    "MAIL_PASSWORD",
-    "MAIL_DEFAULT_SENDER",
 }
 # Without these the server does not start (or, for the callback worker, has nowhere to go).
 REQUIRED = {
@@ -50,30 +39,6 @@ REQUIRED = {
     "TASKMAN_CALLBACK_METHOD",
     "TASKMAN_CELERY_BROKER",
 }
-
-
-def known_variables() -> set[str]:
-    """Every variable name config.py reads: `env.get("NAME")` calls and OTHER_KNOWN."""
-    tree = ast.parse(Path(config.__file__).read_text())
-    names = set(config.OTHER_KNOWN) | MAIL_SETTINGS
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "get"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "env"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(node.args[0].value)
-    return names
-
-
-def test_every_variable_the_server_reads_is_documented() -> None:
-    readme = (ROOT / "README.md").read_text()
-    undocumented = sorted(name for name in known_variables() if f"`{name}`" not in readme)
-    assert not undocumented
 
 
 # --- docker-compose ----------------------------------------------------------------------------

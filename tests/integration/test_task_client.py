@@ -80,13 +80,10 @@ def _seed(env: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("task-client")
-    url = databases.create_database(base)
-    try:
+    with databases.scratch_database(base) as url:
         env = make_env(url, base / "instance")
         with serve(env, base, workers=2) as process:
             yield {"url": process.url, "env": env, **_seed(env)}
-    finally:
-        databases.drop_database(url)
 
 
 @pytest.fixture

@@ -144,6 +144,7 @@ def test_claim_next_filters(session, people):
     assert locks.claim_next(session, user=ann, tags=["x", "z"]) is None
     assert locks.claim_next(session, user=ann, project="a", tags=["x", "y"]).id == tagged.id
     assert locks.claim_next(session, user=ann, template=str(tagged.template_id)).id == plain[0]
+    assert locks.claim_next(session, user=ann, template="9" * 30) is None  # no such id, no error
 
 
 def test_claim_next_sees_tasks_through_groups(session, people):

@@ -49,6 +49,22 @@ def test_get_or_create_many_keeps_order_and_reuses_existing(session) -> None:
         tags.get_or_create_many(session, names="abc")
 
 
+def test_get_or_create_many_reads_in_slices(session, monkeypatch) -> None:
+    """Names are looked up in slices (PostgreSQL takes 65,535 bound parameters per statement)."""
+    monkeypatch.setattr(tags, "NAMES_PER_QUERY", 2)
+    tags.create(session, name="c")
+    names = ["e", "d", "c", "b", "a"]
+    assert [tag.name for tag in tags.get_or_create_many(session, names=names)] == names
+
+
+def test_tag_filters_are_limited() -> None:
+    tags.check_filters([f"t{i}" for i in range(tags.FILTERS_MAX)])
+    for too_many in ([f"t{i}" for i in range(tags.FILTERS_MAX + 1)], ["t"] * 1000):
+        with pytest.raises(InvalidInput) as error:
+            tags.check_filters(too_many)
+        assert "tag" in error.value.errors
+
+
 def test_get_or_create_many_is_safe_when_two_transactions_make_the_same_tag(app) -> None:
     """The second transaction waits for (or finds) the first one's row instead of failing."""
     with app.app_context():

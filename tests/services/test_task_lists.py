@@ -9,7 +9,7 @@ from taskmanager.models import Task, User
 from taskmanager.services import groups, tags, task_lists, tasks
 from taskmanager.services.errors import Forbidden, NotFound
 
-from ..support.task_factories import build_world
+from ..support.task_factories import build_world, make_group, make_task, make_user
 
 
 @pytest.fixture(autouse=True, params=["ids-as-a-set", "row-by-row"])
@@ -79,6 +79,62 @@ def test_pages_and_totals(session, world) -> None:
     page = task_lists.list_page(session, viewer=admin, limit=10**9)
     assert page.limit == tasks.LIST_LIMIT_MAX and page.total == 4
     assert task_lists.list_page(session, viewer=admin).limit == tasks.LIST_LIMIT_MAX
+
+
+def test_totals_of_users_with_groups_and_direct_tasks(session, world) -> None:
+    """Each way of counting a user's tasks (one group only, direct only, overlaps) is exact."""
+    t1, t2, t3, t4 = world["tasks"]
+    carol, dave, erin = (make_user(session, name) for name in ("carol", "dave", "erin"))
+    make_group(session, "solo", [carol, erin])
+    make_group(session, "pair", [erin])
+    only_group = make_task(session, groups=["solo"])
+    in_both = make_task(session, groups=["solo", "pair"])
+    direct_and_group = make_task(session, users=["erin"], groups=["pair"])
+    make_task(session, users=["dave"])
+    session.flush()
+
+    def total(user: User) -> int:
+        return task_lists.list_page(session, viewer=user, limit=0).total
+
+    assert total(carol) == 2  # one group, nothing direct
+    assert total(dave) == 1  # direct only
+    assert total(erin) == 3  # two groups and a direct task, each counted once
+    assert _ids(task_lists.list_page(session, viewer=erin)) == [
+        only_group.id,
+        in_both.id,
+        direct_and_group.id,
+    ]
+    assert total(world["alice"]) == 2  # t1 direct, t2 via her group
+
+
+def test_large_totals_are_reused_for_a_while(session, world) -> None:
+    """A CountCache keeps totals of at least min_count for ttl seconds, per list; not smaller ones."""
+    alice, admin = world["alice"], world["admin"]
+    counts = task_lists.CountCache(ttl_seconds=3600, min_count=2)
+    assert task_lists.list_page(session, viewer=alice, counts=counts).total == 2
+    assert task_lists.list_page(session, viewer=admin, project="p1", counts=counts).total == 2
+    assert task_lists.list_page(session, viewer=admin, project="p2", counts=counts).total == 2
+    make_task(session, users=["alice", "admin"], project="p1")
+    session.flush()
+    # Remembered per list: alice's and the p1 list answer the earlier totals...
+    assert task_lists.list_page(session, viewer=alice, counts=counts).total == 2
+    assert task_lists.list_page(session, viewer=admin, project="p1", counts=counts).total == 2
+    # ...while the page itself is always read afresh, and other lists count anew.
+    assert len(task_lists.list_page(session, viewer=alice, counts=counts).items) == 3
+    assert task_lists.list_page(session, viewer=admin, counts=counts).total == 5
+    assert task_lists.list_page(session, viewer=admin, project="p1").total == 3
+
+    small = task_lists.CountCache(ttl_seconds=3600, min_count=100)
+    assert task_lists.list_page(session, viewer=alice, counts=small).total == 3
+    make_task(session, users=["alice"])
+    session.flush()
+    assert task_lists.list_page(session, viewer=alice, counts=small).total == 4
+
+    off = task_lists.CountCache(ttl_seconds=0, min_count=1)
+    assert task_lists.list_page(session, viewer=alice, counts=off).total == 4
+    make_task(session, users=["alice"])
+    session.flush()
+    assert task_lists.list_page(session, viewer=alice, counts=off).total == 5
 
 
 def test_summaries_carry_tags_in_id_order(session, world) -> None:

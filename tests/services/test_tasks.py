@@ -157,6 +157,17 @@ def test_references_by_id_name_email_or_url(session, template) -> None:
     assert by_id.template_id == template.id
 
 
+def test_references_are_resolved_in_slices(session, monkeypatch) -> None:
+    """More references than one statement may bind (65,535 on PostgreSQL) still resolve."""
+    unknown = [f"nobody{i}" for i in range(22_000)]  # 66,000 parameters: id, username, e-mail
+    assert tasks.resolve_users(session, [*unknown, "admin"]).keys() == {"admin"}
+    monkeypatch.setattr(tasks, "LOOKUP_BATCH", 2)
+    names = [make_user(session, f"u{i}").username for i in range(5)]
+    assert {ref: user.username for ref, user in tasks.resolve_users(session, names).items()} == {
+        name: name for name in names
+    }
+
+
 def test_users_with_distribute_in_group_is_refused(session, template) -> None:
     make_group(session, "g")
     with pytest.raises(InvalidInput) as error:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -39,6 +41,16 @@ def create_database(base_dir: Path, prefix: str = "tm_test") -> str:
     finally:
         engine.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_database(base_dir: Path, prefix: str = "tm_test") -> Iterator[str]:
+    """A new empty database (its URL) for the block, dropped after it."""
+    url = create_database(base_dir, prefix)
+    try:
+        yield url
+    finally:
+        drop_database(url)
 
 
 def drop_database(database_url: str) -> None:

@@ -117,15 +117,95 @@ def test_admin_buttons_are_shown_only_to_roles_that_may_use_them(client: Any, wo
     assert "Release the lock" in text and "Move the lock" in text
 
 
-def test_posts_without_the_csrf_token_are_refused(client: Any, world: World) -> None:
+def test_posts_without_the_csrf_token_are_refused(app: Any, client: Any, world: World) -> None:
+    """Every form of the web UI needs the session's CSRF token (the login form: below)."""
     login(client, "admin", "admin")
-    response = client.post("/tags/new", data={"name": "sneaky"})
-    assert response.status_code == 400
+    posts = [
+        re.sub(r"<int:\w+>", str(world.tasks[0].id), rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("web.") and "POST" in rule.methods
+    ]
+    assert len(posts) > 20
+    for url in posts:
+        response = client.post(url, data={"name": "sneaky", "groupname": "sneaky"})
+        assert response.status_code == 400, url
+        response.close()
+    assert "sneaky" not in get_ok(client, "/tags") + get_ok(client, "/groups")
+    # Changing one's password (a Flask-Security form) is refused without the token too.
+    change = {"password": "admin", "new_password": "sneaky-new-1", "new_password_confirm": "x"}
+    change["new_password_confirm"] = change["new_password"]
+    client.post("/change", data=change).close()
+    assert web_login(app.test_client(), "admin", "admin").status_code == 302
+
+
+def test_admins_are_warned_while_the_default_password_is_unchanged(
+    app: Any, client: Any, world: World
+) -> None:
+    from taskmanager.services import users
+
+    def warned(page: str) -> bool:
+        return "still uses the default password" in " ".join(page.split())
+
+    assert warned(get_ok(login(client, "admin", "admin"), "/"))
+    assert not warned(get_ok(login(app.test_client(), "alice"), "/"))
+    with database(app) as session:
+        users.set_password(users.get_or_raise(session, reference="admin"), "a-better-one")
+        session.commit()
+    assert not warned(get_ok(login(app.test_client(), "admin", "a-better-one"), "/"))
+
+
+def test_a_user_manager_cannot_give_themself_a_role(app: Any, client: Any, world: World) -> None:
+    from taskmanager.services import roles, users
+
+    with database(app) as session:
+        roles.create(session, name="clerk", permissions=["user_add", "user_update_all"])
+        clerk = users.get_or_raise(session, reference="carol")
+        users.set_role(
+            session, user=clerk, role=roles.get_or_raise(session, reference="clerk"), granted=True
+        )
+        session.commit()
+        carol_id = clerk.id
+    login(client, "carol")
+    form = {
+        "username": "carol",
+        "email": "carol@example.org",
+        "assignment_weight": "1",
+        "active": "y",
+        "roles": ["admin", "clerk", "user"],
+    }
+    response = post_form(client, f"/users/{carol_id}/edit", form)
+    assert response.status_code in (200, 302)
     response.close()
-    response = client.post(f"/tasks/{world.tasks[0].id}/lock/release")
-    assert response.status_code == 400
+    created = post_form(
+        client,
+        "/users/new",
+        {**form, "username": "crony", "email": "crony@example.org", "password": "long-enough"},
+    )
+    created.close()
+    with database(app) as session:
+        assert sorted(r.name for r in users.get_or_raise(session, reference="carol").roles) == [
+            "clerk",
+            "user",
+        ]
+        crony = users.get_by_reference(session, reference="crony")
+        assert crony is not None and "admin" not in [r.name for r in crony.roles]
+
+
+def test_user_forms_refuse_short_passwords(app: Any, client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    form = {"username": "shorty", "email": "shorty@example.org", "assignment_weight": "1"}
+    response = post_form(client, "/users/new", {**form, "password": "1234567"})
+    assert response.status_code == 200 and "at least 8 characters" in response.get_data(True)
     response.close()
-    assert "sneaky" not in get_ok(client, "/tags")
+    form.update(username="alice", email="alice@example.org", password="1234567")
+    response = post_form(client, f"/users/{world.alice.id}/edit", form)
+    assert response.status_code == 200 and "at least 8 characters" in response.get_data(True)
+    response.close()
+    with database(app) as session:
+        from taskmanager.services import users
+
+        assert users.get_by_reference(session, reference="shorty") is None
+    assert login(app.test_client(), "alice")  # her password is unchanged
 
 
 def test_a_form_keeps_what_was_typed_after_an_error(client: Any, world: World) -> None:

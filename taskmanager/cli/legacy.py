@@ -1,0 +1,66 @@
+"""`taskmanager import-legacy`: copy an old TaskManager's database into the configured one."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy.engine import make_url
+
+from ..config import normalise_database_uri
+from .backends import DatabaseBackend
+from .errors import EXIT_USAGE, CliError, domain_errors
+from .progress import progress_bar
+
+
+@click.command("import-legacy")
+@click.option(
+    "--from",
+    "source_url",
+    required=True,
+    metavar="URL",
+    help="The old server's database (SQLAlchemy URL); only read.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check and count everything, then roll back: nothing is kept."
+)
+def import_legacy(source_url: str, dry_run: bool) -> None:
+    """Import users, roles, groups, templates, tags, tasks, task groups and meta values from an
+    old TaskManager (task-manager 6.x) database, keeping ids and password hashes.
+
+    The configured database is migrated first and must hold nothing but what onboarding
+    creates. Everything is written in one transaction: all of it, or nothing.
+    """
+    from ..services import legacy_import
+
+    backend = DatabaseBackend()
+    try:
+        settings = current_app.extensions["taskman_settings"]
+        if normalise_database_uri(source_url) == settings.database_uri:
+            raise CliError("--from names the configured database itself", exit_code=EXIT_USAGE)
+        where = make_url(normalise_database_uri(source_url)).render_as_string(hide_password=True)
+        with domain_errors(where):
+            source = legacy_import.open_source(source_url)
+        session = backend.session
+        try:
+            total = sum(source.counts.values())
+            with domain_errors(where), progress_bar("Importing", total=total) as advance:
+                counts = legacy_import.import_all(
+                    session, source, settings=settings, advance=advance
+                )
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            source.close()
+    finally:
+        backend.close()
+    for table, count in counts.items():
+        click.echo(f"{table}: {count}")
+    if dry_run:
+        click.echo(f"Dry run: {sum(counts.values())} rows would be imported; nothing was written.")
+    else:
+        click.echo(f"Imported {sum(counts.values())} rows from {where}.")

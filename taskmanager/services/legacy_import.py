@@ -1,0 +1,523 @@
+"""Bring an old TaskManager's database (PyPI `task-manager` 6.6) into this one, ids and all.
+
+The source is only read. Everything is written in the caller's transaction, so an import either
+lands whole or not at all. Rows keep their ids (stored task URIs stay valid) and users keep their
+password hashes (verified by the configured schemes and re-hashed at the next login).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..config import Settings, normalise_database_uri
+from ..models import (
+    Base,
+    Group,
+    Meta,
+    MetaHistory,
+    Role,
+    Tag,
+    Task,
+    TaskGroup,
+    TaskTemplate,
+    User,
+    group_membership,
+    roles_users,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+    utcnow,
+)
+from . import bulk, onboarding
+from .errors import DomainError
+from .permissions import DEFAULT_ROLES
+
+BATCH = 1000
+# Tables that hold nothing an import would lose (migration bookkeeping, login throttling).
+IGNORED_TARGET_TABLES = {"login_failures", "alembic_version"}
+# Our columns that are shorter than the old server's (Text there).
+MAX_LENGTHS = {
+    ("tasks", "raw_callback_url"): 512,
+    ("taskgroups", "raw_callback_url"): 512,
+    ("meta", "label"): 64,
+}
+
+Row = dict[str, Any]
+
+
+class LegacyImportError(DomainError):
+    """The import cannot go ahead; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One old table copied into one of ours."""
+
+    source: str
+    target: Table
+    columns: tuple[str, ...]  # the old columns that must exist
+    convert: Callable[[Row, datetime], Row]
+    optional_columns: tuple[str, ...] = ()
+    optional_table: bool = False
+    link: bool = False  # no primary key in the old table: drop repeated rows
+
+
+def _text_list(value: Any) -> list[str] | None:
+    """Role permissions: comma-separated text (Flask-Security 4) or a JSON list."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    value = str(value).strip()
+    if value.startswith("["):
+        return [str(item) for item in json.loads(value)]
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _role(row: Row, now: datetime) -> Row:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row.get("description"),
+        "permissions": _text_list(row.get("permissions")),
+        "update_datetime": row.get("update_datetime") or now,
+    }
+
+
+def _user(row: Row, now: datetime) -> Row:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "name": row.get("name"),
+        "email": row["email"],
+        "password": row.get("password"),
+        "active": bool(row["active"]) if row.get("active") is not None else True,
+        "fs_uniquifier": row.get("fs_uniquifier") or uuid.uuid4().hex,
+        "confirmed_at": row.get("confirmed_at"),
+        "create_time": row.get("create_time") or now,
+        "assignment_weight": 1.0
+        if row.get("assignment_weight") is None
+        else float(row["assignment_weight"]),
+        "assignment_pass": 0.0,
+        "assignment_start": 0.0,
+        "last_login_at": row.get("last_login_at"),
+        "current_login_at": row.get("current_login_at"),
+        "last_login_ip": row.get("last_login_ip"),
+        "current_login_ip": row.get("current_login_ip"),
+        "login_count": row.get("login_count"),
+    }
+
+
+def _group(row: Row, now: datetime) -> Row:
+    return {
+        "id": row["id"],
+        "groupname": row["groupname"],
+        "name": row["name"],
+        "create_time": row.get("create_time") or now,
+    }
+
+
+def _template(row: Row, now: datetime) -> Row:
+    return {"id": row["id"], "label": row["label"], "content": row.get("content") or ""}
+
+
+def _tag(row: Row, now: datetime) -> Row:
+    return {"id": row["id"], "name": row["name"]}
+
+
+def _taskgroup(row: Row, now: datetime) -> Row:
+    return {
+        "id": row["id"],
+        "label": row.get("label") or "",
+        "raw_callback_url": row.get("callback_url"),
+        "callback_content": row.get("callback_content"),
+        "callback_fired": bool(row.get("callback_fired")),
+        "create_time": now,
+    }
+
+
+def _task(row: Row, now: datetime) -> Row:
+    if row.get("template_id") is None:
+        raise LegacyImportError(
+            f"task {row['id']} has no template; give it one in the old database first",
+            field="task.template_id",
+        )
+    raw_content = row.get("raw_content")
+    raw_callback_url = row.get("raw_callback_url")
+    status = row.get("status") or "queued"
+    update_time = row.get("update_time") or row.get("create_time") or now
+    return {
+        "id": row["id"],
+        "project": row.get("project") or "",
+        "status": status,
+        "lock_id": row.get("lock_id"),
+        # The old server kept no lock or done times: a lease starts at the import, and a done
+        # task was done at its last change.
+        "lock_time": now if row.get("lock_id") is not None else None,
+        "raw_content": raw_content if raw_content is not None else (row.get("content") or ""),
+        "raw_callback_url": raw_callback_url
+        if raw_callback_url is not None
+        else row.get("callback_url"),
+        "callback_content": row.get("callback_content"),
+        "tracking_id": row.get("tracking_id") or "unassigned",
+        "generator_url": row.get("generator_url"),
+        "application_name": row.get("application_name"),
+        "application_version": row.get("application_version"),
+        "create_time": row.get("create_time") or now,
+        "update_time": update_time,
+        "template_id": row["template_id"],
+        "taskgroup_id": row.get("parent_id"),
+        "done_by_id": None,
+        "done_time": update_time if status == "done" else None,
+    }
+
+
+def _meta(row: Row, now: datetime) -> Row:
+    return {"id": row["id"], "label": row["label"], "value": row.get("value") or ""}
+
+
+def _meta_history(row: Row, now: datetime) -> Row:
+    return {
+        "id": row["id"],
+        "meta_id": row["meta_id"],
+        "timestamp": row.get("timestamp") or now,
+        "value": row.get("value") or "",
+    }
+
+
+def _renamed(**names: str) -> Callable[[Row, datetime], Row]:
+    """A link row: our column name = the old column name."""
+    return lambda row, now: {ours: row[theirs] for ours, theirs in names.items()}
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+LOGIN_COLUMNS = (
+    "fs_uniquifier",
+    "confirmed_at",
+    "last_login_at",
+    "current_login_at",
+    "last_login_ip",
+    "current_login_ip",
+    "login_count",
+)
+TASK_COLUMNS = (
+    "id",
+    "project",
+    "status",
+    "lock_id",
+    "content",
+    "raw_content",
+    "callback_url",
+    "raw_callback_url",
+    "callback_content",
+    "parent_id",
+    "template_id",
+    "tracking_id",
+    "create_time",
+    "update_time",
+)
+
+STEPS = (
+    Step(
+        "role",
+        _table(Role),
+        ("id", "name"),
+        _role,
+        ("description", "permissions", "update_datetime"),
+    ),
+    Step(
+        "user",
+        _table(User),
+        ("id", "username", "name", "email", "password", "active"),
+        _user,
+        (*LOGIN_COLUMNS, "create_time", "assignment_weight"),
+    ),
+    Step(
+        "roles_users",
+        roles_users,
+        ("user_id", "role_id"),
+        _renamed(user_id="user_id", role_id="role_id"),
+        link=True,
+    ),
+    Step("group", _table(Group), ("id", "groupname", "name"), _group, ("create_time",)),
+    Step(
+        "group_membership",
+        group_membership,
+        ("group_id", "user_id"),
+        _renamed(group_id="group_id", user_id="user_id"),
+        link=True,
+    ),
+    Step("task_template", _table(TaskTemplate), ("id", "label", "content"), _template),
+    Step("tag", _table(Tag), ("id", "name"), _tag),
+    Step(
+        "task_group",
+        _table(TaskGroup),
+        ("id", "label", "callback_url", "callback_content"),
+        _taskgroup,
+        ("callback_fired",),
+    ),
+    Step(
+        "task",
+        _table(Task),
+        TASK_COLUMNS,
+        _task,
+        ("generator_url", "application_name", "application_version"),
+    ),
+    Step(
+        "task_user_links",
+        task_users,
+        ("task_id", "user_id"),
+        _renamed(task_id="task_id", user_id="user_id"),
+        link=True,
+    ),
+    Step(
+        "task_group_links",
+        task_groups_assigned,
+        ("task_id", "group_id"),
+        _renamed(task_id="task_id", group_id="group_id"),
+        link=True,
+    ),
+    Step(
+        "tag_task_links",
+        task_tags,
+        ("task_id", "tag_id"),
+        _renamed(task_id="task_id", tag_id="tag_id"),
+        link=True,
+    ),
+    Step("meta", _table(Meta), ("id", "label", "value"), _meta, optional_table=True),
+    Step(
+        "meta_history",
+        _table(MetaHistory),
+        ("id", "meta_id", "value"),
+        _meta_history,
+        ("timestamp",),
+        optional_table=True,
+    ),
+)
+# Tables whose ids we write, so PostgreSQL's sequences must move past them.
+SEQUENCED = tuple(step.target for step in STEPS if not step.link)
+
+
+@dataclass
+class Source:
+    """The old database, opened read-only, with the columns each step can read."""
+
+    engine: Engine
+    connection: Connection
+    tables: dict[str, Table] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.connection.close()
+        self.engine.dispose()
+
+
+def _read_only_engine(url: str) -> Engine:
+    parsed = make_url(normalise_database_uri(url))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:":
+            raise LegacyImportError("the old database must be a file", field="from")
+
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True)
+
+        return create_engine("sqlite://", creator=connect)
+    return create_engine(parsed)
+
+
+def open_source(url: str) -> Source:
+    """Connect to the old database and check it has every table and column the import reads."""
+    engine = _read_only_engine(url)
+    try:
+        connection = engine.connect()
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"))
+        elif engine.dialect.name in ("mysql", "mariadb"):
+            connection.execute(text("SET SESSION TRANSACTION READ ONLY"))
+        connection.commit()  # the next transaction, which reads everything, is read-only
+        present = set(inspect(connection).get_table_names())
+    except (DBAPIError, SQLAlchemyError) as error:
+        engine.dispose()
+        raise LegacyImportError(
+            f"cannot read the old database: {getattr(error, 'orig', error)}", field="from"
+        ) from None
+    source = Source(engine, connection)
+    problems = []
+    metadata = MetaData()
+    for step in STEPS:
+        if step.source not in present:
+            if not step.optional_table:
+                problems.append(f"table {step.source!r} is missing")
+            continue
+        table = Table(step.source, metadata, autoload_with=connection, resolve_fks=False)
+        missing = [name for name in step.columns if name not in table.c]
+        problems += [f"column {step.source}.{name} is missing" for name in missing]
+        source.tables[step.source] = table
+    if problems:
+        source.close()
+        raise LegacyImportError(
+            "this is not an old TaskManager database (task-manager 6.x): " + "; ".join(problems),
+            errors={"from": problems},
+        )
+    for name, table in source.tables.items():
+        source.counts[name] = connection.execute(
+            select(func.count()).select_from(table)
+        ).scalar_one()
+    return source
+
+
+def _source_rows(source: Source, step: Step) -> Generator[list[Row]]:
+    table = source.tables[step.source]
+    wanted = [table.c[name] for name in (*step.columns, *step.optional_columns) if name in table.c]
+    order = [table.c[name] for name in step.columns] if step.link else [table.c.id]
+    statement = select(*wanted).order_by(*order)
+    with source.connection.execute(statement, execution_options={"yield_per": BATCH}) as result:
+        for partition in result.mappings().partitions():
+            yield [dict(row) for row in partition]
+
+
+def existing_data(session: Session, settings: Settings) -> list[str]:
+    """What the target holds beyond what onboarding creates (the roles and the admin account)."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in IGNORED_TARGET_TABLES or table is roles_users:
+            continue
+        query = select(func.count()).select_from(table)
+        if table is User.__table__:
+            query = query.where(User.username != (settings.admin_username or ""))
+        elif table is Role.__table__:
+            query = query.where(Role.name.not_in(list(DEFAULT_ROLES)))
+        count = session.execute(query).scalar_one()
+        if count:
+            found.append(f"{count} row(s) in {table.name}")
+    return found
+
+
+def _check_lengths(step: Step, rows: list[Row]) -> None:
+    for row in rows:
+        for column, value in row.items():
+            limit = MAX_LENGTHS.get((step.target.name, column))
+            if limit is not None and value is not None and len(value) > limit:
+                raise LegacyImportError(
+                    f"{step.source} {row.get('id')}: {column} is {len(value)} characters, "
+                    f"longer than the {limit} this server stores; shorten it in the old database",
+                    field=f"{step.source}.{column}",
+                )
+
+
+def _copy(session: Session, source: Source, step: Step, advance: Callable[[int], None]) -> int:
+    now = utcnow()
+    seen: set[tuple[Any, ...]] = set()
+    copied = 0
+    # Closed on an error too, so the source's server-side cursor is not left open.
+    with contextlib.closing(_source_rows(source, step)) as batches:
+        for batch in batches:
+            rows = [step.convert(row, now) for row in batch]
+            if step.link:
+                rows = _first_of_each(rows, seen)
+            _check_lengths(step, rows)
+            _insert(session, step, rows)
+            copied += len(rows)
+            advance(len(batch))
+    return copied
+
+
+def _first_of_each(rows: list[Row], seen: set[tuple[Any, ...]]) -> list[Row]:
+    unique = []
+    for row in rows:
+        key = tuple(row.values())
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def _insert(session: Session, step: Step, rows: list[Row]) -> None:
+    driver_error = session.get_bind().dialect.loaded_dbapi.Error
+    try:
+        bulk.insert_rows(session, step.target, rows)
+    except (DBAPIError, driver_error) as error:
+        # COPY (PostgreSQL) raises the driver's own error, executemany SQLAlchemy's.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise LegacyImportError(
+            f"{step.source} could not be written to {step.target.name}: {reason}",
+            field=step.source,
+        ) from None
+
+
+def reset_sequences(session: Session) -> None:
+    """PostgreSQL: move each id sequence past the ids written (MariaDB and SQLite do it alone)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in SEQUENCED:
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"coalesce(max(id), 0) + 1, false) FROM {table.name}"
+            )
+        )
+
+
+def import_all(
+    session: Session,
+    source: Source,
+    *,
+    settings: Settings,
+    advance: Callable[[int], None] = lambda n: None,
+) -> dict[str, int]:
+    """Copy every old row into the (onboarded, otherwise empty) target; the caller commits.
+
+    Returns the number of rows written per target table.
+    """
+    found = existing_data(session, settings)
+    if found:
+        raise LegacyImportError(
+            "the target database already holds data ("
+            + ", ".join(found)
+            + "); import into a new database",
+            errors={"database": found},
+        )
+    # Onboarding's roles and admin account make way for the old ones, then come back.
+    session.expunge_all()
+    session.execute(delete(roles_users))
+    session.execute(delete(User))
+    session.execute(delete(Role))
+    counts = {}
+    for step in STEPS:
+        if step.source in source.tables:
+            counts[step.target.name] = _copy(session, source, step, advance)
+    reset_sequences(session)
+    onboarding.ensure_roles(session)
+    onboarding.ensure_admin(session, settings)
+    return counts
