@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Insert, Select, Table, insert, literal
 from sqlalchemy.orm import Session
 
 from ..models import TaskHistory, User, utcnow
@@ -14,6 +14,9 @@ from . import bulk
 
 # Actions recorded; the API documents this vocabulary.
 ACTIONS = ("create", "assign", "lock", "unlock", "status", "edit", "delete")
+
+_TABLE = cast(Table, TaskHistory.__table__)
+_INSERT = insert(_TABLE)
 
 
 def record(
@@ -23,17 +26,38 @@ def record(
     actor: User | None,
     action: str,
     detail: dict[str, Any] | None = None,
-) -> TaskHistory:
-    """Add one history row in the caller's transaction."""
-    entry = TaskHistory(
-        task_id=task_id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        detail=json.dumps(detail, default=str) if detail else None,
-        timestamp=utcnow(),
+) -> None:
+    """Add one history row in the caller's transaction.
+
+    A plain INSERT, run at once: through the ORM's unit of work it cost a claim more CPU than
+    finding and locking the task.
+    """
+    session.execute(
+        _INSERT,
+        {
+            "task_id": task_id,
+            "actor_id": actor.id if actor is not None else None,
+            "action": action,
+            "detail": detail_text(detail),
+            "timestamp": utcnow(),
+        },
     )
-    session.add(entry)
-    return entry
+
+
+def detail_text(detail: dict[str, Any] | None) -> str | None:
+    """How a row's detail is stored: JSON text."""
+    return json.dumps(detail, default=str) if detail else None
+
+
+def insert_from(rows: Select[Any], *, action: str) -> Insert:
+    """INSERT one history row per row of `rows` (task id, actor id, detail text, timestamp).
+
+    For folding the record into the statement that makes the change.
+    """
+    return insert(_TABLE).from_select(
+        ["task_id", "actor_id", "detail", "timestamp", "action"],
+        rows.add_columns(literal(action)),
+    )
 
 
 def record_many(
@@ -50,9 +74,9 @@ def record_many(
             "task_id": task_id,
             "actor_id": actor_id,
             "action": action,
-            "detail": json.dumps(detail, default=str) if detail else None,
+            "detail": detail_text(detail),
             "timestamp": now,
         }
         for task_id, action, detail in entries
     ]
-    bulk.insert_rows(session, cast(Table, TaskHistory.__table__), rows)
+    bulk.insert_rows(session, _TABLE, rows)
