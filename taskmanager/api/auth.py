@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from apiflask import HTTPError
 from flask import current_app, request
 from flask_login import current_user
-from flask_principal import Identity, identity_changed
 from flask_security.utils import get_request_attr
 
 from ..models import User, db
@@ -33,8 +32,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _login(user: User) -> None:
+    # current_user for this request. No Flask-Principal identity: the API checks permissions
+    # itself (services.permissions), and loading one cost more than checking the credentials.
     current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
-    identity_changed.send(current_app._get_current_object(), identity=Identity(user.fs_uniquifier))  # type: ignore[attr-defined]
 
 
 def authenticated_user() -> User | None:

@@ -13,7 +13,8 @@ def uri_maker(endpoint: str, argument: str) -> Callable[[int | str], str]:
     """A function turning an id (or label) into the object's URL: one url_for for a whole list."""
     values: dict[str, Any] = {argument: "0"}
     base = url_for(endpoint, **values)[: -len("0")]
-    return lambda key: base + quote(str(key), safe="")
+    # Ids (most keys) need no quoting; a task lists dozens of them.
+    return lambda key: base + (str(key) if type(key) is int else quote(str(key), safe=""))
 
 
 def user_uri(user_id: int) -> str:
