@@ -92,8 +92,7 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
     """The detail shape; content and callback URL rendered with `values` (default: current)."""
     if values is None:
         # Most content names no variable: then the meta values need not be read at all.
-        raw = (task.raw_content, task.raw_callback_url or "")
-        values = rendering.current_values(db.session) if any("$" in t for t in raw) else {}
+        values = rendering.values_for(db.session, task.raw_content, task.raw_callback_url)
     links = task_lists.links(db.session, task_ids=[task.id])[task.id]
     uris = _Uris.make()
     uri = uris.task(task.id)

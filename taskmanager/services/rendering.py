@@ -27,6 +27,13 @@ def current_values(session: Session) -> Mapping[str, str]:
     return cached  # type: ignore[no-any-return]
 
 
+def values_for(session: Session, *texts: str | None) -> Mapping[str, str]:
+    """The current values when one of the texts names a variable; else none (and no query)."""
+    if any(text and "$" in text for text in texts):
+        return current_values(session)
+    return {}
+
+
 def forget(session: Session) -> None:
     """Drop the remembered values (done automatically when the session commits or rolls back)."""
     session.info.pop(_CACHE_KEY, None)
