@@ -12,8 +12,8 @@ import hashlib
 import hmac
 import threading
 import time
-from collections import OrderedDict
 
+from cachetools import TTLCache
 from flask_security.utils import verify_and_update_password
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -23,13 +23,13 @@ from . import throttling
 
 
 class CredentialCache:
-    """Bounded LRU of HMAC(identity, password) -> (user id, password hash, expiry)."""
+    """Bounded, expiring map of HMAC(identity, password) -> (user id, password hash)."""
 
     def __init__(self, secret: str, ttl_seconds: float, max_entries: int = 4096) -> None:
         self._key = hashlib.sha256(("credential-cache:" + secret).encode()).digest()
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._entries: OrderedDict[bytes, tuple[int, str, float]] = OrderedDict()
+        self._entries: TTLCache[bytes, tuple[int, str]] | None = (
+            TTLCache(max_entries, ttl_seconds, timer=time.monotonic) if ttl_seconds > 0 else None
+        )
         self._mutex = threading.Lock()
 
     def _digest(self, identity: str, password: str) -> bytes:
@@ -37,30 +37,22 @@ class CredentialCache:
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def get(self, identity: str, password: str) -> tuple[int, str] | None:
-        if self._ttl <= 0:
+        if self._entries is None:
             return None
         digest = self._digest(identity, password)
         with self._mutex:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[2] < time.monotonic():
-                del self._entries[digest]
-                return None
-            self._entries.move_to_end(digest)
-            return entry[0], entry[1]
+            return self._entries.get(digest)
 
     def put(self, identity: str, password: str, user_id: int, password_hash: str) -> None:
-        if self._ttl <= 0:
+        if self._entries is None:
             return
         digest = self._digest(identity, password)
         with self._mutex:
-            self._entries[digest] = (user_id, password_hash, time.monotonic() + self._ttl)
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self._entries[digest] = (user_id, password_hash)
 
     def clear(self) -> None:
+        if self._entries is None:
+            return
         with self._mutex:
             self._entries.clear()
 

@@ -12,12 +12,12 @@ import functools
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
@@ -97,29 +97,23 @@ class CountCache:
     def __init__(
         self, ttl_seconds: float, min_count: int = 10_000, max_entries: int = 1024
     ) -> None:
-        self.ttl = ttl_seconds
         self.min_count = min_count
-        self._max = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[int, float]] = OrderedDict()
+        self._entries: TTLCache[tuple[Any, ...], int] | None = (
+            TTLCache(max_entries, ttl_seconds, timer=time.monotonic) if ttl_seconds > 0 else None
+        )
         self._mutex = threading.Lock()
 
     def get(self, key: tuple[Any, ...]) -> int | None:
-        if self.ttl <= 0:
+        if self._entries is None:
             return None
         with self._mutex:
-            entry = self._entries.get(key)
-            if entry is None or entry[1] < time.monotonic():
-                return None
-            return entry[0]
+            return self._entries.get(key)
 
     def put(self, key: tuple[Any, ...], count: int) -> None:
-        if self.ttl <= 0 or count < self.min_count:
+        if self._entries is None or count < self.min_count:
             return
         with self._mutex:
-            self._entries[key] = (count, time.monotonic() + self.ttl)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self._entries[key] = count
 
 
 def effective_limit(limit: int | None) -> int:
