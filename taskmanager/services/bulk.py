@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session
 Rows = Sequence[dict[str, Any]]
 
 
+# Below this many rows a COPY (its own protocol exchange) costs more than one executemany.
+COPY_MIN_ROWS = 50
+
+
 def insert_rows(session: Session, table: Table, rows: Rows) -> None:
     """INSERT the rows (all with the same keys) in the caller's transaction."""
     if not rows:
         return
-    if _is_postgresql(session):
+    if _is_postgresql(session) and len(rows) >= COPY_MIN_ROWS:
         _copy(session, table, rows)
     else:
         # PyMySQL folds executemany into multi-row INSERTs; SQLite runs in-process.

@@ -931,22 +931,13 @@ def set_status(session: Session, *, task: Task, status: str, actor: User | None)
     for name in ("lock", "done_by"):
         if f"{name}_id" in values:
             session.expire(task, [name])
-    history.record(
-        session,
-        task_id=task.id,
-        actor=actor,
-        action="status",
-        detail={"old": old_status, "new": status},
-    )
+    entries: list[tuple[int, str, dict[str, Any] | None]] = [
+        (task.id, "status", {"old": old_status, "new": status})
+    ]
+    if done and lock_id is not None:
+        entries.append((task.id, "unlock", {"user_id": lock_id, "reason": "done"}))
+    history.record_many(session, entries=entries, actor=actor)
     if done:
-        if lock_id is not None:
-            history.record(
-                session,
-                task_id=task.id,
-                actor=actor,
-                action="unlock",
-                detail={"user_id": lock_id, "reason": "done"},
-            )
         values = rendering.values_for(session, task.raw_callback_url)
         url = rendering.render_optional(task.raw_callback_url, values)
         callbacks.enqueue_for_task(session, task=task, rendered_url=url)
