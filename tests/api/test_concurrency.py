@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import requests
 from apiflask import APIFlask
+from requests.adapters import HTTPAdapter
 from sqlalchemy import func, select
+from urllib3.util.retry import Retry
 
 from taskmanager import create_app
 from taskmanager.config import load_settings
@@ -50,6 +52,12 @@ class Server:
         # hash once, which on a small CI machine costs more than the races themselves.
         http = requests.Session()
         http.headers["Authentication-Token"] = self.tokens[username]
+        # A client waiting at a barrier on a loaded machine can reuse its keep-alive connection
+        # just as gunicorn closes it (after 2 idle seconds): the request then fails with a reset
+        # before the server saw it. Idempotent requests (GET, a lock PUT) are sent again once,
+        # as clients do; POST claims never are.
+        retry = Retry(total=1, connect=1, read=1, status=0, allowed_methods={"GET", "PUT"})
+        http.mount("http://", HTTPAdapter(max_retries=retry))
         return http
 
 
