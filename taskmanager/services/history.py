@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Insert, Select, Table, insert, literal
@@ -32,16 +33,19 @@ def record(
     A plain INSERT, run at once: through the ORM's unit of work it cost a claim more CPU than
     finding and locking the task.
     """
-    session.execute(
-        _INSERT,
-        {
-            "task_id": task_id,
-            "actor_id": actor.id if actor is not None else None,
-            "action": action,
-            "detail": detail_text(detail),
-            "timestamp": utcnow(),
-        },
-    )
+    session.execute(_INSERT, _row(task_id, action, detail, actor, utcnow()))
+
+
+def _row(
+    task_id: int, action: str, detail: dict[str, Any] | None, actor: User | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "actor_id": actor.id if actor is not None else None,
+        "action": action,
+        "detail": detail_text(detail),
+        "timestamp": now,
+    }
 
 
 def detail_text(detail: dict[str, Any] | None) -> str | None:
@@ -68,15 +72,5 @@ def record_many(
 ) -> None:
     """Add (task_id, action, detail) rows by the same actor in one bulk INSERT."""
     now = utcnow()
-    actor_id = actor.id if actor is not None else None
-    rows = [
-        {
-            "task_id": task_id,
-            "actor_id": actor_id,
-            "action": action,
-            "detail": detail_text(detail),
-            "timestamp": now,
-        }
-        for task_id, action, detail in entries
-    ]
+    rows = [_row(task_id, action, detail, actor, now) for task_id, action, detail in entries]
     bulk.insert_rows(session, _TABLE, rows)
