@@ -152,14 +152,7 @@ def test_errors_are_reported_to_sentry_when_a_dsn_is_set(tmp_path: Path) -> None
         """
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = _run_python(script, tmp_path)
     finally:
         server.shutdown()
         server.server_close()
@@ -194,14 +187,7 @@ def test_request_headers_are_logged_on_request_without_credentials(tmp_path: Pat
             assert response.status_code == 200, response.status_code
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run_python(script, tmp_path)
     assert result.returncode == 0, result.stderr
     logged = [line for line in result.stderr.splitlines() if "request GET /-/healthy" in line]
     assert len(logged) == 1, result.stderr  # only while the switch is on
@@ -210,3 +196,15 @@ def test_request_headers_are_logged_on_request_without_credentials(tmp_path: Pat
     assert "[redacted]" in logged[0]
     assert "c2VjcmV0LXVzZXI6aHVudGVyMg" not in result.stderr
     assert "very-secret-cookie" not in result.stderr
+
+
+def _run_python(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The script in a fresh interpreter (its own logging set-up and environment)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
