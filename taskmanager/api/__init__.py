@@ -9,9 +9,10 @@ from typing import Any
 from apiflask import APIBlueprint, APIFlask
 
 from ..services import task_lists
-from . import errors, health
+from . import auth, errors, health
 
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
+v1.before_request(auth.require_credentials_first)
 
 # Each module registers its routes on `v1` when imported; one module per resource.
 ROUTE_MODULES = (

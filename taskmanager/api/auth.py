@@ -66,6 +66,13 @@ def authenticated_user() -> User | None:
     return user
 
 
+def require_credentials_first() -> None:
+    """Every v1 route needs a caller: an anonymous request is answered 401 before its body is
+    read, not 400 for a body it was never allowed to send."""
+    if request.method != "OPTIONS" and authenticated_user() is None:
+        raise _unauthorised()
+
+
 def login_required(view: F) -> F:
     """Refuse with 401 and a WWW-Authenticate challenge unless the caller authenticates."""
 

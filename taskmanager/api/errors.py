@@ -6,11 +6,11 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import current_app
+from flask import Request, current_app
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..models import db
-from ..services.errors import DomainError, Throttled
+from ..services.errors import DomainError, InvalidInput, Throttled
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -59,7 +59,18 @@ def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
     return errors
 
 
+class JsonCheckingRequest(Request):
+    """Says why a body is not JSON (werkzeug's answer was a bare "Bad Request")."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:  # not a JSON content type: werkzeug's 415 says so
+            return super().on_json_loading_failed(e)
+        reason = "it is empty" if not self.get_data(cache=True).strip() else str(e)
+        raise InvalidInput(f"The request body is not valid JSON: {reason}", field="json") from e
+
+
 def register(app: APIFlask) -> None:
+    app.request_class = JsonCheckingRequest
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
 

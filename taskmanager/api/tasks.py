@@ -210,7 +210,7 @@ def list_tasks(query: TaskListQuery) -> Response:
 )
 @permission_required("task_add")
 def create_tasks() -> tuple[dict[str, Any], int] | Response:
-    body = request.get_json(silent=True)
+    body = request.get_json(force=True)  # a body that is not JSON: 400 saying why
     actor = caller()
     if isinstance(body, dict):
         try:
