@@ -191,6 +191,8 @@ class Settings:
     callback_worker: bool = True
     callback_poll_interval: float = 5.0
     callback_concurrency: int = 4
+    # Delivered callbacks older than this are deleted; 0 keeps them forever.
+    callback_retention_days: int = 30
     celery_broker: str = "amqp://guest:guest@localhost//"
     celery_backend: str | None = None
     celery_queue: str = "taskmanager_callbacks"
@@ -274,7 +276,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     uri = env.get("SQLALCHEMY_DATABASE_URI") or compose_database_uri(env)
     embedded = uri is None
-    if embedded:
+    if uri is None:
         instance_path.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{instance_path / 'taskmanager.db'}"
     uri = normalise_database_uri(uri)
@@ -353,6 +355,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         callback_worker=as_bool(env.get("TASKMAN_CALLBACK_WORKER"), True),
         callback_poll_interval=seconds(env, "TASKMAN_CALLBACK_POLL_INTERVAL", 5.0),
         callback_concurrency=at_least(env, "TASKMAN_CALLBACK_CONCURRENCY", 4, minimum=1),
+        callback_retention_days=at_least(env, "TASKMAN_CALLBACK_RETENTION_DAYS", 30, minimum=0),
         celery_broker=env.get("TASKMAN_CELERY_BROKER") or "amqp://guest:guest@localhost//",
         celery_backend=env.get("TASKMAN_CELERY_BACKEND") or None,
         celery_queue=env.get("TASKMAN_CELERY_QUEUE") or "taskmanager_callbacks",

@@ -56,7 +56,7 @@ def _web_login_keys() -> list[tuple[str, str]] | None:
     if request.endpoint != "security.login" or request.method != "POST":
         return None
     data = request.get_json(silent=True) if request.is_json else request.form
-    if not isinstance(data, dict) and not hasattr(data, "get"):
+    if not isinstance(data, dict):  # a JSON object or the form (a MultiDict is a dict)
         return None
     identity = data.get("username") or data.get("email") or data.get("identity")
     if not isinstance(identity, str) or not identity:

@@ -55,10 +55,15 @@ def versions() -> dict[str, Any]:
     }
 
 
+METRICS_ANSWERS: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
+    200: {"description": "Prometheus text format", "content": {"text/plain": {}}}
+}
+
+
 @bp.get("/metrics")
 @bp.doc(
     summary="Prometheus metrics: requests, latencies, tasks by status, callbacks by state",
-    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    responses=METRICS_ANSWERS,
 )
 def metrics() -> Response:
     settings = current_app.extensions["taskman_settings"]

@@ -135,7 +135,7 @@ def onboarding() -> None:
         if counts is not None:
             summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
             click.echo(f"Project config loaded: {summary or 'nothing new'}")
-        database_handle.session.remove()
+        database_handle.remove_session()
         database_handle.engine.dispose()
 
 

@@ -268,7 +268,7 @@ class DatabaseBackend:
     def close(self) -> None:
         from ..models import db
 
-        db.session.remove()
+        db.remove_session()
         db.engine.dispose()
         self._context.pop()
 

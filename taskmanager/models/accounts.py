@@ -41,14 +41,16 @@ class Role(Base, RoleMixin):
 class User(Base, UserMixin):
     __tablename__ = "users"
 
+    # (type: ignore below: Flask-Security's UserMixin declares some of these non-null and its
+    # roles a list of RoleMixin; the columns allow NULL: no password yet, never logged in.)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str] = mapped_column(String(255), unique=True)
-    password: Mapped[str | None] = mapped_column(String(255))
+    password: Mapped[str | None] = mapped_column(String(255))  # type: ignore[assignment]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True)
-    fs_token_uniquifier: Mapped[str | None] = mapped_column(String(64), unique=True)
+    fs_token_uniquifier: Mapped[str | None] = mapped_column(String(64), unique=True)  # type: ignore[assignment]
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assignment_weight: Mapped[float] = mapped_column(Float, default=1.0)
@@ -58,13 +60,13 @@ class User(Base, UserMixin):
     assignment_pass: Mapped[float] = mapped_column(Double, default=0.0)
     assignment_start: Mapped[float] = mapped_column(Double, default=0.0)
     # Flask-Security's login tracking (SECURITY_TRACKABLE).
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    current_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # type: ignore[assignment]
+    current_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # type: ignore[assignment]
     last_login_ip: Mapped[str | None] = mapped_column(String(64))
     current_login_ip: Mapped[str | None] = mapped_column(String(64))
-    login_count: Mapped[int | None] = mapped_column(Integer)
+    login_count: Mapped[int | None] = mapped_column(Integer)  # type: ignore[assignment]
 
-    roles: Mapped[list[Role]] = relationship(secondary=roles_users, lazy="selectin", backref=None)
+    roles: Mapped[list[Role]] = relationship(secondary=roles_users, lazy="selectin", backref=None)  # type: ignore[assignment]
     groups: Mapped[list[Group]] = relationship(
         secondary=group_membership, back_populates="users", lazy="select"
     )

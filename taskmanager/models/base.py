@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Stable constraint names so Alembic can alter them on every backend.
 NAMING_CONVENTION = {
@@ -45,4 +46,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+class _SQLAlchemy(SQLAlchemy):
+    # For type checkers: the request-scoped session proxies every method of a Session, and the
+    # services take a Session (tests and the CLI hand them plain ones).
+    session: Session  # type: ignore[assignment]
+
+    def remove_session(self) -> None:
+        """Close this thread's session and forget it, as Flask does after each request."""
+        cast(scoped_session[Session], self.session).remove()
+
+
+db = _SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

@@ -48,7 +48,7 @@ def _locked_candidates(
     ).all()
     eligible = {row.id: (row[1], row[2], row[3]) for row in rows}
     if group is not None:
-        members = set(
+        members: set[int] = set(
             session.scalars(
                 select(group_membership.c.user_id).where(group_membership.c.group_id == group.id)
             )

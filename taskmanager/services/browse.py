@@ -26,6 +26,7 @@ from ..models import (
 )
 from . import dashboard, locks, permissions, task_lists, taskgroups
 from .dashboard import Progress
+from .typed_rows import as_tuples
 
 T = TypeVar("T")
 
@@ -39,9 +40,11 @@ class Page(Generic[T]):
     total: int
 
 
-def _ordered(
-    query: Select[Any], columns: Mapping[str, Any], sort: str, tiebreak: Any
-) -> Select[Any]:
+# A query selecting any columns (Select is generic in each column selected).
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _ordered(query: AnySelect, columns: Mapping[str, Any], sort: str, tiebreak: Any) -> AnySelect:
     """Order by `sort` (a key of `columns`, "-key" descending), then by the tiebreak column."""
     descending = sort.startswith("-")
     column = columns.get(sort.lstrip("-"), tiebreak)
@@ -51,7 +54,7 @@ def _ordered(
 
 
 def _page(
-    session: Session, query: Select[Any], offset: int, limit: int, *, rows: bool = False
+    session: Session, query: AnySelect, offset: int, limit: int, *, rows: bool = False
 ) -> Page[Any]:
     """The slice and the number of rows the query selects (counted by the database)."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
@@ -229,8 +232,8 @@ def groups_page(
     return Page(items=rows, total=page.total)
 
 
-def _counts(session: Session, query: Select[Any]) -> dict[Any, int]:
-    return {key: count for key, count in session.execute(query)}
+def _counts(session: Session, query: AnySelect) -> dict[Any, int]:
+    return {key: count for key, count in as_tuples(session.execute(query))}
 
 
 # --- tags and templates ----------------------------------------------------------------------
@@ -255,7 +258,8 @@ def _task_counts(
     if join is not None:
         query = query.join(join, join.c.task_id == Task.id)
     query = query.where(key.in_(ids), dashboard.visible(viewer)).group_by(key)
-    return {row_key: (total, int(open_ or 0)) for row_key, total, open_ in session.execute(query)}
+    rows = as_tuples(session.execute(query))
+    return {row_key: (total, int(open_ or 0)) for row_key, total, open_ in rows}
 
 
 TAG_SORTS = ("name", "id")
@@ -468,7 +472,9 @@ def tasks_page(
         return _page(session, query, offset, limit)
     # The task list service counts the API's filters from the link tables' indexes where it can.
     total = task_lists.list_page(session, **api_filters, limit=0).total
-    rows = session.scalars(query.offset(max(offset, 0)).limit(limit)) if total else []
+    rows: Iterable[Task] = (
+        session.scalars(query.offset(max(offset, 0)).limit(limit)) if total else []
+    )
     return Page(items=list(rows), total=total)
 
 

@@ -39,7 +39,7 @@ def insert_rows_returning_ids(session: Session, table: Table, rows: Rows) -> lis
         return list(session.scalars(statement, list(rows)))
     # Take the ids from the table's sequence first, then COPY the rows with them.
     sequence = func.pg_get_serial_sequence(table.name, "id")
-    ids = sorted(
+    ids: list[int] = sorted(
         session.scalars(
             select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
         )

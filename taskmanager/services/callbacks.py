@@ -26,7 +26,7 @@ from importlib import metadata
 from typing import Any
 
 import requests
-from sqlalchemy import ColumnElement, and_, event, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -302,6 +302,30 @@ def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> i
         reaped += result.rowcount  # type: ignore[attr-defined]
     session.commit()
     return reaped
+
+
+def purge_delivered(session: Session, *, older_than: timedelta, batch: int = 1000) -> int:
+    """Delete deliveries delivered before `older_than` ago, in batches; how many (commits).
+
+    Failed ones stay: they wait for someone to look at them. Processes purging at once take
+    different rows (locked, skipping those another holds), so none waits for another.
+    """
+    cutoff = utcnow() - older_than
+    old = and_(CallbackDelivery.status == "delivered", CallbackDelivery.delivered_at < cutoff)
+    purged = 0
+    while True:
+        # Ids first: MariaDB refuses LIMIT in a DELETE's IN (subquery).
+        ids = _candidates(session, old, batch)
+        if ids:
+            result = session.execute(
+                delete(CallbackDelivery)
+                .where(CallbackDelivery.id.in_(ids), old)
+                .execution_options(synchronize_session=False)
+            )
+            purged += result.rowcount  # type: ignore[attr-defined]
+        session.commit()
+        if len(ids) < batch:
+            return purged
 
 
 def mark_published(session: Session, *, limit: int) -> list[int]:

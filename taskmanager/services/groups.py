@@ -158,7 +158,7 @@ def remove_member(session: Session, *, group: Group, user: User) -> None:
 def set_members(session: Session, *, group: Group, users: Iterable[User]) -> None:
     """Make the group's members exactly these users."""
     wanted = {user.id for user in users}
-    current = set(
+    current: set[int] = set(
         session.scalars(
             select(group_membership.c.user_id).where(group_membership.c.group_id == group.id)
         )

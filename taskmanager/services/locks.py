@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Executable,
+    Row,
     Table,
     bindparam,
     func,
@@ -42,6 +43,7 @@ from . import history, permissions
 from . import tags as tag_service
 from .errors import Conflict, Forbidden, InvalidInput
 from .references import MAX_ID
+from .typed_rows import as_tuple
 
 LOCK_ALL = ("task_update_lock_all", "task_update_all")
 TASKS = cast(Table, Task.__table__)
@@ -244,25 +246,40 @@ def claim_next(
         params.update(claim_tag_ids=tag_ids, claim_tag_count=len(tag_ids))
     statements = _claim_statements(shape)
     for _ in range(CLAIM_ATTEMPTS):
+        found = []
         if shape.one_statement:
             # One statement finds, re-checks and takes the task: half the round trips.
             taken = session.execute(statements[0], params).first()
-            if taken is None:
-                return None
-            claim = Claim(*taken)
+            if taken is not None:
+                claim = Claim(*as_tuple(taken))
+                if not shape.records_history:
+                    history.record(
+                        session, task_id=claim.id, actor=user, action="lock", detail=detail
+                    )
+                return claim
         else:
-            found = [
-                row for search in statements if (row := session.execute(search, params).first())
-            ]
-            if not found:
-                return None
-            claim = Claim(*min(found))
-            if not _set_lock(session, claim.id, user, *_claim_conditions(timeout)):
-                continue
-        if not shape.records_history:
-            history.record(session, task_id=claim.id, actor=user, action="lock", detail=detail)
+            found = _first_rows(session, statements, params)
+        if not found and shape.locks_rows:
+            # Nothing *unlocked* is not nothing: a row is also locked for a moment by a request
+            # that edits the task, or (MariaDB: InnoDB locks the rows a search reads) by another
+            # claim that only looked at it. Read again without skipping; a task still free is
+            # then taken by the conditional UPDATE below, which waits for that lock.
+            found = _first_rows(session, _claim_statements(shape.without_row_locks()), params)
+        if not found:
+            return None
+        claim = Claim(*as_tuple(min(found)))
+        if not _set_lock(session, claim.id, user, *_claim_conditions(timeout)):
+            continue
+        history.record(session, task_id=claim.id, actor=user, action="lock", detail=detail)
         return claim
     raise Conflict("Could not claim a task under heavy contention; try again", field="task")
+
+
+def _first_rows(
+    session: Session, searches: Sequence[Executable], params: dict[str, Any]
+) -> list[Row[Any]]:
+    """The first row of each search that finds one."""
+    return [row for search in searches if (row := session.execute(search, params).first())]
 
 
 def _template_id(template: str | None) -> int | None:
@@ -292,6 +309,10 @@ class _ClaimShape:
     template: bool
     tags: bool
     lease: bool
+
+    def without_row_locks(self) -> _ClaimShape:
+        """The plain searches: no FOR UPDATE, no UPDATE."""
+        return replace(self, locks_rows=False, one_statement=False, records_history=False)
 
 
 @functools.lru_cache(maxsize=256)

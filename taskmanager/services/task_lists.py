@@ -19,6 +19,7 @@ from typing import Any
 
 from cachetools import TTLCache
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Select,
@@ -55,6 +56,7 @@ from .tasks import (
     resolve_templates,
     resolve_users,
 )
+from .typed_rows import as_tuples
 
 # Above this many matching tasks, shallow pages check conditions row by row (see above).
 SET_BASED_MAX = 20_000
@@ -203,7 +205,7 @@ def _count(session: Session, selection: _Selection) -> int:
 
 def _assigned_count(session: Session, user_id: int) -> Select[Any]:
     """COUNT of the tasks assigned to a user directly or through their groups."""
-    group_ids = list(
+    group_ids: list[int] = list(
         session.scalars(
             select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
         )
@@ -267,7 +269,7 @@ def _page(
             .where(task_tags.c.task_id.in_(list(by_id)))
             .order_by(task_tags.c.task_id, Tag.id)
         )
-        for task_id, tag_id, name in tag_rows:
+        for task_id, tag_id, name in as_tuples(tag_rows):
             by_id[task_id].tags.append((tag_id, name))
     return Page(items=items, total=total, offset=offset, limit=limit)
 
@@ -417,7 +419,7 @@ class TaskLinks:
 @functools.cache
 def _links_query() -> CompoundSelect[Any]:
     """Built once (building SQL costs more CPU than running this one); ids bound per call."""
-    ids = bindparam("link_task_ids", expanding=True)
+    ids: BindParameter[Any] = bindparam("link_task_ids", expanding=True)
     return union_all(
         select(task_users.c.task_id, literal("u"), task_users.c.user_id).where(
             task_users.c.task_id.in_(ids)
@@ -442,7 +444,8 @@ def links(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskLinks]:
     query = _links_query()
     result = {task_id: TaskLinks() for task_id in ids}
     slots = {"u": "users", "g": "groups", "t": "tags", "v": "users_via_group"}
-    for task_id, kind, ref in session.execute(query, {"link_task_ids": ids}):
+    links = session.execute(query, {"link_task_ids": ids})
+    for task_id, kind, ref in as_tuples(links):
         getattr(result[task_id], slots[kind]).append(ref)
     for entry in result.values():
         for name in slots.values():

@@ -38,6 +38,7 @@ from . import (
     tasks,
 )
 from .errors import InvalidInput, NotFound
+from .typed_rows import as_tuples
 
 STATUSES = ("queued", "done", "aborted")
 DISTRIBUTE_METHODS = ("same", "unique")
@@ -134,7 +135,7 @@ def tasks_of(session: Session, *, taskgroup: TaskGroup, user: User) -> list[task
         .where(Task.taskgroup_id == taskgroup.id)
         .order_by(task_tags.c.task_id, Tag.id)
     )
-    for task_id, tag_id, name in tagged:
+    for task_id, tag_id, name in as_tuples(tagged):
         if task_id in rows:
             rows[task_id].tags.append((tag_id, name))
     return list(rows.values())
@@ -148,7 +149,7 @@ def render(session: Session, text: str | None) -> str | None:
 def create(
     session: Session,
     *,
-    actor: User,
+    actor: User | None,
     label: str,
     callback_url: str | None = None,
     callback_content: Any = None,

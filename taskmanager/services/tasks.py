@@ -128,7 +128,7 @@ def reads_all(user: User) -> bool:
 
 
 @functools.cache
-def _visible_task_query(all_tasks: bool) -> Select[tuple[Task]]:
+def _visible_task_query(all_tasks: bool) -> Select[Task]:
     """One task by id if the user may see it; built once, values bound per call."""
     query = select(Task).where(Task.id == bindparam("visible_task_id"))
     if all_tasks:
@@ -429,12 +429,13 @@ def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared
     template = lookups.templates.get(spec.template)
     if template is None:
         problems.add("template", f"Template {spec.template!r} does not exist", not_found=True)
+    raw_content: str | None
     if spec.raw_content is not None:
         raw_content, parsed = spec.raw_content, None
     else:
         raw_content = stored_text(spec.content)
         parsed = spec.content if isinstance(spec.content, dict) else None
-    row = {
+    row: dict[str, Any] = {
         "project": spec.project,
         "status": "queued",
         "raw_content": raw_content,
@@ -710,7 +711,7 @@ def may_set_status(user: User, task: Task, session: Session) -> bool:
 
 
 @functools.cache
-def _assigned_task_query() -> Select[tuple[int]]:
+def _assigned_task_query() -> Select[int]:
     """The task's id if it is assigned to the user; built once, values bound per call."""
     return select(Task.id).where(
         Task.id == bindparam("visible_task_id"), _assigned_exists(bindparam("visible_user_id"))
@@ -793,15 +794,15 @@ def _prepare_edits(
     ):
         if name in changes:
             columns[name] = changes[name]
-    given_as = {}
+    given_as: dict[str, str] = {}
     for column, raw, rendered in (
         ("raw_content", "raw_content", "content"),
         ("raw_callback_url", "raw_callback_url", "callback_url"),
     ):
-        name = raw if raw in changes else rendered if rendered in changes else None
-        if name is not None:
-            columns[column] = stored_text(changes[name])
-            given_as[column] = name
+        given = raw if raw in changes else rendered if rendered in changes else None
+        if given is not None:
+            columns[column] = stored_text(changes[given])
+            given_as[column] = given
     if "callback_content" in changes:
         columns["callback_content"] = stored_text(changes["callback_content"])
     for name, value in columns.items():
@@ -938,8 +939,8 @@ def set_status(session: Session, *, task: Task, status: str, actor: User | None)
         entries.append((task.id, "unlock", {"user_id": lock_id, "reason": "done"}))
     history.record_many(session, entries=entries, actor=actor)
     if done:
-        values = rendering.values_for(session, task.raw_callback_url)
-        url = rendering.render_optional(task.raw_callback_url, values)
+        meta_values = rendering.values_for(session, task.raw_callback_url)
+        url = rendering.render_optional(task.raw_callback_url, meta_values)
         callbacks.enqueue_for_task(session, task=task, rendered_url=url)
     taskgroups.on_task_status_changed(session, task=task, old_status=old_status, actor=actor)
     return True

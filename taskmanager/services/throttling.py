@@ -42,8 +42,11 @@ def check(
                 LoginFailure.kind == kind, LoginFailure.key == key
             )
         ).first()
-        if row is not None and row.count >= max_failures and row.window_start > cutoff:
-            wait = max(wait, (row.window_start - cutoff).total_seconds())
+        if row is None:
+            continue
+        count, window_start = row  # (a Row's `.count` reads as tuple.count to type checkers)
+        if count >= max_failures and window_start > cutoff:
+            wait = max(wait, (window_start - cutoff).total_seconds())
     if wait > 0:
         raise Throttled(
             "Too many failed logins; try again later", retry_after=max(1, math.ceil(wait))

@@ -14,7 +14,7 @@ DEFAULT_PER_PAGE = 50
 
 def _url(**changes: Any) -> str:
     """The current page's URL with some query arguments changed (None removes one)."""
-    args = request.args.to_dict(flat=False)
+    args: dict[str, Any] = request.args.to_dict(flat=False)
     for name, value in changes.items():
         if value is None:
             args.pop(name, None)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,8 @@ SessionFactory = Callable[[], Session]
 PUBLISH_BATCH = 500
 # After an unexpected error (database unreachable), wait at least this long before trying again.
 ERROR_PAUSE = 1.0
+# Seconds between deletions of old delivered callbacks, per process.
+PURGE_INTERVAL = 3600.0
 
 
 class Dispatcher:
@@ -37,6 +40,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_reap = 0.0
+        self._last_purge: float | None = None  # first purge at the first look
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -59,13 +63,21 @@ class Dispatcher:
         raise NotImplementedError
 
     def reap_now_and_then(self, session: Session) -> None:
-        """Take back rows whose worker died mid-attempt; at most once per poll interval."""
+        """Take back rows whose worker died mid-attempt, at most once per poll interval; delete
+        old delivered rows (TASKMAN_CALLBACK_RETENTION_DAYS), at most once per PURGE_INTERVAL."""
         interval = self.settings.callback_poll_interval
         if time.monotonic() - self._last_reap >= interval:
             self._last_reap = time.monotonic()
             reaped = callbacks.reap_expired(session, settings=self.settings)
             if reaped:
                 log.warning("took back %d callback deliveries whose worker stopped", reaped)
+        days = self.settings.callback_retention_days
+        due = self._last_purge is None or time.monotonic() - self._last_purge >= PURGE_INTERVAL
+        if days and due:
+            self._last_purge = time.monotonic()
+            purged = callbacks.purge_delivered(session, older_than=timedelta(days=days))
+            if purged:
+                log.info("deleted %d callback deliveries delivered over %d days ago", purged, days)
 
     def _run(self) -> None:
         failing = False

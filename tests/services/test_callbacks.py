@@ -15,6 +15,7 @@ from taskmanager import workers
 from taskmanager.models import CallbackDelivery, TaskGroup, db, utcnow
 from taskmanager.services import callbacks, statistics
 from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+from taskmanager.workers.dispatcher import Dispatcher
 
 from ..support.callbacks import SECRET, assert_signed, count, make_tasks, quick, refused_port
 from ..support.receiver import Receiver
@@ -302,3 +303,45 @@ def test_workers_are_woken_after_commits_that_enqueue(session) -> None:
         assert calls == [1]
     finally:
         callbacks.remove_commit_listener(listener)
+
+
+def _age(session, delivery_id: int, status: str, days: float) -> None:
+    _set(session, delivery_id, status=status, delivered_at=utcnow() - timedelta(days=days))
+
+
+def test_old_delivered_rows_are_purged_in_batches_and_failed_ones_kept(session) -> None:
+    make_tasks(session, 7, "http://127.0.0.1:9")
+    ids = sorted(d.id for d in callbacks.list_deliveries(session)[0])
+    old_delivered, recent, old_failed, pending = ids[:4], ids[4], ids[5], ids[6]
+    for delivery_id in old_delivered:
+        _age(session, delivery_id, "delivered", days=31)
+    _age(session, recent, "delivered", days=29)
+    _age(session, old_failed, "failed", days=90)
+    assert callbacks.purge_delivered(session, older_than=timedelta(days=30), batch=3) == 4
+    left = {d.id: d.status for d in callbacks.list_deliveries(session)[0]}
+    assert left == {recent: "delivered", old_failed: "failed", pending: "pending"}
+    assert callbacks.purge_delivered(session, older_than=timedelta(days=30)) == 0
+
+
+def test_dispatchers_purge_now_and_then_unless_kept_forever(session, settings) -> None:
+    make_tasks(session, 2, "http://127.0.0.1:9")
+    first, second = sorted(d.id for d in callbacks.list_deliveries(session)[0])
+    _age(session, first, "delivered", days=400)
+    forever = Dispatcher(
+        session_factory=lambda: session,
+        settings=quick(settings, callback_retention_days=0),
+        poll=True,
+    )
+    forever.reap_now_and_then(session)
+    assert count(session) == 2
+    yearly = Dispatcher(
+        session_factory=lambda: session,
+        settings=quick(settings, callback_retention_days=365),
+        poll=True,
+    )
+    yearly.reap_now_and_then(session)
+    assert {d.id for d in callbacks.list_deliveries(session)[0]} == {second}
+    # Not again within the hour: a row aged meanwhile stays until the next purge.
+    _age(session, second, "delivered", days=400)
+    yearly.reap_now_and_then(session)
+    assert {d.id for d in callbacks.list_deliveries(session)[0]} == {second}

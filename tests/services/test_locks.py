@@ -1,4 +1,6 @@
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -130,6 +132,34 @@ def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
     assert second is not None and second.id == mine[2]
     assert locks.claim_next(session, user=ann) is None
     assert _history(session, mine[1]) == [("lock", "ann", {"user": "ann", "claimed": True})]
+
+
+def test_a_task_locked_for_a_moment_by_someone_not_claiming_it_is_still_claimed(session, people):
+    """A request that edits a task, or (MariaDB) a claim that only looked at it, holds its row
+    lock for a moment; a claim then must wait for that lock, not answer "nothing to do"."""
+    ann = people["ann"]
+    (only,) = rows.tasks(session, 1, assignees=[ann])
+    session.commit()
+    engine = session.get_bind()
+    locked, release = threading.Event(), 0.6
+
+    def look_at_it_for_a_moment() -> None:
+        with engine.connect() as other:
+            other.execute(select(Task.id).where(Task.id == only).with_for_update())
+            locked.set()
+            time.sleep(release)
+            other.rollback()
+
+    looker = threading.Thread(target=look_at_it_for_a_moment)
+    looker.start()
+    try:
+        assert locked.wait(10)
+        claim = locks.claim_next(session, user=ann)
+        session.commit()
+    finally:
+        looker.join(10)
+    assert claim is not None and claim.id == only
+    assert _history(session, only) == [("lock", "ann", {"user": "ann", "claimed": True})]
 
 
 def test_claim_next_filters(session, people):

@@ -71,6 +71,7 @@ def test_callback_settings(tmp_path: Path) -> None:
     assert (defaults.callback_backoff, defaults.callback_poll_interval) == (2.0, 5.0)
     assert defaults.callback_worker and defaults.callback_concurrency == 4
     assert defaults.celery_queue == "taskmanager_callbacks"
+    assert defaults.callback_retention_days == 30
     custom = load_settings(
         {
             **base,
@@ -79,17 +80,20 @@ def test_callback_settings(tmp_path: Path) -> None:
             "TASKMAN_CALLBACK_POLL_INTERVAL": "0.5",
             "TASKMAN_CALLBACK_CONCURRENCY": "16",
             "TASKMAN_CELERY_QUEUE": "cb",
+            "TASKMAN_CALLBACK_RETENTION_DAYS": "0",
         }
     )
     assert not custom.callback_worker and custom.callback_backoff == 0.0
     assert custom.callback_poll_interval == 0.5 and custom.callback_concurrency == 16
-    assert custom.celery_queue == "cb"
+    assert custom.celery_queue == "cb" and custom.callback_retention_days == 0
     for name, value in (
         ("TASKMAN_CALLBACK_MAX_ATTEMPTS", "0"),
         ("TASKMAN_CALLBACK_TIMEOUT", "0"),
         ("TASKMAN_CALLBACK_BACKOFF", "-1"),
         ("TASKMAN_CALLBACK_POLL_INTERVAL", "soon"),
         ("TASKMAN_CALLBACK_CONCURRENCY", "0"),
+        ("TASKMAN_CALLBACK_RETENTION_DAYS", "-1"),
+        ("TASKMAN_CALLBACK_RETENTION_DAYS", "a month"),
     ):
         with pytest.raises(ConfigurationError, match=name):
             load_settings({**base, name: value})
