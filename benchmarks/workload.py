@@ -349,6 +349,7 @@ class Workload:
 
     def run(self) -> None:
         print(f"# {self.args.base_url}, {self.args.tasks} tasks seeded, {len(self.users)} clients")
+        probe_before = machine_probe()
         print("| phase | requests | median ms | p90 ms | req/s | note |")
         print("|---|---|---|---|---|---|")
         self.warm_up()
@@ -371,6 +372,24 @@ class Workload:
         )
         if self.args.server_pid:
             print(f"\nworker RSS (MB): {worker_rss(self.args.server_pid)}")
+        print(
+            f"\nmachine probe (fixed CPU work, ms; larger is a slower machine): "
+            f"{probe_before} before, {machine_probe()} after"
+        )
+
+
+def machine_probe() -> float:
+    """Milliseconds for a fixed piece of pure-Python work, the best of three.
+
+    This machine's speed drifts (it shares its host); the probe before and after a run says how
+    fast it was then, so that runs at different times can be told apart.
+    """
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        timings.append(time.perf_counter() - started)
+    return round(min(timings) * 1000, 1)
 
 
 def worker_rss(master_pid: int) -> list[float]:
