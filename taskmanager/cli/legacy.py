@@ -44,7 +44,7 @@ def import_legacy(source_url: str, dry_run: bool) -> None:
         try:
             total = sum(source.counts.values())
             with domain_errors(where), progress_bar("Importing", total=total) as advance:
-                counts = legacy_import.import_all(
+                imported = legacy_import.import_all(
                     session, source, settings=settings, advance=advance
                 )
             if dry_run:
@@ -58,8 +58,15 @@ def import_legacy(source_url: str, dry_run: bool) -> None:
             source.close()
     finally:
         backend.close()
+    counts = imported.rows
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
+    for (table, column), count in imported.dangling.items():
+        # The old server on SQLite did not enforce its foreign keys.
+        click.echo(
+            f"{table}: {count} row(s) whose {column} names nothing in the old database: "
+            + ("left out" if table in legacy_import.LINK_TABLES else f"{column} cleared")
+        )
     if dry_run:
         click.echo(f"Dry run: {sum(counts.values())} rows would be imported; nothing was written.")
     else:

@@ -323,6 +323,8 @@ STEPS = (
 )
 # Tables whose ids we write, so PostgreSQL's sequences must move past them.
 SEQUENCED = tuple(step.target for step in STEPS if not step.link)
+# Old tables of links (no id of their own): a link to a missing row is left out, not cleared.
+LINK_TABLES = frozenset(step.source for step in STEPS if step.link)
 
 
 @dataclass
@@ -436,9 +438,62 @@ def _check_lengths(step: Step, rows: list[Row]) -> None:
                 )
 
 
-def _copy(session: Session, source: Source, step: Step, advance: Callable[[int], None]) -> int:
+@dataclass
+class Imported:
+    """What an import wrote, and what it left out because it pointed at nothing."""
+
+    rows: dict[str, int] = field(default_factory=dict)  # per target table
+    # Per old table and column: links left out, or references cleared, whose row is missing.
+    dangling: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _references(step: Step) -> list[tuple[str, str, bool]]:
+    """(column, table it references, may be NULL) for the step's references to other tables."""
+    return [
+        (column.name, key.column.table.name, bool(column.nullable))
+        for column in step.target.c
+        for key in column.foreign_keys
+        if key.column.table is not step.target
+    ]
+
+
+def _drop_dangling(
+    step: Step, rows: list[Row], written: dict[str, set[Any]], imported: Imported
+) -> list[Row]:
+    """The old server on SQLite did not enforce its foreign keys, so a link can name a deleted
+    user or task. Such links are left out, and such a nullable reference (a lock held by a
+    deleted user) is cleared; both are counted. A required one (a task's template) still fails."""
+    for column, table, nullable in _references(step):
+        known = written.get(table, set())
+        if step.link:
+            kept = [row for row in rows if row[column] in known]
+            missing = len(rows) - len(kept)
+            rows = kept
+        elif nullable:
+            missing = 0
+            for row in rows:
+                if row[column] is not None and row[column] not in known:
+                    row[column] = None
+                    missing += 1
+        else:
+            continue
+        if missing:
+            key = (step.source, column)
+            imported.dangling[key] = imported.dangling.get(key, 0) + missing
+    return rows
+
+
+def _copy(
+    session: Session,
+    source: Source,
+    step: Step,
+    advance: Callable[[int], None],
+    written: dict[str, set[Any]],
+    imported: Imported,
+) -> int:
     now = utcnow()
     seen: set[tuple[Any, ...]] = set()
+    ids = written.setdefault(step.target.name, set())
     copied = 0
     # Closed on an error too, so the source's server-side cursor is not left open.
     with contextlib.closing(_source_rows(source, step)) as batches:
@@ -446,8 +501,11 @@ def _copy(session: Session, source: Source, step: Step, advance: Callable[[int],
             rows = [step.convert(row, now) for row in batch]
             if step.link:
                 rows = _first_of_each(rows, seen)
+            rows = _drop_dangling(step, rows, written, imported)
             _check_lengths(step, rows)
             _insert(session, step, rows)
+            if not step.link:
+                ids.update(row["id"] for row in rows)
             copied += len(rows)
             advance(len(batch))
     return copied
@@ -495,11 +553,8 @@ def import_all(
     *,
     settings: Settings,
     advance: Callable[[int], None] = lambda n: None,
-) -> dict[str, int]:
-    """Copy every old row into the (onboarded, otherwise empty) target; the caller commits.
-
-    Returns the number of rows written per target table.
-    """
+) -> Imported:
+    """Copy every old row into the (onboarded, otherwise empty) target; the caller commits."""
     found = existing_data(session, settings)
     if found:
         raise LegacyImportError(
@@ -513,11 +568,14 @@ def import_all(
     session.execute(delete(roles_users))
     session.execute(delete(User))
     session.execute(delete(Role))
-    counts = {}
+    imported = Imported()
+    written: dict[str, set[Any]] = {}  # the ids copied so far, per target table
     for step in STEPS:
         if step.source in source.tables:
-            counts[step.target.name] = _copy(session, source, step, advance)
+            imported.rows[step.target.name] = _copy(
+                session, source, step, advance, written, imported
+            )
     reset_sequences(session)
     onboarding.ensure_roles(session)
     onboarding.ensure_admin(session, settings)
-    return counts
+    return imported

@@ -153,3 +153,35 @@ def test_a_broken_source_changes_nothing(
     assert sorted(session.scalars(select(Role.name))) == ["admin", "superuser", "user"]
     assert session.scalar(select(func.count()).select_from(Task)) == 0
     assert client.get("/api/v1/users", headers=basic_auth("admin", "admin")).status_code == 200
+
+
+def test_links_to_rows_the_old_database_lost_are_left_out_and_counted(
+    app: Any, client: Any, session: Any, database_url: str, tmp_path: Path
+) -> None:
+    # The old server on SQLite did not enforce its foreign keys: links and a lock can name a
+    # user or task deleted long ago. (SQLite without PRAGMA foreign_keys accepts them here too.)
+    source = f"sqlite:///{tmp_path / 'old.db'}"
+    orphans = {
+        "task": [{"id": 48, "template_id": 7, "tracking_id": "t48", "lock_id": 98}],
+        "task_user_links": [{"task_id": 41, "user_id": 99}, {"task_id": 999, "user_id": 11}],
+        "tag_task_links": [{"task_id": 999, "tag_id": 3}],
+        "roles_users": [{"user_id": 97, "role_id": 3}],
+    }
+    legacy_schema.build(source, extra=orphans)
+
+    result = import_legacy(database_url, tmp_path, source)
+
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "task_user_links: 1 row(s) whose user_id names nothing" in result.output
+    assert "task_user_links: 1 row(s) whose task_id names nothing" in result.output
+    assert "tag_task_links: 1 row(s) whose task_id names nothing" in result.output
+    assert "roles_users: 1 row(s) whose user_id names nothing" in result.output
+    assert "task: 1 row(s) whose lock_id names nothing in the old database: lock_id cleared" in (
+        result.output
+    )
+    assert "tasks: 6" in result.output and "task_users: 3" in result.output
+    admin = basic_auth("admin", "admin")
+    assert get(client, "/api/v1/tasks/48/lock", admin)["username"] is None
+    assert [uri.rsplit("/", 1)[1] for uri in get(client, "/api/v1/tasks/41", admin)["users"]] == [
+        "11"
+    ]
