@@ -125,7 +125,15 @@ class LocalDispatcher(Dispatcher):
         for delivery_id in claimed:
             with self._count_lock:
                 self._in_flight += 1
-            future = self._pool.submit(self._send, delivery_id)
+            try:
+                future = self._pool.submit(self._send, delivery_id)
+            except RuntimeError:
+                # The process is exiting and Python has shut the pool down (before it stops
+                # daemon threads such as this one). Stop; the rows claimed and not sent go
+                # back to pending when their lease lapses.
+                log.info("%s stops: the process is exiting", self.name)
+                self._stopping.set()
+                return 0
             future.add_done_callback(self._sent)
         return len(claimed)
 

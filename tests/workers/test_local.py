@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
+from taskmanager import workers
+from taskmanager.models import CallbackDelivery, db, utcnow
 from taskmanager.services import callbacks
+from taskmanager.workers.dispatcher import LocalDispatcher
 
 from ..conftest import make_env
 from ..support.callbacks import (
@@ -149,3 +155,20 @@ def test_server_killed_mid_delivery_the_next_one_delivers(
     assert second_try.answered == 200 and second_try.headers["x-taskmanager-attempt"] == "2"
     assert json.loads(second_try.body) == {"task": 0, "result": "ok"}
     assert second_try.path == "/done/0"
+
+
+def test_a_process_exiting_stops_the_thread_quietly(session, settings) -> None:
+    """At exit Python shuts the send pool down before it stops daemon threads: the dispatcher
+    then stops, and what it had claimed goes back to pending when the lease lapses."""
+    dispatcher = LocalDispatcher(
+        session_factory=workers.session_factory_for(db.engine), settings=quick(settings)
+    )
+    make_tasks(session, 1, "http://127.0.0.1:9")
+    dispatcher._pool.shutdown()
+    assert dispatcher.step() == 0
+    assert dispatcher._stopping.is_set()
+    assert count(session, "delivering") == 1
+    session.execute(update(CallbackDelivery).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    assert callbacks.reap_expired(session, settings=quick(settings)) == 1
+    assert count(session, "pending") == 1
