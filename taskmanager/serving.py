@@ -44,15 +44,19 @@ def gunicorn_options(
         "worker_class": worker_class,
         "accesslog": "-",
         "errorlog": "-",
+        # gunicorn itself takes the scheme from X-Forwarded-Proto/-Ssl/-Protocol and the prefix
+        # from a SCRIPT_NAME header when the peer is in forwarded_allow_ips (by default loopback,
+        # or its FORWARDED_ALLOW_IPS variable): any local client could claim HTTPS. Only the
+        # application reads forwarded headers, and only with TASKMAN_PROXY_COUNT (ProxyFix).
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        "forwarder_headers": "",
     }
     if worker_class == "gthread":
         # The old async workers' connection count maps onto threads per worker.
         options["threads"] = min(settings.gunicorn_worker_connections or 4, 64)
     if settings.gunicorn_timeout:
         options["timeout"] = settings.gunicorn_timeout
-    if settings.proxy_count:
-        # The app trusts X-Forwarded-* itself (ProxyFix); gunicorn need not second-guess it.
-        options["forwarded_allow_ips"] = "*"
     if settings.log_format == "json":
         options["logger_class"] = JsonLogger
     if settings.prometheus_multiproc_dir:

@@ -22,7 +22,8 @@ from taskmanager import create_app
 from taskmanager.config import normalise_prefix
 from taskmanager.models import db
 
-from .conftest import basic_auth
+from .conftest import basic_auth, make_env
+from .support.servers import serve
 
 ADMIN = basic_auth("admin", "admin")
 
@@ -186,3 +187,41 @@ def test_cookies_are_secure_when_the_request_came_over_https(app: Any, variant: 
             attributes = [part.strip() for part in header.split(";")[1:]]
             assert "HttpOnly" in attributes and "SameSite=Lax" in attributes, (case, header)
             assert ("Secure" in attributes) is secure, (case, header)
+
+
+FORWARDED = {
+    "X-Forwarded-For": "203.0.113.9",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "tasks.example.org",
+    "X-Forwarded-Prefix": "/tm",
+}
+
+
+@pytest.mark.parametrize("proxy_count", [None, "1"])
+def test_a_real_server_trusts_forwarded_headers_only_when_configured(
+    app: Any, database_url: str, tmp_path: Any, proxy_count: str | None
+) -> None:
+    """`taskmanager serve` (gunicorn): without TASKMAN_PROXY_COUNT a client on the same host
+    cannot set the client address, scheme, host or prefix through X-Forwarded-* headers (or
+    gunicorn's SCRIPT_NAME header); with it, exactly that many proxies are trusted."""
+    extra = {"TASKMAN_PROXY_COUNT": proxy_count} if proxy_count else {}
+    env = make_env(database_url, tmp_path / "instance", **extra)
+    trusted = proxy_count is not None
+    with serve(env, tmp_path, workers=1) as server:
+        with requests.Session() as session:
+            login = session.post(f"{server.url}/login", json=LOGIN, headers=FORWARDED)
+            cookies = _set_cookies(login)
+            assert cookies and all(
+                ("Secure" in [part.strip() for part in header.split(";")[1:]]) is trusted
+                for header in cookies
+            ), cookies
+            users = session.get(f"{server.url}/api/v1/users", headers={**ADMIN, **FORWARDED})
+            prefix = "/tm" if trusted else ""
+            assert all(uri.startswith(f"{prefix}/api/v1/users/") for uri in users.json()["users"])
+            spoofed = session.get(
+                f"{server.url}/tm/api/v1/users", headers={**ADMIN, "SCRIPT_NAME": "/tm"}
+            )
+            assert spoofed.status_code == 404
+        # The access log shows the client address the application saw (after ProxyFix).
+        seen = re.findall(r"^(\S+) - .*\"POST /login ", server.output(), re.MULTILINE)
+        assert seen == ["203.0.113.9" if trusted else "127.0.0.1"], server.output()
