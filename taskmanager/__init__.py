@@ -82,6 +82,8 @@ def _flask_config(settings: Any) -> dict[str, Any]:
         "SECURITY_RECOVERABLE": settings.recoverable,
         "SECURITY_CONFIRMABLE": settings.confirmable,
         "SECURITY_TRACKABLE": True,
+        # One answer whether or not an account exists (login, registration, password reset).
+        "SECURITY_RETURN_GENERIC_RESPONSES": True,
         "SECURITY_TOKEN_MAX_AGE": int(timedelta(days=1).total_seconds()),
         "SECURITY_LOGOUT_METHODS": ["GET", "POST"],
         "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
@@ -111,7 +113,9 @@ def _engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # Several threads of the development server share the file; wait for the writer.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
+    # No pool_pre_ping (a round trip per request): a connection found dead is discarded, and a
+    # read runs again on a new one (application.py).
+    options: dict[str, Any] = {"pool_recycle": 1800}
     if uri.startswith("mysql"):
         # PostgreSQL's default. Each statement sees what others committed before it, which the
         # conditional updates and row locks of services.locks/taskgroups rely on; InnoDB's
@@ -123,11 +127,12 @@ def _engine_options(uri: str) -> dict[str, Any]:
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
     from . import api, observability, proxying, security, web, workers
+    from .application import TaskManager
     from .config import load_settings
     from .models import db
 
     settings = settings or load_settings()
-    app = APIFlask(
+    app = TaskManager(
         __name__,
         title="TaskManager",
         version="1.0",

@@ -5,8 +5,10 @@ Everything else asks `load_settings()` (or reads `app.config`, which is filled f
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,13 @@ def seconds(env: dict[str, str], name: str, default: float, *, zero_ok: bool = F
     return value
 
 
+def _registration_weight(env: dict[str, str]) -> float:
+    weight = as_float("TASKMAN_REGISTRATION_WEIGHT", env.get("TASKMAN_REGISTRATION_WEIGHT"), 0.0)
+    if weight is None or not 0 <= weight < float("inf"):
+        raise ConfigurationError(f"TASKMAN_REGISTRATION_WEIGHT must be 0 or more, got {weight}")
+    return weight
+
+
 def normalise_database_uri(uri: str) -> str:
     """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL."""
     scheme, sep, rest = uri.partition("://")
@@ -125,6 +134,67 @@ def normalise_database_uri(uri: str) -> str:
     if scheme == "mysql+pymysql" and "charset=" not in uri:
         uri += ("&" if "?" in uri else "?") + "charset=utf8mb4"
     return uri
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Link-local addresses, where clouds serve instance metadata and credentials (169.254.169.254,
+# and AWS's fd00:ec2::254): callbacks go there only when TASKMAN_CALLBACK_ALLOWED_HOSTS says so.
+METADATA_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network) for network in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254")
+)
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
+
+
+@dataclass(frozen=True)
+class CallbackHosts:
+    """Where callbacks may go: a host in `names` (or under one of `domains`, `.example.org`),
+    else only when every address it resolves to is allowed: in `networks`, or, with `anywhere`,
+    outside `refused`. The default: anywhere but the link-local (cloud metadata) networks."""
+
+    anywhere: bool = True
+    refused: tuple[IPNetwork, ...] = METADATA_NETWORKS
+    names: frozenset[str] = frozenset()
+    domains: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+
+
+def parse_callback_hosts(raw: str | None) -> CallbackHosts:
+    """TASKMAN_CALLBACK_ALLOWED_HOSTS: comma-separated host names (`*.example.org` for the names
+    under it), IP addresses or networks (CIDR), or `*` for anywhere at all."""
+    if not raw or not raw.strip():
+        return CallbackHosts()
+    anywhere = False
+    names: set[str] = set()
+    domains: list[str] = []
+    networks: list[IPNetwork] = []
+    for entry in (part.strip().lower() for part in raw.split(",")):
+        if entry == "*":
+            anywhere = True
+        elif entry:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            name = entry.rstrip(".")
+            if not _HOST_NAME.fullmatch(name):
+                raise ConfigurationError(
+                    f"TASKMAN_CALLBACK_ALLOWED_HOSTS: {entry!r} is not a host name (international "
+                    "names in their xn-- form), an IP address or network, or *"
+                )
+            if name.startswith("*."):
+                domains.append(name[1:])
+            else:
+                names.add(name)
+    if not (anywhere or names or domains or networks):
+        raise ConfigurationError("TASKMAN_CALLBACK_ALLOWED_HOSTS names no host")
+    return CallbackHosts(
+        anywhere=anywhere,
+        refused=(),
+        names=frozenset(names),
+        domains=tuple(domains),
+        networks=tuple(networks),
+    )
 
 
 def normalise_prefix(prefix: str) -> str:
@@ -175,7 +245,11 @@ class Settings:
     instance_name: str = "TaskManager"
     project_name: str = "DefaultProject"
     port: int = 5000
-    registerable: bool = True
+    # Self-registration is off unless asked for; a registered account then gets these roles
+    # and weight (none and 0: an admin decides what a stranger may see and be given).
+    registerable: bool = False
+    registration_roles: tuple[str, ...] = ()
+    registration_weight: float = 0.0
     changeable: bool = True
     recoverable: bool = True
     confirmable: bool = True
@@ -193,6 +267,7 @@ class Settings:
     callback_concurrency: int = 4
     # Delivered callbacks older than this are deleted; 0 keeps them forever.
     callback_retention_days: int = 30
+    callback_allowed_hosts: CallbackHosts = CallbackHosts()
     celery_broker: str = "amqp://guest:guest@localhost//"
     celery_backend: str | None = None
     celery_queue: str = "taskmanager_callbacks"
@@ -339,7 +414,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         instance_name=env.get("TASKMAN_INSTANCE_NAME") or "TaskManager",
         project_name=env.get("TASKMAN_PROJECT_NAME") or "DefaultProject",
         port=as_int("TASKMANAGER_PORT", env.get("TASKMANAGER_PORT"), 5000) or 5000,
-        registerable=as_bool(env.get("SECURITY_REGISTERABLE"), True),
+        registerable=as_bool(env.get("SECURITY_REGISTERABLE"), False),
+        registration_roles=tuple(
+            role.strip()
+            for role in (env.get("TASKMAN_REGISTRATION_ROLES") or "").split(",")
+            if role.strip()
+        ),
+        registration_weight=_registration_weight(env),
         changeable=as_bool(env.get("SECURITY_CHANGEABLE"), True),
         recoverable=as_bool(env.get("SECURITY_RECOVERABLE"), True),
         confirmable=as_bool(env.get("SECURITY_CONFIRMABLE"), True),
@@ -356,6 +437,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         callback_poll_interval=seconds(env, "TASKMAN_CALLBACK_POLL_INTERVAL", 5.0),
         callback_concurrency=at_least(env, "TASKMAN_CALLBACK_CONCURRENCY", 4, minimum=1),
         callback_retention_days=at_least(env, "TASKMAN_CALLBACK_RETENTION_DAYS", 30, minimum=0),
+        callback_allowed_hosts=parse_callback_hosts(env.get("TASKMAN_CALLBACK_ALLOWED_HOSTS")),
         celery_broker=env.get("TASKMAN_CELERY_BROKER") or "amqp://guest:guest@localhost//",
         celery_backend=env.get("TASKMAN_CELERY_BACKEND") or None,
         celery_queue=env.get("TASKMAN_CELERY_QUEUE") or "taskmanager_callbacks",

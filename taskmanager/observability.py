@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -120,6 +121,30 @@ def init_app(app: Flask, settings: Settings) -> None:
 SECRET_HEADERS = frozenset({"authorization", "authentication-token", "cookie", "x-csrf-token"})
 
 
+# Query parameters whose values are never logged: a credential put in a URL (which the server
+# does not accept, but a client may still send) must not end up in a log.
+SECRET_PARAMETER_WORDS = ("token", "password", "passwd", "secret", "key", "auth", "session")
+
+
+def redact_query(query: str) -> str:
+    """The query string with the values of credential-like parameters replaced."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        lowered = unquote_plus(name).lower()
+        if sep and any(word in lowered for word in SECRET_PARAMETER_WORDS):
+            part = f"{name}=[redacted]"
+        parts.append(part)
+    return "&".join(parts)
+
+
+def _redacted_path() -> str:
+    query = redact_query(request.query_string.decode("latin-1"))
+    return f"{request.path}?{query}" if query else request.path
+
+
 def _log_request_headers() -> None:
     """TASKMAN_LOG_REQUEST_HEADERS (debugging clients and proxies): each request's headers."""
     headers = {
@@ -129,7 +154,7 @@ def _log_request_headers() -> None:
     log.info(
         "request %s %s from %s headers %s",
         request.method,
-        request.full_path.rstrip("?"),
+        _redacted_path(),
         request.remote_addr,
         json.dumps(headers, sort_keys=True),
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask_principal import AnonymousIdentity
-from flask_security import Security, SQLAlchemyUserDatastore, current_user
+from flask_security import Security, SQLAlchemyUserDatastore
+from flask_security.utils import get_request_attr, parse_auth_token, set_request_attr
 from flask_wtf import CSRFProtect
 
 from .config import Settings
 from .models import Role, User, db
-from .services import throttling
+from .services import authentication, throttling
 from .services.authentication import CredentialCache
 
 security = Security()
@@ -26,9 +27,32 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["taskman_credential_cache"] = CredentialCache(
         settings.secret_key, settings.auth_cache_seconds
     )
-    app.before_request(_refuse_throttled_login)
-    app.after_request(_count_failed_login)
+    app.login_manager.request_loader(_user_from_token_header)  # type: ignore[attr-defined]
+    app.before_request(_reserve_web_login_attempt)
+    app.after_request(_settle_web_login_attempt)
     _skip_identity_loading_for_api_basic_auth(app)
+
+
+def _user_from_token_header(req: Request) -> User | None:
+    """A token authenticates only in its header: Flask-Security's own loader also took it from
+    the query string (which access logs record) and the JSON body."""
+    if get_request_attr("fs_authn_via") == "token":
+        return g._login_user  # type: ignore[no-any-return]
+    token = req.headers.get(current_app.config["SECURITY_TOKEN_AUTHENTICATION_HEADER"])
+    if not token:
+        return None
+    try:
+        data = parse_auth_token(token)
+        store = security.datastore
+        user = store.find_user(fs_token_uniquifier=data["uid"]) or store.find_user(
+            fs_uniquifier=data["uid"]
+        )
+    except Exception:  # a malformed, forged or expired token: simply not signed in
+        return None
+    if user is None or not authentication.may_sign_in(user) or not user.verify_auth_token(data):
+        return None
+    set_request_attr("fs_authn_via", "token")
+    return user  # type: ignore[no-any-return]
 
 
 def _skip_identity_loading_for_api_basic_auth(app: Flask) -> None:
@@ -64,24 +88,26 @@ def _web_login_keys() -> list[tuple[str, str]] | None:
     return throttling.login_keys(identity=identity, address=request.remote_addr)
 
 
-def _refuse_throttled_login() -> None:
+def _reserve_web_login_attempt() -> None:
     keys = _web_login_keys()
     if keys is not None:
         settings: Settings = current_app.extensions["taskman_settings"]
-        throttling.check(
+        throttling.reserve(
             db.session,
             keys=keys,
             max_failures=settings.login_max_failures,
             window=settings.login_window_seconds,
         )
+        g.taskman_login_keys = keys
 
 
-def _count_failed_login(response: Response) -> Response:
-    keys = _web_login_keys()
-    refused = response.status_code >= 500 or response.status_code == 429
-    if keys is not None and not refused and not current_user.is_authenticated:
-        settings: Settings = current_app.extensions["taskman_settings"]
-        throttling.record_failure(db.session, keys=keys, window=settings.login_window_seconds)
+def _settle_web_login_attempt(response: Response) -> Response:
+    keys = g.pop("taskman_login_keys", None)
+    if keys is not None:
+        # Set by the login form once the password matched (web.accounts.IdentityLoginForm):
+        # a refusal for another reason (unconfirmed, deactivated) is not a failure.
+        failed = not g.pop("taskman_password_matched", False)
+        throttling.settle(db.session, keys=keys, failed=failed)
     return response
 
 

@@ -57,8 +57,7 @@ def gunicorn_options(
         options["threads"] = min(settings.gunicorn_worker_connections or 4, 64)
     if settings.gunicorn_timeout:
         options["timeout"] = settings.gunicorn_timeout
-    if settings.log_format == "json":
-        options["logger_class"] = JsonLogger
+    options["logger_class"] = JsonLogger if settings.log_format == "json" else RedactingLogger
     if settings.prometheus_multiproc_dir:
         options["child_exit"] = _mark_worker_dead
     return options
@@ -94,7 +93,29 @@ def _mark_worker_dead(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-class JsonLogger(Logger):  # type: ignore[misc]
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, but no credential reaches the access log: credential-like query
+    parameters and secret request headers are redacted whatever the access log format."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        from .observability import SECRET_HEADERS, redact_query
+
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        raw_uri = str(environ.get("RAW_URI", ""))
+        path, sep, query = raw_uri.partition("?")
+        if sep:
+            atoms["r"] = (
+                f"{environ['REQUEST_METHOD']} {path}?{redact_query(query)} "
+                f"{environ['SERVER_PROTOCOL']}"
+            )
+        atoms["q"] = redact_query(str(atoms.get("q") or ""))
+        for header in SECRET_HEADERS:
+            if f"{{{header}}}i" in atoms:
+                atoms[f"{{{header}}}i"] = "[redacted]"
+        return atoms
+
+
+class JsonLogger(RedactingLogger):
     """gunicorn's error and access logs as one JSON object per line (TASKMAN_LOG_FORMAT=json)."""
 
     def setup(self, cfg: Any) -> None:

@@ -54,7 +54,9 @@ def make_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return load_settings(make_env(database_url, tmp_path_factory.mktemp("instance")))
+    # The suite's site lets visitors register (off by default), so those pages are tested too.
+    env = make_env(database_url, tmp_path_factory.mktemp("instance"), SECURITY_REGISTERABLE="true")
+    return load_settings(env)
 
 
 @pytest.fixture(scope="session")

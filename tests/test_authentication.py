@@ -1,7 +1,7 @@
 import pytest
 
 from taskmanager.models import User, db
-from taskmanager.services import users
+from taskmanager.services import authentication, users
 
 from .conftest import basic_auth
 
@@ -135,3 +135,99 @@ def test_passwords_are_stored_with_argon2_and_old_hashes_upgraded(
     )
     with app.app_context():
         assert users.get_or_raise(db.session, reference="new").password.startswith("$argon2")
+
+
+def test_a_token_counts_only_in_its_header(client, app) -> None:
+    """Tokens in the query string end up in access logs; in the body they were never promised."""
+    _make_user(app, username="tess", email="tess@example.org")
+    with app.app_context():
+        token = db.session.query(User).filter_by(username="tess").one().get_auth_token()
+    assert (
+        client.get("/api/v1/users/tess", headers={"Authentication-Token": token}).status_code == 200
+    )
+    for response in (
+        client.get(f"/api/v1/users/tess?auth_token={token}"),
+        client.post("/api/v1/tags", json={"auth_token": token, "name": "x"}),
+        client.put(f"/api/v1/users/tess?auth_token={token}", json={"auth_token": token}),
+    ):
+        assert response.status_code == 401, response.get_data(as_text=True)
+        response.close()
+
+
+def test_a_deactivated_accounts_session_and_token_stop_working(client, app) -> None:
+    _make_user(app, username="uma", email="uma@example.org")
+    with app.app_context():
+        token = db.session.query(User).filter_by(username="uma").one().get_auth_token()
+        users.deactivate(db.session, user=db.session.query(User).filter_by(username="uma").one())
+        db.session.commit()
+    response = client.get("/api/v1/users/uma", headers={"Authentication-Token": token})
+    assert response.status_code == 401
+
+
+def test_a_missing_account_costs_the_same_hash_as_a_wrong_password(
+    client, app, monkeypatch
+) -> None:
+    """Timing must not tell whether an account exists: a hash runs in both cases."""
+    hashed = []
+    real_hash = authentication.hash_password
+    real_verify = authentication.verify_and_update_password
+    monkeypatch.setattr(authentication, "hash_password", lambda p: hashed.append(p) or real_hash(p))
+    monkeypatch.setattr(
+        authentication,
+        "verify_and_update_password",
+        lambda p, user: hashed.append(p) or real_verify(p, user),
+    )
+    for identity in ("admin", "nobody-here", "nobody@example.org"):
+        response = client.get("/api/v1/users", headers=basic_auth(identity, "wrong-password"))
+        assert response.status_code == 401
+        response.close()
+    assert hashed == ["wrong-password"] * 3
+
+
+def test_the_web_login_gives_one_answer_for_unknown_accounts_and_wrong_passwords(
+    client, app
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        for field in ("username", "identity"):
+            answers = []
+            for identity in ("admin", "nobody-here"):
+                response = client.post("/login", json={field: identity, "password": "wrong!"})
+                answers.append((response.status_code, response.get_json()))
+                response.close()
+            assert answers[0] == answers[1], answers
+            assert "does not exist" not in str(answers[0]) and answers[0][0] == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/users/{}", None),
+        ("GET", "/api/v1/users/{}/groups", None),
+        ("POST", "/api/v1/users/{}/revoke-tokens", None),
+        ("PUT", "/api/v1/tasks/{task}/lock", {"lock": "{}"}),
+    ],
+)
+def test_a_plain_user_cannot_tell_which_accounts_exist(client, app, method, path, body) -> None:
+    """Someone else's account and one that does not exist answer alike (403)."""
+    from .support.accounts import headers, make_user
+    from .support.task_factories import make_task, make_template
+
+    with app.app_context():
+        make_user(db.session, "vera", "user")
+        make_user(db.session, "walt", "user")
+        make_template(db.session)
+        task = make_task(db.session, users=["vera"])
+        db.session.commit()
+        task_id = task.id
+    answers = []
+    for other in ("walt@example.org", "nobody@example.org", "walt", "nobody"):
+        url = path.format(other, task=task_id) if "{task}" in path else path.format(other)
+        json = {"lock": other} if body else None
+        response = client.open(url, method=method, headers=headers("vera"), json=json)
+        answers.append((response.status_code, response.get_json()["message"]))
+        response.close()
+    assert {status for status, _ in answers} == {403}, answers
+    assert len({message for _, message in answers}) == 1, answers

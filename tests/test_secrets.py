@@ -65,3 +65,30 @@ def test_refused_account_changes_do_not_echo_the_password(client, admin_headers,
         assert SECRET.encode() not in response.data, (path, response.get_json())
         response.close()
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_credentials_in_a_url_never_reach_the_access_log(
+    database_url, tmp_path, log_format
+) -> None:
+    """A client may still put a token or password in the query string (the server refuses it):
+    gunicorn's access log must not keep it, whatever the log format."""
+    import requests
+
+    from .support.servers import serve
+
+    env = make_env(database_url, tmp_path / "instance", TASKMAN_LOG_FORMAT=log_format)
+    secrets = ["tok-3c1f9a", "pw-77ab21", "key-9e0d44"]
+    with serve(env, tmp_path, workers=1) as server:
+        answer = requests.get(
+            f"{server.url}/api/v1/tasks?auth_token={secrets[0]}&password={secrets[1]}"
+            f"&api_key={secrets[2]}&project=kept",
+            timeout=30,
+        )
+        assert answer.status_code == 401
+        requests.get(f"{server.url}/-/healthy", timeout=30)  # one more line: the first is out
+        server.stop()  # gunicorn writes its access log lines out before it exits
+    output = server.log_path.read_text(errors="replace")
+    assert "/api/v1/tasks?" in output and "project=kept" in output, output[-2000:]
+    for secret in secrets:
+        assert secret not in output, output[-2000:]

@@ -38,7 +38,8 @@ def _login(user: User) -> None:
 
 
 def authenticated_user() -> User | None:
-    """The caller, from basic credentials or (via Flask-Security's loader) a token or session."""
+    """The caller, from basic credentials, a token header or a session; None unless the account
+    may sign in (services.authentication.may_sign_in, the web login's rule)."""
     # Kept on the request, not on `g`: an app context can outlive one request (tests, CLI).
     if "taskman.api_user" in request.environ:
         return request.environ["taskman.api_user"]  # type: ignore[no-any-return]
@@ -57,7 +58,7 @@ def authenticated_user() -> User | None:
         )
         if user is not None:
             _login(user)
-    elif current_user.is_authenticated:
+    elif current_user.is_authenticated and authentication.may_sign_in(current_user):
         # A browser session is sent by other sites' requests too: changes need the CSRF token.
         if get_request_attr("fs_authn_via") == "session" and request.method not in SAFE_METHODS:
             csrf.protect()

@@ -123,7 +123,13 @@ def update_user(user_id: str, json_data: UserUpdate) -> dict[str, Any]:
 )
 @permission_required("user_update_all", "user_read", "user_read_all")
 def revoke_user_tokens(user_id: str) -> dict[str, Any]:
-    user = user_service.get_or_raise(db.session, reference=user_id)
+    user = user_service.get_for_actor_or_raise(
+        db.session,
+        reference=user_id,
+        actor=caller(),
+        others_need=("user_update_all",),
+        refusal="You may only revoke your own tokens (needs user_update_all)",
+    )
     user_service.revoke_tokens(db.session, user=user, actor=caller())
     db.session.commit()
     return user_detail(user)

@@ -18,3 +18,5 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
     count: Mapped[int] = mapped_column(Integer, default=0)
+    # Password checks started and not yet settled (services.throttling reserves a place first).
+    pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -9,8 +9,8 @@ it (new, reactivated, or left out for a while) is lifted to it, so they join the
 of receiving everything until they catch up.
 
 The choice reads and writes a few user rows and never looks at tasks. Concurrent choices are
-serialised by the database: row locks on the candidate users (always all active, positively
-weighted users in id order, so two choices never lock in conflicting orders), or on SQLite the
+serialised by the database: row locks on the candidate users (always all positively
+weighted users who may sign in, in id order, so two choices never lock in conflicting orders), or on SQLite the
 single writer, taken before the pass values are read.
 """
 
@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import Group, Task, User, group_membership
+from .authentication import may_sign_in_condition
 from .errors import InvalidInput
 
 
@@ -41,7 +42,7 @@ def _locked_candidates(
     take_write_lock(session)
     rows = session.execute(
         select(User.id, User.assignment_weight, User.assignment_pass, User.assignment_start)
-        .where(User.active.is_(True), User.assignment_weight > 0)
+        .where(may_sign_in_condition(), User.assignment_weight > 0)
         .order_by(User.id)
         # NO KEY UPDATE on PostgreSQL: does not wait for inserts that merely reference the user.
         .with_for_update(key_share=True)

@@ -2,8 +2,9 @@
 
 The password hash is deliberately slow (argon2). Clients send basic auth on every call, so a
 verified credential is remembered for a short time under an HMAC keyed with the secret key, in a
-small in-process cache. A hit is only trusted while the user's stored hash and active flag are
-unchanged, so a password change or deactivation takes effect at once in every process.
+small in-process cache. A hit is only trusted while the user's stored hash is unchanged and the
+account may still sign in, so a password change or deactivation takes effect at once in every
+process.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import threading
 import time
 
 from cachetools import TTLCache
-from flask_security.utils import verify_and_update_password
-from sqlalchemy import bindparam, func, or_, select
+from flask import current_app
+from flask_security.utils import hash_password, verify_and_update_password
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import User
@@ -73,6 +75,28 @@ def find_by_identity(session: Session, identity: str) -> User | None:
     ).first()
 
 
+def confirmation_required() -> bool:
+    """Flask-Security's rule: with SECURITY_CONFIRMABLE (and without
+    SECURITY_LOGIN_WITHOUT_CONFIRMATION) an account signs in once its e-mail is confirmed."""
+    config = current_app.config
+    return bool(
+        config.get("SECURITY_CONFIRMABLE") and not config.get("SECURITY_LOGIN_WITHOUT_CONFIRMATION")
+    )
+
+
+def may_sign_in(user: User) -> bool:
+    """Whether the account may sign in at all: the web login's rule, for every way in."""
+    return bool(user.active) and (user.confirmed_at is not None or not confirmation_required())
+
+
+def may_sign_in_condition() -> ColumnElement[bool]:
+    """may_sign_in as SQL: who assignment may choose."""
+    condition = User.active.is_(True)
+    if confirmation_required():
+        condition = condition & User.confirmed_at.is_not(None)
+    return condition
+
+
 def authenticate_basic(
     session: Session,
     *,
@@ -83,27 +107,34 @@ def authenticate_basic(
     max_failures: int = 10,
     window: float = 300.0,
 ) -> User | None:
-    """Return the active user these credentials belong to, or None; Throttled after failures."""
+    """Return the user these credentials belong to if it may sign in, or None; Throttled when
+    too many wrong passwords were tried for the account or from the address."""
     if not identity or password is None:
         return None
     hit = cache.get(identity, password)
     if hit is not None:
         user = session.execute(_USER_WITH_ROLES, {"user_id": hit[0]}).unique().scalar()
-        if user is not None and user.active and user.password == hit[1]:
+        if user is not None and user.password == hit[1] and may_sign_in(user):
             return user
     keys = throttling.login_keys(identity=identity, address=address)
-    throttling.check(session, keys=keys, max_failures=max_failures, window=window)
-    user = find_by_identity(session, identity)
-    if (
-        user is None
-        or not user.active
-        or not user.password
-        or not verify_and_update_password(password, user)
-    ):
-        throttling.record_failure(session, keys=keys, window=window)
+    throttling.reserve(session, keys=keys, max_failures=max_failures, window=window)
+    password_matches = False
+    try:
+        user = find_by_identity(session, identity)
+        if user is None or not user.password:
+            # As long as a check against a stored hash: the answer's time does not tell
+            # whether the account exists.
+            hash_password(password)
+        else:
+            password_matches = verify_and_update_password(password, user)
+            # verify_and_update_password may have rehashed an old-scheme password.
+            if password_matches and session.is_modified(user):
+                session.commit()
+    finally:
+        # Only a wrong password counts: a right one for an account that may not sign in
+        # (deactivated, unconfirmed) must not lock out others at the same address.
+        throttling.settle(session, keys=keys, failed=not password_matches)
+    if user is None or not password_matches or not may_sign_in(user):
         return None
-    # verify_and_update_password may have rehashed an old-scheme password.
-    if session.is_modified(user):
-        session.commit()
     cache.put(identity, password, user.id, user.password)
     return user

@@ -41,7 +41,8 @@ from ..models import (
 )
 from . import history, permissions
 from . import tags as tag_service
-from .errors import Conflict, Forbidden, InvalidInput
+from .authentication import may_sign_in
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .references import MAX_ID
 from .typed_rows import as_tuple
 
@@ -86,12 +87,28 @@ def free_condition(timeout: float | None) -> ColumnElement[bool]:
 
 def holder(session: Session, *, task: Task, timeout: float | None) -> User | None:
     """Who holds the task's lock as loaded (None when free or lapsed)."""
-    if task.lock_id is None:
+    return _holder_of(session, task.lock_id, task.lock_time, timeout)
+
+
+def _holder_of(
+    session: Session, lock_id: int | None, lock_time: datetime | None, timeout: float | None
+) -> User | None:
+    if lock_id is None:
         return None
     cutoff = _cutoff(timeout)
-    if cutoff is not None and task.lock_time is not None and task.lock_time < cutoff:
+    if cutoff is not None and lock_time is not None and lock_time < cutoff:
         return None
-    return session.get(User, task.lock_id)
+    return session.get(User, lock_id)
+
+
+def _current_holder(session: Session, task_id: int, timeout: float | None) -> User | None:
+    """Who holds the task's lock now, read from its row; NotFound when the task was deleted."""
+    row = session.execute(
+        select(Task.lock_id, Task.lock_time).where(Task.id == task_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Task {task_id} does not exist", field="task")
+    return _holder_of(session, row.lock_id, row.lock_time, timeout)
 
 
 def _set_lock(
@@ -133,8 +150,8 @@ def lock(
             field="lock",
         )
     target = target or actor
-    if not target.active:
-        raise InvalidInput(f"User {target.username!r} is not active", field="lock")
+    if not may_sign_in(target):
+        raise InvalidInput(f"User {target.username!r} may not sign in", field="lock")
     taken = _take(session, task=task, actor=actor, target=target, force=force, timeout=timeout)
     _refresh(session, task)
     return taken
@@ -157,8 +174,7 @@ def _take(
                 detail={"user": target.username},
             )
             return target
-        session.expire(task, ["lock_id", "lock_time"])
-        current = holder(session, task=task, timeout=timeout)
+        current = _current_holder(session, task.id, timeout)
         if current is not None:
             if current.id == target.id:  # the target's own concurrent request took it
                 return target
@@ -186,6 +202,8 @@ def release(session: Session, *, task: Task, actor: User, timeout: float | None 
                 field="lock",
             )
         released = False  # free or lapsed: nothing to release
+    if not released and (previous == actor.id or may_lock_for_others(actor)):
+        _current_holder(session, task.id, timeout)  # NotFound when the task was deleted
     previous_user = session.get(User, previous) if released and previous is not None else None
     _refresh(session, task)
     if released:

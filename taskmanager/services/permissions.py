@@ -48,7 +48,8 @@ DEFAULT_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "user": ("Does the tasks assigned to them", USER_PERMISSIONS),
 }
-SELF_REGISTERED_ROLE = "user"
+# What the web form for a new user offers first.
+NEW_USER_ROLE = "user"
 
 
 def of(user: object) -> frozenset[str]:

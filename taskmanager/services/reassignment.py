@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Group, Task, User, task_groups_assigned, task_users, utcnow
 from . import history, locks, permissions, rows, task_lists
+from .authentication import may_sign_in
 from .browse import CLOSED_STATUSES
 from .errors import Forbidden, InvalidInput
 
@@ -61,8 +62,8 @@ def reassign_open(
     if to_user is not None:
         if to_user.id == from_user.id:
             raise InvalidInput("Choose someone else to give the tasks to", field="to_user")
-        if not to_user.active:
-            raise InvalidInput(f"{to_user.username} is deactivated", field="to_user")
+        if not may_sign_in(to_user):
+            raise InvalidInput(f"{to_user.username} may not sign in", field="to_user")
 
     ids = open_task_ids(session, user=from_user)
     result = Reassigned()

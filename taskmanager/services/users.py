@@ -53,12 +53,35 @@ def get_or_raise(session: Session, *, reference: str | int, field: str = "user")
     )
 
 
+def get_for_actor_or_raise(
+    session: Session,
+    *,
+    reference: str | int,
+    actor: User,
+    others_need: Iterable[str],
+    refusal: str,
+    field: str = "user",
+) -> User:
+    """The user a reference names, for an actor who may name others only with one of the
+    permissions `others_need`. Without them, any reference but oneself answers 403 whether or
+    not the account exists, so the answer does not tell which accounts exist."""
+    user = get_by_reference(session, reference=reference)
+    if permissions.of(actor).isdisjoint(others_need):
+        if user is None or user.id != actor.id:
+            raise Forbidden(refusal, field=field)
+        return user
+    return references.found(user, what="User", reference=reference, field=field)
+
+
 def readable_or_raise(session: Session, *, reference: str | int, actor: User) -> User:
     """The user, when the actor may read it: oneself, or anyone with user_read_all (else 403)."""
-    user = get_or_raise(session, reference=reference)
-    if user.id != actor.id and "user_read_all" not in permissions.of(actor):
-        raise Forbidden("You may only read your own account (needs user_read_all)", field="user")
-    return user
+    return get_for_actor_or_raise(
+        session,
+        reference=reference,
+        actor=actor,
+        others_need=("user_read_all",),
+        refusal="You may only read your own account (needs user_read_all)",
+    )
 
 
 def validate_weight(weight: Any) -> float:
@@ -75,9 +98,16 @@ def _validate_email(email: Any) -> str:
     checked = validation.text(email, field="email", column=User.email)
     assert checked is not None
     local, _, domain = checked.partition("@")
-    if not local or not domain or checked.strip() != checked:
+    # No spaces or control characters anywhere: a CR/LF would end up in mail headers.
+    if not local or not domain or any(c.isspace() or not c.isprintable() for c in checked):
         raise InvalidInput("email must be an e-mail address", field="email")
     return checked
+
+
+def _validate_active(active: Any) -> bool:
+    if not isinstance(active, bool):
+        raise InvalidInput("active must be true or false", field="active")
+    return active
 
 
 def _validate_password(password: Any) -> str:
@@ -151,7 +181,7 @@ def create(
         name=name or username,
         email=email,
         password=hash_password(password) if password else None,
-        active=bool(active),
+        active=_validate_active(active),
         assignment_weight=weight,
         fs_uniquifier=uuid.uuid4().hex,
         fs_token_uniquifier=uuid.uuid4().hex,
@@ -247,9 +277,7 @@ def update(
     if "password" in changes:
         values["password"] = _validate_password(changes["password"])
     if "active" in changes:
-        if not isinstance(changes["active"], bool):
-            raise InvalidInput("active must be true or false", field="active")
-        values["active"] = changes["active"]
+        values["active"] = _validate_active(changes["active"])
         if not values["active"]:
             _ensure_other_active_admin(session, user=user, field="active")
     if "assignment_weight" in changes:

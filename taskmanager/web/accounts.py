@@ -1,20 +1,24 @@
-"""Flask-Security's account pages, fitted to TaskManager: one sign-in field, roles on registration."""
+"""Flask-Security's account pages, fitted to TaskManager: one sign-in field, registration defaults."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, g, request
 from flask_security import user_registered
 from flask_security.core import FormInfo
 from flask_security.forms import Form, LoginForm
+from flask_security.utils import get_message
 from wtforms import StringField
 from wtforms.validators import Optional
 
 from ..models import User, db
 from ..security import security
-from ..services import authentication, permissions, roles
+from ..services import authentication, roles
 from ..services import users as user_service
+
+log = logging.getLogger(__name__)
 
 # Where Flask-Security sends the browser after each step, unless the deployment says otherwise.
 POST_VIEWS = {
@@ -42,7 +46,17 @@ class IdentityLoginForm(LoginForm):
             # Setting ifield and user tells Flask-Security the identity is already looked up.
             self.ifield = self.identity
             self.user = authentication.find_by_identity(db.session, identity)
-        return bool(super().validate(**kwargs))
+        valid = bool(super().validate(**kwargs))
+        matched = bool(getattr(self, "user_authenticated", False))
+        # Read by the login throttle (taskmanager.security): only a wrong password counts.
+        g.taskman_password_matched = matched
+        if not valid and not matched and (self.identity.errors or self.password.errors):
+            # One answer for an unknown account and a wrong password: which one it was would
+            # tell a stranger which accounts exist.
+            self.identity.errors = []
+            self.password.errors = []
+            self.form_errors.append(get_message("GENERIC_AUTHN_FAILED")[0])
+        return valid
 
 
 # Forms a browser posts before anyone is signed in. The deployment lets JSON clients use these
@@ -65,10 +79,17 @@ def _with_csrf_for_browsers(name: str, cls: type[Form], *args: Any, **kwargs: An
     return cls(*args, **kwargs)
 
 
-def _on_registered(_app: Flask, user: User, **_: Any) -> None:
-    """Self-registered accounts get the `user` role; Flask-Security commits after the request."""
-    role = roles.get_or_raise(db.session, reference=permissions.SELF_REGISTERED_ROLE)
-    user_service.set_role(db.session, user=user, role=role, granted=True)
+def _on_registered(app: Flask, user: User, **_: Any) -> None:
+    """A self-registered account gets the site's registration roles and weight (by default none
+    and 0, until an admin grants them); Flask-Security commits after the request."""
+    settings = app.extensions["taskman_settings"]
+    user.assignment_weight = settings.registration_weight
+    for name in settings.registration_roles:
+        role = roles.get_by_reference(db.session, reference=name)
+        if role is None:
+            log.warning("TASKMAN_REGISTRATION_ROLES names %r, which is not a role", name)
+            continue
+        user_service.set_role(db.session, user=user, role=role, granted=True)
 
 
 def init_app(app: Flask) -> None:

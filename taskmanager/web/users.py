@@ -74,7 +74,7 @@ def user_new() -> str | Response:
     form = UserForm()
     form.roles.choices = _role_choices()
     if request.method == "GET":
-        form.roles.data = [permissions.SELF_REGISTERED_ROLE]
+        form.roles.data = [permissions.NEW_USER_ROLE]
     if form.validate_on_submit():
         if not form.password.data:
             form.password.errors = ["Give the new user a password."]

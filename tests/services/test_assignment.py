@@ -29,6 +29,24 @@ def test_shares_follow_weights_and_skip_weight_zero_and_inactive(session) -> Non
     assert _shares(chosen) == {"w1a": 0.4, "w1b": 0.4, "w05": 0.2}
 
 
+def test_an_account_that_may_not_sign_in_is_never_chosen(app, session) -> None:
+    """With e-mail confirmation on (the default), an unconfirmed account cannot sign in, so it
+    gets no work by weight, however large; once confirmation is off, it may."""
+    confirmed = make_user(session, "confirmed", weight=1)
+    pending = make_user(session, "pending", weight=5)
+    pending.confirmed_at = None
+    team = make_group(session, "team", [confirmed, pending])
+    assert {user.username for user in assignment.choose(session, group=team, count=50)} == {
+        "confirmed"
+    }
+    assert "pending" not in {user.username for user in assignment.choose(session, count=50)}
+    app.config["SECURITY_CONFIRMABLE"] = False
+    try:
+        assert "pending" in {u.username for u in assignment.choose(session, group=team, count=50)}
+    finally:
+        app.config["SECURITY_CONFIRMABLE"] = True
+
+
 def test_one_choice_at_a_time_is_as_proportional_as_a_batch(session) -> None:
     heavy = make_user(session, "heavy", weight=1)
     light = make_user(session, "light", weight=0.1)

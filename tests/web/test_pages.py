@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from ..conftest import basic_auth
 from .conftest import csrf_token_from, database, web_login
 from .seed import PASSWORD, World, admin_pages
 
@@ -54,7 +56,14 @@ def test_a_failed_login_keeps_the_identity_typed(client: Any, world: World) -> N
     response.close()
     assert response.status_code == 200
     assert 'value="alice"' in text
-    assert "Invalid password" in text
+    # The same words as for an account that does not exist.
+    assert "Authentication failed - identity or password/passcode invalid" in text
+    unknown = web_login(client, "alfred", "wrong")
+    assert "Authentication failed - identity or password/passcode invalid" in unknown.get_data(
+        as_text=True
+    )
+    assert "does not exist" not in unknown.get_data(as_text=True)
+    unknown.close()
 
 
 def test_every_page_renders_for_an_admin(client: Any, world: World) -> None:
@@ -309,9 +318,26 @@ def test_sending_mail_to_a_group_reaches_its_members(
     assert "alice@example.org" not in logged
 
 
-def test_registration_grants_the_user_role_after_e_mail_confirmation(
+def _api_routes(app: Any) -> list[tuple[str, str]]:
+    """Every API v1 route and method, ids filled in (the public documentation excepted)."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule in (
+            "/api/v1/",
+            "/api/v1/openapi.json",
+        ):
+            continue
+        path = re.sub(r"<[^>]+>", "1", rule.rule)
+        routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return routes
+
+
+def test_a_stranger_registered_through_the_form_gets_no_access_and_no_work(
     app: Any, client: Any, caplog: Any
 ) -> None:
+    """Self-registration: no API access before the e-mail is confirmed, and afterwards no role
+    and assignment weight 0 (TASKMAN_REGISTRATION_*), so nothing is read or given until an
+    admin says so."""
     with caplog.at_level("WARNING", logger="taskmanager.web.mail"):
         response = post_form(
             client,
@@ -328,19 +354,94 @@ def test_registration_grants_the_user_role_after_e_mail_confirmation(
     mail = "\n".join(r.getMessage() for r in caplog.records if "dora@example.org" in r.getMessage())
     link = re.search(r"http://localhost(/confirm/[^\s\"]+)", mail)
     assert link, mail
-    # Not confirmed yet: logging in is refused.
+    dora = basic_auth("dora", "a-long-passphrase-9")
+
+    # Not confirmed: the web login refuses, and so does every API route.
     response = web_login(client, "dora", "a-long-passphrase-9")
     assert response.status_code == 200
     assert "confirm" in response.get_data(as_text=True).lower()
     response.close()
+    routes = _api_routes(app)
+    assert len(routes) > 40
+    for method, path in routes:
+        answer = client.open(path, method=method, headers=dora, json={})
+        assert answer.status_code == 401, (method, path, answer.status_code)
+        answer.close()
+
+    # Weighted assignment among all users never picks her.
+    admin = basic_auth("admin", "admin")
+    created = client.post(
+        "/api/v1/task_templates", headers=admin, json={"label": "t", "content": "template_name: t"}
+    )
+    assert created.status_code in (200, 201), created.get_data(as_text=True)
+    new_tasks = [{"project": "p", "template": "t", "content": {"n": n}} for n in range(30)]
+    created = client.post("/api/v1/tasks", headers=admin, json=new_tasks)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    with database(app) as session:
+        from taskmanager.models import Task, User
+
+        user = session.scalars(select(User).where(User.username == "dora")).one()
+        assert user.roles == [] and user.assignment_weight == 0
+        assert session.scalar(select(func.count()).select_from(Task)) == 30
+        assert not any(user in task.users for task in session.scalars(select(Task)))
+
+    # Confirmed, she may sign in, but without a role she may do nothing yet.
     client.get(link.group(1)).close()
     login(client, "dora", "a-long-passphrase-9")
-    assert "Your open tasks" in get_ok(client, "/")
-    from taskmanager.services import users
+    answer = client.get("/api/v1/tasks", headers=dora)
+    assert answer.status_code == 403, answer.get_data(as_text=True)
+    answer.close()
 
-    with database(app) as session:
-        dora = users.get_or_raise(session, reference="dora")
-        assert [role.name for role in dora.roles] == ["user"]
+
+def test_registration_roles_and_weight_are_the_sites_choice(
+    app: Any, settings: Any, tmp_path: Any
+) -> None:
+    from taskmanager import create_app
+    from taskmanager.config import load_settings
+    from taskmanager.models import db
+    from taskmanager.services import onboarding
+
+    from ..conftest import make_env
+
+    env = make_env(
+        settings.database_uri,
+        tmp_path / "instance",
+        SECURITY_REGISTERABLE="true",
+        SECURITY_CONFIRMABLE="false",
+        TASKMAN_REGISTRATION_ROLES="user",
+        TASKMAN_REGISTRATION_WEIGHT="1.5",
+    )
+    site = create_app(load_settings(env))
+    site.config["TESTING"] = True
+    try:
+        with site.app_context():
+            onboarding.run(db.session, site.extensions["taskman_settings"])
+        visitor = site.test_client()
+        response = post_form(
+            visitor,
+            "/register",
+            {
+                "email": "ed@example.org",
+                "username": "ed",
+                "password": "a-long-passphrase-9",
+                "password_confirm": "a-long-passphrase-9",
+            },
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        response.close()
+        answer = visitor.get("/api/v1/tasks", headers=basic_auth("ed", "a-long-passphrase-9"))
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        answer.close()
+        with site.app_context():
+            from taskmanager.services import users
+
+            ed = users.get_or_raise(db.session, reference="ed")
+            assert [role.name for role in ed.roles] == ["user"]
+            assert ed.assignment_weight == 1.5
+    finally:
+        with site.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize(

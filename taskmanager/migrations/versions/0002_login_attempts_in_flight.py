@@ -1,0 +1,26 @@
+"""login attempts in flight
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-06 07:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pending", sa.Integer(), server_default="0", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_column("pending")
