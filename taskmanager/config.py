@@ -142,7 +142,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA_NETWORKS: tuple[IPNetwork, ...] = tuple(
     ipaddress.ip_network(network) for network in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254")
 )
-_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
+_HOST_NAME = re.compile(
+    r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*"
+)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..services import tasks as task_service
 from ..services.references import MAX_ID
 from . import v1
 from .auth import caller, permission_required
-from .tasks import _Uris, summary_dict
+from .tasks import _Uris, callback_hosts, summary_dict
 from .tasks_schemas import TaskIn, TaskSummaryOut
 
 READ = ("task_read", "task_read_all")
@@ -153,6 +153,7 @@ def create_taskgroup(json_data: TaskGroupIn) -> Response:
         specs=[task_service.NewTask(**dict(item)) for item in json_data.tasks],
         distribute_in_group=json_data.distribute_in_group,
         distribute_method=json_data.distribute_method,
+        callback_hosts=callback_hosts(),
     )
     db.session.commit()
     group, status = taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=caller())
@@ -187,6 +188,7 @@ def update_taskgroup(reference: str, json_data: TaskGroupUpdate) -> Response:
         taskgroup=taskgroup,
         actor=me,
         changes=json_data.model_dump(include=json_data.model_fields_set),
+        callback_hosts=callback_hosts(),
     )
     db.session.commit()
     return detail(*taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=me))

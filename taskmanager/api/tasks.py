@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
+from ..config import CallbackHosts
 from ..models import Task, db, utcnow
 from ..services import groups as group_service
 from ..services import meta as meta_service
@@ -218,7 +219,9 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
         except ValidationError as exc:
             errors = _field_errors(exc, indexed=False)
             raise InvalidInput(_invalid_message(errors), errors=errors) from None
-        task = task_service.create(db.session, spec=_new_task(item), actor=actor)
+        task = task_service.create(
+            db.session, spec=_new_task(item), actor=actor, callback_hosts=callback_hosts()
+        )
         return _committed(task_dict(task)), 201
     if isinstance(body, list):
         if len(body) > task_service.BULK_CREATE_MAX:
@@ -228,7 +231,11 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
             )
         specs, rejected = _validate_many(body)
         summaries = task_service.create_many(
-            db.session, specs=specs, actor=actor, rejected=rejected
+            db.session,
+            specs=specs,
+            actor=actor,
+            rejected=rejected,
+            callback_hosts=callback_hosts(),
         )
         db.session.commit()
         uris = _Uris.make()
@@ -236,6 +243,11 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
     raise InvalidInput(
         "The body must be a JSON object (one task) or an array of tasks", field="_schema"
     )
+
+
+def callback_hosts() -> CallbackHosts:
+    """Where callbacks may go (TASKMAN_CALLBACK_ALLOWED_HOSTS)."""
+    return current_app.extensions["taskman_settings"].callback_allowed_hosts  # type: ignore[no-any-return]
 
 
 def _validate_many(
@@ -292,7 +304,11 @@ def update_task(task_id: str, body: TaskUpdate) -> dict[str, Any]:
     actor = caller()
     task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=actor)
     task_service.update(
-        db.session, task=task, changes=body.model_dump(exclude_unset=True), actor=actor
+        db.session,
+        task=task,
+        changes=body.model_dump(exclude_unset=True),
+        actor=actor,
+        callback_hosts=callback_hosts(),
     )
     return _committed(task_dict(task))
 

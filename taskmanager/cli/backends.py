@@ -258,6 +258,7 @@ class DatabaseBackend:
         self._context = self._app.app_context()
         self._context.push()
         self.description = f"the {settings.database_backend} database"
+        self._callback_hosts = settings.callback_allowed_hosts
 
     @property
     def session(self) -> Any:
@@ -310,7 +311,9 @@ class DatabaseBackend:
 
         try:
             specs = [tasks.NewTask(**body) for body in bodies]
-            created = tasks.create_many(self.session, specs=specs, actor=None)
+            created = tasks.create_many(
+                self.session, specs=specs, actor=None, callback_hosts=self._callback_hosts
+            )
             self.session.commit()
         except DomainError as error:
             self.session.rollback()
@@ -332,6 +335,7 @@ class DatabaseBackend:
                 callback_url=body.get("callback_url"),
                 callback_content=body.get("callback_content"),
                 specs=[tasks.NewTask(**item) for item in body.get("tasks") or ()],
+                callback_hosts=self._callback_hosts,
             )
         return {"id": str(group.id), "label": group.label}
 

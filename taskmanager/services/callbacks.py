@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import CallbackDelivery, Task, TaskGroup, utcnow
-from . import references
+from . import callback_destinations, references
 from .errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -428,21 +428,26 @@ class Outcome:
     delivered: bool
     status_code: int | None
     error: str | None
+    # Trying again cannot help (the destination is not allowed): failed at once.
+    final: bool = False
 
 
 def _attempt(delivery: CallbackDelivery, settings: Settings) -> Outcome:
     data, headers = request_parts(delivery, settings=settings)
     try:
-        with requests.request(
-            delivery.method,
-            delivery.url,
-            data=data,
-            headers=headers,
-            timeout=settings.callback_timeout,
-            # A redirect would turn the PUT into a GET on most servers; the URL must be final.
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            callback_destinations.session(settings.callback_allowed_hosts) as http,
+            http.request(
+                delivery.method,
+                delivery.url,
+                data=data,
+                headers=headers,
+                timeout=settings.callback_timeout,
+                # A redirect would turn the PUT into a GET on most servers; the URL must be final.
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             code = response.status_code
             # Read (a bounded part of) the answer: closing with it unread resets the connection.
             excerpt = response.raw.read(ERROR_EXCERPT, decode_content=True) or b""
@@ -450,6 +455,8 @@ def _attempt(delivery: CallbackDelivery, settings: Settings) -> Outcome:
                 return Outcome(True, code, None)
             text = excerpt.decode("utf-8", "replace").strip()
             return Outcome(False, code, f"HTTP {code}" + (f": {text}" if text else ""))
+    except callback_destinations.DestinationRefused as exc:
+        return Outcome(False, None, f"Refused: {exc}", final=True)
     except requests.RequestException as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000])
 
@@ -465,7 +472,7 @@ def _record(
     }
     if outcome.delivered:
         values.update(status="delivered", delivered_at=now)
-    elif delivery.attempts >= settings.callback_max_attempts:
+    elif outcome.final or delivery.attempts >= settings.callback_max_attempts:
         values.update(status="failed")
     else:
         values.update(
@@ -500,7 +507,14 @@ def send(session: Session, *, delivery_id: int, settings: Settings) -> str:
     session.commit()
     outcome = _attempt(delivery, settings)
     if not outcome.delivered:
-        log.info("callback %s attempt %s failed: %s", delivery.id, delivery.attempts, outcome.error)
+        level = logging.WARNING if outcome.final else logging.INFO
+        log.log(
+            level,
+            "callback %s attempt %s failed: %s",
+            delivery.id,
+            delivery.attempts,
+            outcome.error,
+        )
     return _record(session, delivery=delivery, outcome=outcome, settings=settings)
 
 

@@ -26,9 +26,11 @@ from sqlalchemy import update as update_statement
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from ..config import CallbackHosts
 from ..models import Tag, Task, TaskGroup, User, task_tags, utcnow
 from . import (
     assignment,
+    callback_destinations,
     callbacks,
     groups,
     history,
@@ -156,12 +158,15 @@ def create(
     specs: Sequence[tasks.NewTask] = (),
     distribute_in_group: str | int | None = None,
     distribute_method: str | None = None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
 ) -> TaskGroup:
     """Create a group and its tasks (created as POST /tasks creates them) in one transaction.
 
     With distribute_in_group the group's members share the tasks by weight: `same` (default)
     gives every task to one member, `unique` each task to a different member.
     """
+    if isinstance(callback_url, str):
+        callback_destinations.check_url(callback_url, hosts=callback_hosts, field="callback_url")
     method = distribute_method or "same"
     if method not in DISTRIBUTE_METHODS:
         raise InvalidInput("distribute_method must be same or unique", field="distribute_method")
@@ -193,7 +198,10 @@ def create(
     session.add(taskgroup)
     session.flush()
     if specs:
-        task_ids = [summary.id for summary in tasks.create_many(session, specs=specs, actor=actor)]
+        created = tasks.create_many(
+            session, specs=specs, actor=actor, callback_hosts=callback_hosts
+        )
+        task_ids = [summary.id for summary in created]
         session.execute(
             update_statement(Task).where(Task.id.in_(task_ids)).values(taskgroup_id=taskgroup.id),
             execution_options={"synchronize_session": False},
@@ -207,6 +215,7 @@ def update(
     taskgroup: TaskGroup,
     actor: User,
     changes: dict[str, Any],
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
 ) -> TaskGroup:
     """Change label, callback_url, callback_content and/or the group's tasks (ids, replacing all)."""
     if "label" in changes:
@@ -214,6 +223,10 @@ def update(
             raise InvalidInput("label must not be empty", field="label")
         taskgroup.label = changes["label"]
     if "callback_url" in changes:
+        if isinstance(changes["callback_url"], str):
+            callback_destinations.check_url(
+                changes["callback_url"], hosts=callback_hosts, field="callback_url"
+            )
         taskgroup.raw_callback_url = changes["callback_url"]
     if "callback_content" in changes:
         taskgroup.callback_content = tasks.stored_text(changes["callback_content"])

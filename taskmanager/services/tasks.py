@@ -27,6 +27,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, lazyload, load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..config import CallbackHosts
 from ..models import (
     Group,
     Tag,
@@ -42,6 +43,7 @@ from ..models import (
 from . import (
     assignment,
     bulk,
+    callback_destinations,
     callbacks,
     history,
     permissions,
@@ -268,6 +270,17 @@ def _check(problems: _Problems, name: str, value: Any, *, field_name: str | None
         problems.add(field_name, error.message)
 
 
+def _check_callback_url(
+    problems: _Problems, url: Any, hosts: CallbackHosts, *, field_name: str
+) -> None:
+    """A written-out callback host that TASKMAN_CALLBACK_ALLOWED_HOSTS never allows is refused."""
+    if isinstance(url, str):
+        try:
+            callback_destinations.check_url(url, hosts=hosts, field=field_name)
+        except InvalidInput as error:
+            problems.add(field_name, error.message)
+
+
 def _check_tag_name(problems: _Problems, name: str) -> None:
     try:
         tag_service.validate_name(name, field="tags")
@@ -425,7 +438,9 @@ def _is_tag_name(reference: Reference) -> bool:
     return isinstance(reference, str) and "/" not in reference
 
 
-def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared | None:
+def _prepare(
+    spec: NewTask, lookups: _Lookups, problems: _Problems, callback_hosts: CallbackHosts
+) -> _Prepared | None:
     template = lookups.templates.get(spec.template)
     if template is None:
         problems.add("template", f"Template {spec.template!r} does not exist", not_found=True)
@@ -454,6 +469,12 @@ def _prepare(spec: NewTask, lookups: _Lookups, problems: _Problems) -> _Prepared
     }
     for name, value in row.items():
         _check(problems, name, value, field_name=given_as.get(name, name))
+    _check_callback_url(
+        problems,
+        row["raw_callback_url"],
+        callback_hosts,
+        field_name=given_as["raw_callback_url"],
+    )
 
     tag_names: list[str] = []
     known_tags: list[Tag] = []
@@ -509,11 +530,17 @@ def _pick(
     return [chosen[key] for key in sorted(chosen)]
 
 
-def create(session: Session, *, spec: NewTask, actor: User | None) -> Task:
+def create(
+    session: Session,
+    *,
+    spec: NewTask,
+    actor: User | None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+) -> Task:
     """Create one task (404 for an unknown template, user or group; 400 for bad values)."""
     lookups = _lookups(session, [spec])
     problems = _Problems()
-    prepared = _prepare(spec, lookups, problems)
+    prepared = _prepare(spec, lookups, problems, callback_hosts)
     if prepared is None:
         raise problems.error()
     (summary,) = _insert(session, [prepared], actor=actor)
@@ -528,6 +555,7 @@ def create_many(
     specs: Sequence[NewTask | None],
     actor: User | None,
     rejected: Mapping[str, list[str]] | None = None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
 ) -> list[TaskSummary]:
     """Create tasks all or nothing: any bad task refuses the whole batch, naming each by index.
 
@@ -547,7 +575,7 @@ def create_many(
         if spec is None:
             continue
         problems = _Problems()
-        item = _prepare(spec, lookups, problems)
+        item = _prepare(spec, lookups, problems, callback_hosts)
         if item is None:
             for name, messages in problems.errors.items():
                 errors.setdefault(f"{index}.{name}", []).extend(messages)
@@ -733,7 +761,14 @@ def _forbidden_fields(session: Session, actor: User, task: Task, names: Iterable
     return refused
 
 
-def update(session: Session, *, task: Task, changes: Mapping[str, Any], actor: User) -> Task:
+def update(
+    session: Session,
+    *,
+    task: Task,
+    changes: Mapping[str, Any],
+    actor: User,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+) -> Task:
     """Change a task: every field is checked against the actor's rights before anything is set."""
     unknown = set(changes) - STATUS_FIELDS - ASSIGNMENT_FIELDS - EDIT_FIELDS
     if unknown:
@@ -751,7 +786,7 @@ def update(session: Session, *, task: Task, changes: Mapping[str, Any], actor: U
     if problems:
         raise problems.error()
 
-    edits = _prepare_edits(session, task, changes, problems)
+    edits = _prepare_edits(session, task, changes, problems, callback_hosts)
     users = groups = None
     if "users" in changes:
         users = _pick(
@@ -782,7 +817,11 @@ class _Edits:
 
 
 def _prepare_edits(
-    session: Session, task: Task, changes: Mapping[str, Any], problems: _Problems
+    session: Session,
+    task: Task,
+    changes: Mapping[str, Any],
+    problems: _Problems,
+    callback_hosts: CallbackHosts,
 ) -> _Edits:
     columns: dict[str, Any] = {}
     for name in (
@@ -807,6 +846,13 @@ def _prepare_edits(
         columns["callback_content"] = stored_text(changes["callback_content"])
     for name, value in columns.items():
         _check(problems, name, value, field_name=given_as.get(name, name))
+    if "raw_callback_url" in columns:
+        _check_callback_url(
+            problems,
+            columns["raw_callback_url"],
+            callback_hosts,
+            field_name=given_as["raw_callback_url"],
+        )
 
     template = None
     if "template" in changes:

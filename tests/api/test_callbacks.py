@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
 from sqlalchemy import select, update
 
+from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, db
-from taskmanager.services import users
+from taskmanager.services import callbacks, users
 
 from ..conftest import basic_auth
-from ..support.callbacks import make_tasks
+from ..support.callbacks import make_tasks, quick
+from ..support.receiver import Receiver
+from ..support.task_factories import make_template
 
 
 def _deliveries(app, count: int) -> list[int]:
@@ -115,3 +123,114 @@ def test_documented_in_openapi(client) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "get" in paths["/api/v1/callbacks"]
     assert "post" in paths["/api/v1/callbacks/{callback_id}/retry"]
+
+
+# --- destinations (TASKMAN_CALLBACK_ALLOWED_HOSTS) ------------------------------------------
+
+METADATA = "http://169.254.169.254/latest/meta-data/"
+
+
+@contextmanager
+def allowed_hosts(app: Any, value: str | None) -> Iterator[Any]:
+    """The app with TASKMAN_CALLBACK_ALLOWED_HOSTS set to `value` (and quick callbacks)."""
+    settings = app.extensions["taskman_settings"]
+    app.extensions["taskman_settings"] = quick(
+        settings, callback_allowed_hosts=parse_callback_hosts(value)
+    )
+    try:
+        yield app.extensions["taskman_settings"]
+    finally:
+        app.extensions["taskman_settings"] = settings
+
+
+def _task(callback: dict[str, Any]) -> dict[str, Any]:
+    return {"project": "p", "template": "cb", "content": {}, "users": ["admin"], **callback}
+
+
+@pytest.fixture
+def template(app) -> None:
+    with app.app_context():
+        make_template(db.session, "cb")
+        db.session.commit()
+
+
+def _refused(response: Any, field: str) -> None:
+    assert response.status_code == 400, response.get_json()
+    errors = response.get_json()["errors"]
+    assert list(errors) == [field], errors
+    assert "TASKMAN_CALLBACK_ALLOWED_HOSTS" in errors[field][0]
+
+
+def test_callback_urls_to_refused_hosts_are_400_naming_the_field(
+    client, admin_headers, template
+) -> None:
+    """By default link-local addresses (cloud metadata) are refused on every route that takes a
+    callback URL; a URL whose host is a meta variable is checked when delivered."""
+    post = client.post
+    _refused(
+        post("/api/v1/tasks", json=_task({"callback_url": METADATA}), headers=admin_headers),
+        "callback_url",
+    )
+    raw = _task({"raw_callback_url": "http://[fe80::1]/cb"})
+    _refused(post("/api/v1/tasks", json=raw, headers=admin_headers), "raw_callback_url")
+    bulk = [_task({}), _task({"callback_url": METADATA})]
+    _refused(post("/api/v1/tasks", json=bulk, headers=admin_headers), "1.callback_url")
+    group = {"label": "g", "callback_url": METADATA, "tasks": [_task({})]}
+    _refused(post("/api/v1/taskgroups", json=group, headers=admin_headers), "callback_url")
+
+    created = post(
+        "/api/v1/tasks", json=_task({"callback_url": "http://$GOV/cb"}), headers=admin_headers
+    )
+    assert created.status_code == 201
+    task_uri = created.get_json()["uri"]
+    changed = client.put(task_uri, json={"callback_url": METADATA}, headers=admin_headers)
+    _refused(changed, "callback_url")
+    group = post("/api/v1/taskgroups", json={"label": "g2"}, headers=admin_headers)
+    assert group.status_code == 201
+    group_uri = f"/api/v1/taskgroups/{group.get_json()['id']}"
+    changed = client.put(group_uri, json={"callback_url": METADATA}, headers=admin_headers)
+    _refused(changed, "callback_url")
+    assert client.get(task_uri, headers=admin_headers).get_json()["raw_callback_url"] == (
+        "http://$GOV/cb"
+    )
+
+
+def _finish(client, headers, task_uri: str, app: Any, settings: Any) -> dict[str, Any]:
+    """Mark the task done, deliver its callback once; the delivery row as the API shows it."""
+    assert client.put(task_uri, json={"status": "done"}, headers=headers).status_code == 200
+    with app.app_context():
+        (delivery_id,) = callbacks.claim_due(db.session, settings=settings, limit=5)
+        callbacks.send(db.session, delivery_id=delivery_id, settings=settings)
+    return client.get(f"/api/v1/callbacks/{delivery_id}", headers=headers).get_json()
+
+
+def test_callbacks_reach_a_receiver_only_when_allowed(app, client, admin_headers, template) -> None:
+    with Receiver() as receiver:
+        url = f"http://127.0.0.1:{receiver.port}/cb"
+        with allowed_hosts(app, "governor.example.org,127.0.0.1") as settings:
+            created = client.post(
+                "/api/v1/tasks", json=_task({"callback_url": url}), headers=admin_headers
+            )
+            assert created.status_code == 201
+            delivery = _finish(client, admin_headers, created.get_json()["uri"], app, settings)
+            assert delivery["status"] == "delivered" and len(receiver.requests) == 1
+
+        # Only names listed: an address is refused when given.
+        with allowed_hosts(app, "governor.example.org"):
+            refused = client.post(
+                "/api/v1/tasks", json=_task({"callback_url": url}), headers=admin_headers
+            )
+            _refused(refused, "callback_url")
+
+        # A name may resolve into an allowed network, so it is taken, and refused when
+        # delivered: failed at once, with the reason, never sent.
+        with allowed_hosts(app, "10.0.5.0/24") as settings:
+            by_name = f"http://localhost:{receiver.port}/cb"
+            created = client.post(
+                "/api/v1/tasks", json=_task({"callback_url": by_name}), headers=admin_headers
+            )
+            assert created.status_code == 201
+            delivery = _finish(client, admin_headers, created.get_json()["uri"], app, settings)
+    assert delivery["status"] == "failed" and delivery["attempts"] == 1
+    assert delivery["last_error"].startswith("Refused: localhost resolves to 127.0.0.1")
+    assert len(receiver.requests) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import update
 
 from taskmanager import workers
+from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, TaskGroup, db, utcnow
-from taskmanager.services import callbacks, statistics
+from taskmanager.services import callback_destinations, callbacks, statistics
 from taskmanager.services.errors import Conflict, InvalidInput, NotFound
 from taskmanager.workers.dispatcher import Dispatcher
 
@@ -345,3 +347,163 @@ def test_dispatchers_purge_now_and_then_unless_kept_forever(session, settings) -
     _age(session, second, "delivered", days=400)
     yearly.reap_now_and_then(session)
     assert {d.id for d in callbacks.list_deliveries(session)[0]} == {second}
+
+
+# --- destinations (TASKMAN_CALLBACK_ALLOWED_HOSTS) ------------------------------------------
+
+
+def _attempt_once(session, settings, url: str) -> CallbackDelivery:
+    """One delivery to `url`, claimed and attempted once; the row afterwards."""
+    delivery = callbacks.enqueue(session, url=url, body='{"done": true}')
+    session.commit()
+    assert callbacks.claim(session, delivery_id=delivery.id, settings=settings)
+    callbacks.send(session, delivery_id=delivery.id, settings=settings)
+    return _row(session, delivery.id)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "delivered"),
+    [
+        (None, "127.0.0.1", True),  # the default: anywhere but link-local
+        ("*", "127.0.0.1", True),
+        ("127.0.0.0/8", "127.0.0.1", True),
+        ("127.0.0.1", "localhost", True),  # a name whose every address is allowed
+        ("localhost", "localhost", True),  # allowed by name
+        ("localhost", "127.0.0.1", False),  # the name does not allow the address
+        ("governor.example.org,10.0.5.0/24", "127.0.0.1", False),
+        ("governor.example.org,10.0.5.0/24", "localhost", False),  # resolves outside
+        ("governor.example.org,10.0.5.0/24", "2130706433", False),  # 127.0.0.1 as a number
+    ],
+)
+def test_callbacks_go_only_where_allowed(session, settings, allowed, host, delivered) -> None:
+    """Checked when the connection is made, after resolving; a refusal fails the delivery at
+    once (no retries) with the reason, and nothing reaches the receiver."""
+    policy = quick(settings, callback_allowed_hosts=parse_callback_hosts(allowed))
+    with Receiver() as receiver:
+        row = _attempt_once(session, policy, f"http://{host}:{receiver.port}/cb")
+    assert row.attempts == 1
+    if delivered:
+        assert row.status == "delivered" and len(receiver.requests) == 1
+    else:
+        assert row.status == "failed" and receiver.requests == []
+        assert row.last_error.startswith("Refused: ")
+        assert "TASKMAN_CALLBACK_ALLOWED_HOSTS" in row.last_error
+        assert row.last_status_code is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://169.254.169.254/",
+        "http://[fe80::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64
+        "http://2852039166/",  # 169.254.169.254 as one number
+        "http://0xa9.0xfe.0xa9.0xfe/",
+    ],
+)
+def test_link_local_and_cloud_metadata_are_refused_by_default(session, settings, url) -> None:
+    row = _attempt_once(session, quick(settings), url)
+    assert row.status == "failed" and row.attempts == 1
+    assert row.last_error.startswith("Refused: ")
+    assert "not a destination TASKMAN_CALLBACK_ALLOWED_HOSTS allows" in row.last_error
+
+
+def _resolver(monkeypatch, answers: dict[str, list[list[str]]]) -> list[str]:
+    """Names in `answers` resolve to their next list of addresses (a DNS server changing its
+    answer between lookups); other hosts as usual. Returns the names looked up, in order."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answers:
+            asked.append(host)
+            addresses = answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+            return [
+                entry for address in addresses for entry in real(address, port, *args, **kwargs)
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    session, settings, monkeypatch
+) -> None:
+    """DNS rebinding: the name is resolved once, when connecting, and the connection goes to
+    the checked address; a second answer (the metadata address) is never asked for."""
+    asked = _resolver(monkeypatch, {"governor.test": [["127.0.0.1"], ["169.254.169.254"]]})
+    with Receiver() as receiver:
+        row = _attempt_once(session, quick(settings), f"http://governor.test:{receiver.port}/cb")
+    assert row.status == "delivered" and len(receiver.requests) == 1
+    assert asked == ["governor.test"]
+
+
+def test_a_name_with_any_refused_address_is_refused(session, settings, monkeypatch) -> None:
+    _resolver(monkeypatch, {"governor.test": [["127.0.0.1", "169.254.169.254"]]})
+    with Receiver() as receiver:
+        row = _attempt_once(session, quick(settings), f"http://governor.test:{receiver.port}/cb")
+    assert row.status == "failed" and receiver.requests == []
+    assert "governor.test resolves to 169.254.169.254" in row.last_error
+
+
+def test_redirects_are_not_followed(session, settings) -> None:
+    with Receiver(status=302) as receiver:
+        receiver.location = "http://169.254.169.254/latest/meta-data/"
+        row = _attempt_once(session, quick(settings), f"{receiver.url}/cb")
+    assert row.status == "pending" and row.last_status_code == 302
+    assert len(receiver.requests) == 1
+
+
+def test_through_a_proxy_the_destination_is_checked_before_sending(
+    session, settings, monkeypatch
+) -> None:
+    """The proxy connects, so the host and what it resolves to here are checked first."""
+    with Receiver(status=200) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        refused = _attempt_once(session, quick(settings), "http://169.254.169.254/latest/")
+        strict = quick(settings, callback_allowed_hosts=parse_callback_hosts("10.0.5.0/24"))
+        unknown = _attempt_once(session, strict, "http://governor.invalid/cb")
+        allowed = _attempt_once(session, quick(settings), "http://governor.invalid/cb")
+    assert refused.status == "failed" and "169.254.169.254" in refused.last_error
+    assert unknown.status == "failed" and "does not resolve here" in unknown.last_error
+    # Allowed anywhere: a name only the proxy can resolve goes to the proxy.
+    assert allowed.status == "delivered"
+    assert [request.path for request in proxy.requests] == ["http://governor.invalid/cb"]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "url", "refused"),
+    [
+        (None, "http://169.254.169.254/latest", True),
+        (None, "http://[fe80::1%25eth0]:8080/", True),
+        (None, "http://2852039166/", True),
+        (None, "http://127.0.0.1:9/cb", False),
+        (None, "http://metadata.example/cb", False),  # decided by what it resolves to
+        (None, "http://$GOVERNOR/cb", False),  # meta variables: decided when delivered
+        (None, "$GOVERNOR_URL/done", False),
+        ("governor.example.org", "http://governor.example.org./cb", False),
+        ("governor.example.org", "http://GOVERNOR.example.org/cb", False),
+        ("governor.example.org", "http://other.example.org/cb", True),
+        ("governor.example.org", "http://127.0.0.1/cb", True),
+        ("*.example.org", "http://a.b.example.org/cb", False),
+        ("*.example.org", "http://example.org/cb", True),
+        ("governor.example.org,10.0.5.0/24", "http://10.0.5.7/cb", False),
+        ("governor.example.org,10.0.5.0/24", "http://10.0.6.7/cb", True),
+        ("governor.example.org,10.0.5.0/24", "http://other.example.org/cb", False),
+        ("*", "http://169.254.169.254/", False),
+    ],
+)
+def test_written_out_hosts_that_are_never_allowed_are_refused_early(allowed, url, refused) -> None:
+    hosts = parse_callback_hosts(allowed)
+    if refused:
+        with pytest.raises(InvalidInput) as error:
+            callback_destinations.check_url(url, hosts=hosts, field="callback_url")
+        assert list(error.value.errors) == ["callback_url"]
+        assert "TASKMAN_CALLBACK_ALLOWED_HOSTS" in error.value.message
+    else:
+        callback_destinations.check_url(url, hosts=hosts, field="callback_url")

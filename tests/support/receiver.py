@@ -35,13 +35,15 @@ class _Server(ThreadingHTTPServer):
 class Receiver:
     """Start with `start()` (optionally on a given port), stop with `stop()`.
 
-    `status` is the HTTP status answered; `delay` seconds are waited before answering; while
-    `hold` is set, requests wait (unanswered) until it is cleared or the receiver stops.
+    `status` is the HTTP status answered (with a `Location` header when `location` is set);
+    `delay` seconds are waited before answering; while `hold` is set, requests wait (unanswered)
+    until it is cleared or the receiver stops.
     """
 
     def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.status = status
         self.delay = delay
+        self.location: str | None = None
         self.requests: list[Received] = []
         self.arrived = threading.Condition()
         self.released = threading.Event()
@@ -74,6 +76,8 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
