@@ -7,10 +7,11 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Request, current_app
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..models import db
-from ..services.errors import DomainError, InvalidInput, Throttled
+from ..services import transactions
+from ..services.errors import DomainError, InvalidInput, Throttled, Unavailable
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -94,20 +95,19 @@ def register(app: APIFlask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> tuple[dict[str, Any], int, dict[str, str]]:
         # Whatever the request flushed before the refusal is not kept.
-        db.session.rollback()
+        transactions.discard(db.session)
         headers = {}
-        if isinstance(error, Throttled):
+        if isinstance(error, Throttled | Unavailable):
             headers["Retry-After"] = str(error.retry_after)
         return error_body(error.message, error.errors, **error.extra), error.status_code, headers
 
-    # Races the services cannot see coming (a concurrent write took the name, or removed the row
-    # referenced) end here: the database refused, nothing was stored.
-    @app.errorhandler(IntegrityError)
-    def integrity_error(error: IntegrityError) -> tuple[dict[str, Any], int]:
-        db.session.rollback()
-        return error_body("The change conflicts with data stored meanwhile; try again"), 409
-
-    @app.errorhandler(DataError)
-    def data_error(error: DataError) -> tuple[dict[str, Any], int]:
-        db.session.rollback()
-        return error_body("A value does not fit the database"), 400
+    # What the database refused or gave up on, once the request ran as often as it may
+    # (application.py): races the services cannot see coming (a concurrent write took the name,
+    # removed or changed the row), values it refused, deadlocks, a lost connection. Nothing was
+    # stored. A failure services/transactions.py does not name is a bug: 500.
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError) -> tuple[dict[str, Any], int, dict[str, str]]:
+        refusal = transactions.as_domain_error(error)
+        if refusal is None:
+            raise error
+        return domain_error(refusal)

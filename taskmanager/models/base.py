@@ -7,6 +7,7 @@ from typing import cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Stable constraint names so Alembic can alter them on every backend.
@@ -54,6 +55,17 @@ class _SQLAlchemy(SQLAlchemy):
     def remove_session(self) -> None:
         """Close this thread's session and forget it, as Flask does after each request."""
         cast(scoped_session[Session], self.session).remove()
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        # Ending the request's transaction needs its connection. One that died meanwhile (the
+        # database restarted, an administrator killed it) has kept nothing and is discarded by
+        # SQLAlchemy; raised from here, the error would escape every error handler.
+        try:
+            super()._teardown_session(exc)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            cast(scoped_session[Session], self.session).registry.clear()
 
 
 db = _SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

@@ -47,6 +47,16 @@ class Unprocessable(DomainError):
     status_code = 422
 
 
+class Unavailable(DomainError):
+    """The database could not be reached, or gave up under load: answer 503 with Retry-After."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Throttled(DomainError):
     """Too many failed logins: answer 429 with Retry-After, without checking the password."""
 

@@ -775,6 +775,7 @@ def update(
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}", field="task")
     refused = _forbidden_fields(session, actor, task, changes)
     if refused:
+        _lock_or_raise(session, task)  # a task deleted meanwhile is not found, not forbidden
         raise Forbidden(
             f"You may not change: {', '.join(refused)}",
             errors={name: [f"You may not change {name}"] for name in refused},
@@ -786,6 +787,8 @@ def update(
     if problems:
         raise problems.error()
 
+    if set(changes) - STATUS_FIELDS:
+        _lock_or_raise(session, task)  # (a status change locks the row itself)
     edits = _prepare_edits(session, task, changes, problems, callback_hosts)
     users = groups = None
     if "users" in changes:
@@ -935,6 +938,17 @@ def _reassign(
         )
 
 
+def _lock_or_raise(session: Session, task: Task) -> None:
+    """Lock the task's row for the rest of the transaction; NotFound when it was deleted.
+
+    A change then waits for a concurrent change or deletion of the task to end, and finds the
+    task gone here rather than as a row missing when its changes are flushed.
+    """
+    query = select(Task.id).where(Task.id == task.id).with_for_update(key_share=True)
+    if session.execute(query).first() is None:
+        raise NotFound(f"Task {task.id} does not exist", field="task")
+
+
 def set_status(session: Session, *, task: Task, status: str, actor: User | None) -> bool:
     """Move a task to `status` once: concurrent requests for the same change make one transition.
 
@@ -999,7 +1013,9 @@ def mark_done(session: Session, *, task: Task, actor: User | None) -> bool:
 
 def delete(session: Session, *, task: Task) -> None:
     """Remove a task with its links and history (callback rows stay, detached)."""
-    session.execute(
+    result = session.execute(
         sql_delete(Task).where(Task.id == task.id).execution_options(synchronize_session=False)
     )
     session.expunge(task)
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"Task {task.id} does not exist", field="task")

@@ -17,14 +17,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .. import __version__
 from ..models import User, db
 from ..security import csrf
-from ..services import onboarding, permissions
-from ..services.errors import DomainError
+from ..services import onboarding, permissions, transactions
+from ..services.errors import DomainError, Unavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +98,21 @@ def _error_page(status: int, message: str | None) -> tuple[str, int]:
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
     return _error_page(error.status_code, error.message)
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_error(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
+    """What the database refused or gave up on (services/transactions.py); else a 500."""
+    refusal = transactions.as_domain_error(error)
+    if refusal is None:
+        raise error
+    transactions.discard(db.session)
+    if isinstance(refusal, Unavailable):
+        # The layout reads the signed-in user from the database: this page does without it.
+        headers = {"Retry-After": str(refusal.retry_after)}
+        return render_template("unavailable.html"), refusal.status_code, headers
+    page, status = _error_page(refusal.status_code, refusal.message)
+    return page, status, {}
 
 
 @bp.errorhandler(HTTPException)

@@ -37,6 +37,7 @@ CLAIMS = 2 * CLAIM_TASKS
 CREATORS = 8
 DISTRIBUTED = 3000 if FULL else 600
 PER_REQUEST = 10  # tasks per POST /taskgroups, each assigned on its own
+DOOMED = 40 if FULL else 10  # tasks changed, locked and deleted at once
 WEIGHTS = {"w1a": 1.0, "w1b": 1.0, "w05": 0.5, "w0": 0.0}
 
 
@@ -91,6 +92,7 @@ def _seed(session: Any) -> None:
     make_group(session, "weighted", weighted)
     rows.tasks(session, RACES, groups=[everyone], project="race")
     rows.tasks(session, CLAIM_TASKS, groups=[everyone], project="claim")
+    rows.tasks(session, DOOMED, groups=[everyone], project="doomed")
 
 
 def _ids(server: Server, project: str) -> list[int]:
@@ -221,6 +223,42 @@ def test_parallel_creation_shares_tasks_by_weight(server: Server) -> None:
     for name, weight in WEIGHTS.items():
         if weight:
             assert passes[name] == pytest.approx(counts[name] / weight), (passes, counts)
+
+
+def test_changing_locking_and_deleting_a_task_at_once_never_fails(server: Server) -> None:
+    """A task deleted while others change, lock and move its lock: each request answers what
+    happened (200, or 404/409 for a task gone or busy), never 5xx, and the task ends deleted."""
+    task_ids = _ids(server, "doomed")
+    racers: list[tuple[str, str, str, dict[str, Any] | None]] = [
+        ("admin", "PUT", "", {"users": ["c01"], "tags": ["moved"], "project": "doomed2"}),
+        ("c00", "PUT", "/lock", None),
+        ("admin", "PUT", "/lock", {"lock": "c02"}),
+        ("c03", "PUT", "", {"status": "done"}),
+        ("admin", "DELETE", "", None),
+    ]
+    barrier = threading.Barrier(len(racers))
+    answers: dict[int, list[tuple[str, str, int, str]]] = {t: [] for t in task_ids}
+
+    def racer(index: int) -> None:
+        username, method, suffix, body = racers[index]
+        with server.session(username) as http:
+            for task_id in task_ids:
+                barrier.wait(timeout=120)
+                url = f"{server.url}/api/v1/tasks/{task_id}{suffix}"
+                with http.request(method, url, json=body, timeout=60) as r:
+                    answers[task_id].append((method, suffix, r.status_code, r.text))
+
+    run_together([(i,) for i in range(len(racers))], racer)
+
+    for task_id, outcomes in answers.items():
+        for method, suffix, status, text in outcomes:
+            assert status in (200, 404, 409), (task_id, method, suffix, status, text)
+            assert "message" in text or status == 200, (task_id, method, status, text)
+        deleted = [status for method, _s, status, _t in outcomes if method == "DELETE"]
+        assert deleted == [200], (task_id, outcomes)
+    with server.app.app_context():
+        left = db.session.scalars(select(Task.id).where(Task.id.in_(task_ids))).all()
+        assert left == []
 
 
 def test_server_log_is_clean(server: Server) -> None:

@@ -6,11 +6,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
-from taskmanager.models import CallbackDelivery, Tag, TaskHistory, User, db
-from taskmanager.services import tasks
+from taskmanager.models import CallbackDelivery, Tag, Task, TaskHistory, User, db
+from taskmanager.services import locks, tasks
+from taskmanager.services.errors import NotFound
 
+from ..support.databases import backend_name
 from ..support.task_factories import make_task, make_template, make_user
 
 RACERS = 4
@@ -77,3 +81,80 @@ def test_concurrent_creates_share_new_tags(app) -> None:
     assert _race(app, create) == [1] * RACERS
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Tag)) == 2
+
+
+# A change read the task, then another request deleted it: the change answers NotFound (404),
+# never the ORM's StaleDataError or ObjectDeletedError (500).
+_CHANGES: list[tuple[str, Callable[[Any, Any, Any], Any]]] = [
+    ("edit", lambda s, task, who: tasks.update(s, task=task, changes={"project": "q"}, actor=who)),
+    (
+        "reassign",
+        lambda s, task, who: tasks.update(s, task=task, changes={"users": ["bob"]}, actor=who),
+    ),
+    ("tags", lambda s, task, who: tasks.update(s, task=task, changes={"tags": ["t"]}, actor=who)),
+    (
+        "status",
+        lambda s, task, who: tasks.update(s, task=task, changes={"status": "done"}, actor=who),
+    ),
+    ("lock", lambda s, task, who: locks.lock(s, task=task, actor=who)),
+    ("lock for bob", lambda s, task, who: locks.lock(s, task=task, actor=who, target=_bob(s))),
+    ("release", lambda s, task, who: locks.release(s, task=task, actor=who)),
+    ("delete", lambda s, task, who: tasks.delete(s, task=task)),
+]
+
+
+def _bob(session: Any) -> User:
+    return session.scalars(select(User).where(User.username == "bob")).one()
+
+
+@pytest.mark.parametrize(("name", "change"), _CHANGES, ids=[name for name, _ in _CHANGES])
+def test_a_task_deleted_after_it_was_read_is_not_found(app, name, change) -> None:
+    with app.app_context():
+        make_template(db.session, "tpl")
+        make_user(db.session, "bob")
+        task_id = make_task(db.session, users=["admin"]).id
+        if name == "release":
+            admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+            db.session.execute(update(Task).where(Task.id == task_id).values(lock_id=admin.id))
+        db.session.commit()
+
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        task = tasks.get_visible_or_raise(db.session, task_id=task_id, user=admin)
+        with Session(db.engine) as other:  # another request deletes it meanwhile
+            other.execute(delete(Task).where(Task.id == task_id))
+            other.commit()
+        with pytest.raises(NotFound):
+            change(db.session, task, admin)
+        db.session.rollback()
+
+
+@pytest.mark.skipif(backend_name() == "sqlite", reason="SQLite has no row locks to wait for")
+def test_a_change_waits_for_a_deletion_in_progress_and_finds_the_task_gone(app) -> None:
+    with app.app_context():
+        make_template(db.session, "tpl")
+        make_user(db.session, "bob")
+        task_id = make_task(db.session, users=["admin"]).id
+        db.session.commit()
+    outcome: list[BaseException | None] = []
+    with app.app_context(), Session(db.engine) as other:
+        other.execute(delete(Task).where(Task.id == task_id))  # not committed yet
+
+        def change() -> None:
+            with app.app_context():
+                admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+                task = tasks.get_visible_or_raise(db.session, task_id=task_id, user=admin)
+                try:
+                    tasks.update(db.session, task=task, changes={"users": ["bob"]}, actor=admin)
+                    outcome.append(None)
+                except Exception as exc:  # noqa: BLE001 - checked below
+                    outcome.append(exc)
+                db.session.rollback()
+
+        thread = threading.Thread(target=change)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the change did not wait for the deletion"
+        other.commit()
+        thread.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], NotFound), outcome

@@ -1,0 +1,121 @@
+"""The Flask application class: a request runs again when the database gave up on its transaction
+in a way a fresh one may get through, and an API request answers JSON whatever fails.
+
+The unit of work is the request (its views commit at the end): services/transactions.py says
+which failures may run again. A deadlock or lock-wait timeout runs the whole request again, up
+to `transactions.ATTEMPTS` times with a short jittered pause; a read (GET, HEAD) whose connection
+died runs once more on a new one. Never when the attempt committed something, which running it
+again could do twice. The same request object serves every attempt, so its body is read once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from .models import db
+from .services import transactions
+
+log = logging.getLogger(__name__)
+
+READS = frozenset({"GET", "HEAD"})
+_ATTEMPT = "taskman.attempt"
+_COMMITS_BEFORE = "taskman.commits_before_attempt"
+
+
+class _RunAgain(Exception):
+    """The request's transaction failed in a way a fresh one may not (the cause says how)."""
+
+
+class TaskManager(APIFlask):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        transactions.count_commits(db.session)
+        self.wsgi_app = _ApiErrorsAsJson(self, self.wsgi_app)  # type: ignore[method-assign]
+
+    def full_dispatch_request(self) -> Response:
+        attempt = 1
+        while True:
+            request.environ[_ATTEMPT] = attempt
+            request.environ[_COMMITS_BEFORE] = transactions.commits(db.session)
+            try:
+                return super().full_dispatch_request()
+            except _RunAgain as again:
+                log.warning(
+                    "%s %s: %s; running it again (attempt %d)",
+                    request.method,
+                    request.path,
+                    transactions.describe(again.__cause__ or again),
+                    attempt + 1,
+                )
+                transactions.discard(db.session)
+                time.sleep(transactions.backoff(attempt))
+                attempt += 1
+
+    def handle_user_exception(self, e: Exception) -> HTTPException | Any:
+        # Before any error handler turns the failure into an answer.
+        if _may_run_again(e):
+            raise _RunAgain from e
+        return super().handle_user_exception(e)
+
+
+def _may_run_again(error: Exception) -> bool:
+    attempt = request.environ.get(_ATTEMPT)
+    if attempt is None or transactions.commits(db.session) != request.environ[_COMMITS_BEFORE]:
+        return False
+    if transactions.is_contention(error):
+        return bool(attempt < transactions.ATTEMPTS)
+    if transactions.is_disconnect(error):
+        return attempt == 1 and request.method in READS
+    return False
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _ApiErrorsAsJson:
+    """What escapes Flask's own error handling on an API path (a failing teardown, a failing
+    error handler) answers the API's error shape, not the WSGI server's HTML page."""
+
+    def __init__(self, app: APIFlask, wsgi_app: WsgiApp) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = False
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
+            started = True
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start)
+        except Exception:
+            if not environ.get("PATH_INFO", "").startswith("/api/") or self._propagates():
+                raise
+            log.exception(
+                "Exception on %s [%s]", environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+            )
+            body = json.dumps({"message": "Internal Server Error"}).encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            # Flask may have started its answer before the failure: replacing it says why.
+            start_response(
+                "500 INTERNAL SERVER ERROR", headers, sys.exc_info() if started else None
+            )
+            return [body]
+
+    def _propagates(self) -> bool:
+        """Flask's rule: tests and the debugger see the exception itself."""
+        propagate = self.app.config["PROPAGATE_EXCEPTIONS"]
+        return bool(self.app.testing or self.app.debug if propagate is None else propagate)
