@@ -11,13 +11,14 @@ from ..services import config_import
 from ..services.errors import Forbidden
 from . import v1
 from .auth import caller, login_required
+from .bodies import Body
 from .uris import role_uri, user_uri
 
 TAGS = ["Service"]
 ADMIN_ROLE = "admin"
 
 
-class ConfigIn(BaseModel):
+class ConfigIn(Body):
     config_definition: str = Field(
         description="YAML text with any of the lists: roles (name, description, permissions), "
         "users (username, name, email, password, active, assignment_weight, roles), groups "

@@ -8,10 +8,12 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Request, current_app
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter, Map
 
 from ..models import db
-from ..services import transactions
+from ..services import documents, transactions
 from ..services.errors import DomainError, InvalidInput, Throttled, Unavailable
+from ..services.references import MAX_ID
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -60,18 +62,47 @@ def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
     return errors
 
 
+class _StrictJson:
+    """How every request body is parsed (API, web, /login): services/documents.py's rules, so
+    that deep nesting, lone surrogates and NaN fail as a ValueError (`silent` readers get None)."""
+
+    loads = staticmethod(documents.parse_json)
+
+
 class JsonCheckingRequest(Request):
-    """Says why a body is not JSON (werkzeug's answer was a bare "Bad Request")."""
+    """Reads every JSON body strictly, and says why one is refused (werkzeug's answer was a bare
+    "Bad Request")."""
+
+    @property
+    def json_module(self) -> Any:
+        return _StrictJson
+
+    @json_module.setter
+    def json_module(self, provider: Any) -> None:
+        """Flask hands each request the app's JSON provider; bodies keep the strict parser."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:  # not a JSON content type: werkzeug's 415 says so
             return super().on_json_loading_failed(e)
+        if isinstance(e, documents.DocumentError):
+            raise InvalidInput(e.message, field=e.field or "json") from e
         reason = "it is empty" if not self.get_data(cache=True).strip() else str(e)
         raise InvalidInput(f"The request body is not valid JSON: {reason}", field="json") from e
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number no id column holds matches no route (404) instead of
+    reaching the database (SQLite cannot even bind one beyond 64 bits)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register(app: APIFlask) -> None:
     app.request_class = JsonCheckingRequest
+    # Before any blueprint adds its rules: a rule takes its converter when it is added.
+    app.url_map.converters["int"] = IdConverter
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
 

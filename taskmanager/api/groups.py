@@ -12,6 +12,7 @@ from ..services import users as user_service
 from ..services.validation import max_length
 from . import v1
 from .auth import caller, permission_required
+from .bodies import Body, Reference
 from .pagination import PageInfo, PageQuery, page_keys
 from .uris import group_uri, uri_maker
 
@@ -34,20 +35,20 @@ class GroupList(PageInfo):
     total_groups: int
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(Body):
     groupname: str = Field(max_length=max_length(Group.groupname))
     name: str | None = Field(
         None, max_length=max_length(Group.name), description="Defaults to the groupname"
     )
-    users: list[str | int] = Field(default_factory=list, description=USERS_DESCRIPTION)
+    users: list[Reference] = Field(default_factory=list, description=USERS_DESCRIPTION)
 
 
-class GroupUpdate(BaseModel):
+class GroupUpdate(Body):
     """Only the fields sent are changed; `users` replaces the members."""
 
     groupname: str | None = Field(None, max_length=max_length(Group.groupname))
     name: str | None = Field(None, max_length=max_length(Group.name))
-    users: list[str | int] | None = Field(None, description=USERS_DESCRIPTION)
+    users: list[Reference] | None = Field(None, description=USERS_DESCRIPTION)
 
 
 class GroupUserList(PageInfo):

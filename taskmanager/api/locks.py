@@ -14,6 +14,7 @@ from ..services import locks, tasks, users
 from ..services.errors import DomainError, InvalidInput
 from . import v1
 from .auth import caller, permission_required
+from .bodies import Body, Reference
 from .uris import template_uri_by_id, user_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,8 +23,8 @@ LOCK_PERMISSIONS = ("task_read", "task_update_lock_all", "task_update_all")
 CLAIM_PERMISSIONS = ("task_read", "task_read_all")
 
 
-class LockIn(BaseModel):
-    lock: int | str | None = Field(
+class LockIn(Body):
+    lock: Reference | None = Field(
         None, description="User id, username or user URL; absent or null: the caller"
     )
 
@@ -34,7 +35,7 @@ class LockOut(BaseModel):
     error: str | None
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Body):
     project: str | None = None
     template: str | None = Field(None, description="Template label or id")
     tag: str | list[str] | None = Field(None, description="Tag name(s); all must be on the task")

@@ -11,6 +11,7 @@ from ..services import meta as meta_service
 from ..services.validation import max_length
 from . import v1
 from .auth import permission_required
+from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
 
 TAGS = ["Meta"]
@@ -35,7 +36,7 @@ class MetaList(PageInfo):
     total_meta: int
 
 
-class MetaCreate(BaseModel):
+class MetaCreate(Body):
     label: str = Field(
         max_length=max_length(Meta.label),
         description="Letters, digits and _, not starting with a digit (used as $LABEL)",
@@ -43,7 +44,7 @@ class MetaCreate(BaseModel):
     value: str | int | float | bool = Field(description=VALUE_DESCRIPTION)
 
 
-class MetaUpdate(BaseModel):
+class MetaUpdate(Body):
     value: str | int | float | bool = Field(description=VALUE_DESCRIPTION)
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from ..models import User
 from ..services.validation import max_length
+from .bodies import Body, Reference
 from .pagination import PageInfo
 
 
@@ -27,21 +28,21 @@ class UserList(PageInfo):
     total_users: int
 
 
-class UserCreate(BaseModel):
+class UserCreate(Body):
     username: str = Field(max_length=max_length(User.username))
     password: str = Field(min_length=1)
     email: str = Field(max_length=max_length(User.email))
     name: str | None = Field(None, max_length=max_length(User.name))
     active: bool = True
     assignment_weight: float = Field(1.0, ge=0)
-    roles: list[str | int] | None = Field(
+    roles: list[Reference] | None = Field(
         None,
         description="Role names or ids (needs roles_manage); new users get the `user` role "
         "when this is left out",
     )
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Body):
     """Only the fields sent are changed; each needs its permission (403 names the field)."""
 
     username: str | None = Field(None, max_length=max_length(User.username))

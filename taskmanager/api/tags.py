@@ -11,6 +11,7 @@ from ..services import tags as tag_service
 from ..services.validation import max_length
 from . import v1
 from .auth import login_required, permission_required
+from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
 from .uris import tag_uri, uri_maker
 
@@ -34,7 +35,7 @@ class TagList(PageInfo):
     total_tags: int
 
 
-class TagIn(BaseModel):
+class TagIn(Body):
     name: str = Field(max_length=max_length(Tag.name))
 
 

@@ -13,6 +13,7 @@ from ..services import tasks as task_service
 from ..services.references import MAX_ID
 from . import v1
 from .auth import caller, permission_required
+from .bodies import Body, Reference
 from .tasks import _Uris, callback_hosts, summary_dict
 from .tasks_schemas import TaskIn, TaskSummaryOut
 
@@ -21,14 +22,14 @@ WRITE = ("task_add", "task_update_all")
 CallbackContent = str | dict[str, Any] | list[Any] | None
 
 
-class TaskGroupIn(BaseModel):
+class TaskGroupIn(Body):
     label: str = Field(min_length=1, max_length=128)
     callback_url: str | None = Field(None, max_length=512, description="May contain $META vars")
     callback_content: CallbackContent = Field(
         None, description="JSON body of the callback (text, or an object stored as its JSON)"
     )
     tasks: list[TaskIn] = Field(default_factory=list, description="Task bodies, as for POST /tasks")
-    distribute_in_group: int | str | None = Field(
+    distribute_in_group: Reference | None = Field(
         None, description="Group (id or groupname) whose members share the tasks by weight"
     )
     distribute_method: Literal["same", "unique"] | None = Field(
@@ -37,11 +38,11 @@ class TaskGroupIn(BaseModel):
     )
 
 
-class TaskGroupUpdate(BaseModel):
+class TaskGroupUpdate(Body):
     label: str | None = Field(None, min_length=1, max_length=128)
     callback_url: str | None = Field(None, max_length=512)
     callback_content: CallbackContent = None
-    tasks: list[int | str] | None = Field(
+    tasks: list[Reference] | None = Field(
         None, description="Task ids (or URLs): the group's tasks become exactly these"
     )
 

@@ -8,14 +8,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from ..services.references import MAX_ID
+from .bodies import Body, Reference
 
-Reference = str | int
 Content = dict[str, Any] | list[Any] | str
 
 _REFERENCE = "an id, a name or a URL path ending in either"
 
 
-class TaskIn(BaseModel):
+class TaskIn(Body):
     """One task to create (POST /tasks takes one of these, or a list of up to 10,000)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -56,8 +56,10 @@ class TaskIn(BaseModel):
 class TaskCreateBody(RootModel[TaskIn | list[TaskIn]]):
     """One task, or a JSON array of tasks created all or nothing."""
 
+    model_config = ConfigDict(strict=True)
 
-class TaskUpdate(BaseModel):
+
+class TaskUpdate(Body):
     """Fields of PUT /tasks/{id}; each has its own permission (403 names the field)."""
 
     model_config = ConfigDict(extra="ignore")

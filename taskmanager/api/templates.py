@@ -11,6 +11,7 @@ from ..services import templates as template_service
 from ..services.validation import max_length
 from . import v1
 from .auth import permission_required
+from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
 from .uris import template_uri, uri_maker
 
@@ -30,12 +31,12 @@ class TemplateList(PageInfo):
     total_task_templates: int
 
 
-class TemplateCreate(BaseModel):
+class TemplateCreate(Body):
     label: str = Field(max_length=max_length(TaskTemplate.label))
     content: dict[str, Any] | list[Any] | str = Field(description=CONTENT_DESCRIPTION)
 
 
-class TemplateUpdate(BaseModel):
+class TemplateUpdate(Body):
     """Only the fields sent are changed."""
 
     label: str | None = Field(None, max_length=max_length(TaskTemplate.label))

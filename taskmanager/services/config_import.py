@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import yaml
 from sqlalchemy.orm import Session
 
 from ..models import Group, Role, Tag, TaskTemplate, User, utcnow
-from . import groups, references, roles, tags, templates, users
+from . import documents, groups, references, roles, tags, templates, users
 from .errors import DomainError, InvalidInput
 
 T = TypeVar("T")
@@ -60,8 +59,10 @@ def parse_definition(text: Any, *, field_name: str = "config_definition") -> dic
     if not isinstance(text, str):
         raise InvalidInput(f"{field_name} must be YAML text", field=field_name)
     try:
-        definition = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        definition = documents.parse_yaml(text)
+    except documents.DocumentError as error:
+        raise InvalidInput(f"{field_name}: {error.message}", field=field_name) from None
+    except ValueError as error:
         raise InvalidInput(f"{field_name} is not valid YAML: {error}", field=field_name) from None
     if not isinstance(definition, dict):
         raise InvalidInput(

@@ -8,20 +8,18 @@ they are maintained.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import TaskTemplate
-from . import config_import, project_repo, templates
+from . import config_import, documents, project_repo, templates
 from .errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -35,8 +33,8 @@ def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file; a clear error naming the file when it does not parse."""
     text = path.read_text(encoding="utf-8")
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+        return documents.parse_json(text) if path.suffix == ".json" else documents.parse_yaml(text)
+    except ValueError as exc:
         raise InvalidInput(f"{path.name} does not parse: {exc}", field=path.name) from exc
 
 

@@ -109,8 +109,10 @@ def get_or_raise(session: Session, *, reference: str | int, user: User) -> tuple
     reference = str(reference)
     query = _query(user)
     row = None
-    if reference.isdigit():
-        row = session.execute(query.where(TaskGroup.id == int(reference))).first()
+    # An id only when an id column can hold it (SQLite cannot bind beyond 64 bits).
+    number = references.as_id(reference) if reference.isdigit() else None
+    if number is not None:
+        row = session.execute(query.where(TaskGroup.id == number)).first()
     if row is None:
         row = session.execute(
             query.where(TaskGroup.label == reference).order_by(TaskGroup.id.desc()).limit(1)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ..models import Task, TaskTemplate
-from . import listing, references, validation
+from . import documents, listing, references, validation
 from .errors import Conflict, InvalidInput
 
 
@@ -42,15 +41,9 @@ def list_page(
 
 
 def parse_document(text: str) -> Any:
-    """The JSON or YAML document in the text; ValueError when it is neither."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(str(error)) from None
+    """The JSON or YAML document in the text; ValueError when it is neither (or breaks the
+    rules every document keeps: see services/documents.py)."""
+    return documents.parse_json_or_yaml(text)
 
 
 def content_text(content: Any, *, field: str = "content") -> str:
@@ -60,6 +53,8 @@ def content_text(content: Any, *, field: str = "content") -> str:
     elif isinstance(content, str):
         try:
             parse_document(content)
+        except documents.DocumentError as error:
+            raise InvalidInput(f"{field}: {error.message}", field=field) from None
         except ValueError as error:
             raise InvalidInput(f"{field} is neither JSON nor YAML: {error}", field=field) from None
     checked = validation.text(content, field=field, column=TaskTemplate.content)

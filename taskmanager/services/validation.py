@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,14 @@ from .errors import Conflict, InvalidInput
 # A TEXT column holds at most this many bytes on MariaDB; the limit applies on every backend
 # so data that works on one database works on all.
 TEXT_MAX_BYTES = 65_535
+
+# Half of a UTF-16 pair on its own: JSON's "\ud800" escape makes one, but it is not text, and
+# no database driver can encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: str) -> bool:
+    return _SURROGATE.search(value) is not None
 
 
 def max_length(column: InstrumentedAttribute[Any]) -> int | None:
@@ -39,6 +48,8 @@ def text(
         raise InvalidInput(f"{field} must not be empty", field=field)
     if "\x00" in value:
         raise InvalidInput(f"{field} must not contain NUL characters", field=field)
+    if has_lone_surrogate(value):
+        raise InvalidInput(f"{field} must not contain lone UTF-16 surrogates", field=field)
     limit = max_length(column) if column is not None else None
     if limit is not None and len(value) > limit:
         raise InvalidInput(f"{field} must be at most {limit} characters long", field=field)

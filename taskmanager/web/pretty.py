@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from ..services import documents
+
 
 def pretty_document(text: str | None) -> str:
     """JSON re-indented; YAML and anything else as stored."""
     if not text:
         return ""
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return json.dumps(documents.parse_json(text), indent=2, ensure_ascii=False)
     except ValueError:
         return text

@@ -36,8 +36,9 @@ def test_callback_ids_beyond_any_id_are_unknown(app, client, admin_headers) -> N
         ("POST", f"/api/v1/callbacks/{BEYOND_IDS}/retry"),
     ):
         response = client.open(url, method=method, headers=admin_headers)
+        # No route takes a number no id column holds (api/errors.py IdConverter).
         assert response.status_code == 404, url
-        assert _fields(response) == {"callback"}
+        assert response.get_json()["message"]
     assert client.get(f"/api/v1/callbacks/{known}", headers=admin_headers).status_code == 200
 
 
