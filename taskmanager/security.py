@@ -44,15 +44,16 @@ def _user_from_token_header(req: Request) -> User | None:
     try:
         data = parse_auth_token(token)
         store = security.datastore
-        user = store.find_user(fs_token_uniquifier=data["uid"]) or store.find_user(
+        found = store.find_user(fs_token_uniquifier=data["uid"]) or store.find_user(
             fs_uniquifier=data["uid"]
         )
+        user = found if isinstance(found, User) else None
     except Exception:  # a malformed, forged or expired token: simply not signed in
         return None
     if user is None or not authentication.may_sign_in(user) or not user.verify_auth_token(data):
         return None
     set_request_attr("fs_authn_via", "token")
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 def _skip_identity_loading_for_api_basic_auth(app: Flask) -> None:

@@ -153,7 +153,15 @@ def lock_task(task_id: str, json_data: LockIn) -> dict[str, Any]:
     task = _visible_task(task_id)
     target = None
     if json_data.lock is not None:
-        target = users.get_or_raise(db.session, reference=json_data.lock, field="lock")
+        target = users.get_for_actor_or_raise(
+            db.session,
+            reference=json_data.lock,
+            actor=caller(),
+            others_need=locks.LOCK_ALL,
+            refusal="Locking a task to another user requires task_update_lock_all or "
+            "task_update_all",
+            field="lock",
+        )
     holder = locks.lock(db.session, task=task, actor=caller(), target=target, timeout=_timeout())
     db.session.commit()
     return lock_body(holder)

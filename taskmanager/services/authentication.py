@@ -17,7 +17,7 @@ import time
 from cachetools import TTLCache
 from flask import current_app
 from flask_security.utils import hash_password, verify_and_update_password
-from sqlalchemy import ColumnElement, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import User
@@ -91,10 +91,9 @@ def may_sign_in(user: User) -> bool:
 
 def may_sign_in_condition() -> ColumnElement[bool]:
     """may_sign_in as SQL: who assignment may choose."""
-    condition = User.active.is_(True)
     if confirmation_required():
-        condition = condition & User.confirmed_at.is_not(None)
-    return condition
+        return and_(User.active.is_(True), User.confirmed_at.is_not(None))
+    return User.active.is_(True)
 
 
 def authenticate_basic(
@@ -134,7 +133,7 @@ def authenticate_basic(
         # Only a wrong password counts: a right one for an account that may not sign in
         # (deactivated, unconfirmed) must not lock out others at the same address.
         throttling.settle(session, keys=keys, failed=not password_matches)
-    if user is None or not password_matches or not may_sign_in(user):
+    if user is None or not password_matches or not user.password or not may_sign_in(user):
         return None
     cache.put(identity, password, user.id, user.password)
     return user
