@@ -59,8 +59,10 @@ def _page(
     """The slice and the number of rows the query selects (counted by the database)."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items: list[Any] = []
-    if total:
-        sliced = query.offset(max(offset, 0)).limit(limit)
+    offset = max(offset, 0)
+    # A page past the last is empty: its offset need not reach the database (nor fit its ints).
+    if offset < total:
+        sliced = query.offset(offset).limit(limit)
         items = (
             [tuple(row) for row in session.execute(sliced)]
             if rows

@@ -43,7 +43,7 @@ from . import history, permissions
 from . import tags as tag_service
 from .authentication import may_sign_in
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .references import MAX_ID
+from .references import as_id
 from .typed_rows import as_tuple
 
 LOCK_ALL = ("task_update_lock_all", "task_update_all")
@@ -302,10 +302,9 @@ def _first_rows(
 
 def _template_id(template: str | None) -> int | None:
     """The template named by id, when the name is one (an id too large names none)."""
-    if template is None or not template.isdigit() or len(template) > 18:
+    if template is None or not template.isdigit():
         return None
-    number = int(template)
-    return number if number <= MAX_ID else None
+    return as_id(template)
 
 
 def _claim_conditions(timeout: float | None) -> tuple[ColumnElement[bool], ...]:

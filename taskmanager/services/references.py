@@ -31,7 +31,9 @@ def as_id(reference: str | int) -> int | None:
         number = reference
     else:
         text = normalise(reference)
-        if not text.isascii() or not text.isdigit():
+        # ASCII digits only ("²" is a digit int() refuses), and few enough to be an id (Python
+        # refuses to convert more than 4300).
+        if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_ID)):
             return None
         number = int(text)
     return number if 0 < number <= MAX_ID else None

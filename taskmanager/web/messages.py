@@ -8,14 +8,15 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse
+from ..services import browse, references
 from .blueprint import bp, permission_required
 from .forms import MailForm
 from .mail import configured, send
 
 
 def _int_args(name: str) -> list[int]:
-    return [int(value) for value in request.args.getlist(name) if value.isdigit()]
+    ids = (references.as_id(value) for value in request.args.getlist(name) if value.isdigit())
+    return [number for number in ids if number is not None]
 
 
 @bp.route("/mail", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse, reassignment
+from ..services import browse, reassignment, references
 from ..services import groups as group_service
 from ..services import users as user_service
 from .blueprint import bp, me, permission_required
@@ -32,9 +32,10 @@ def reassign() -> str | Response:
     ]
     if request.method == "GET" and request.args.get("from_user", "").isdigit():
         form.from_user.data = request.args["from_user"]
+    source_id = references.as_id(form.from_user.data or "")
     source = (
-        user_service.get_by_reference(db.session, reference=int(form.from_user.data))
-        if (form.from_user.data or "").isdigit()
+        user_service.get_by_reference(db.session, reference=source_id)
+        if source_id is not None
         else None
     )
     if form.validate_on_submit() and source is not None:

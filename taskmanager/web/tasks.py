@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
-from ..services import browse, callbacks, locks, rendering, task_lists
+from ..services import browse, callbacks, locks, references, rendering, task_lists
 from ..services import tasks as task_service
 from ..services import users as user_service
 from .blueprint import bp, can, me, permission_required
@@ -31,8 +31,9 @@ ASSIGN_EDIT = ("task_update_user", "task_update_all")
 def tasks() -> str | Response:
     viewer = me()
     search = request.args.get("q", "").strip().lstrip("#")
-    if search.isdigit():
-        return redirect(url_for("web.task", task_id=int(search)))
+    task_number = references.as_id(search) if search.isdigit() else None
+    if task_number is not None:
+        return redirect(url_for("web.task", task_id=task_number))
     filters = {
         "status": request.args.get("status", ""),
         "project": request.args.get("project", ""),
@@ -203,9 +204,10 @@ def task_lock(task_id: int) -> Response:
     target = None
     chosen = request.form.get("user", "")
     if chosen:
-        if not chosen.isdigit():
+        user_id = references.as_id(chosen) if chosen.isdigit() else None
+        if user_id is None:
             abort(400, "Choose a user to move the lock to.")
-        target = user_service.get_or_raise(db.session, reference=int(chosen))
+        target = user_service.get_or_raise(db.session, reference=user_id)
     holder_name = target.username if target is not None else me().username
     attempt_action(
         lambda: locks.lock(
