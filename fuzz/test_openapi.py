@@ -34,6 +34,7 @@ from tests.conftest import make_env
 from tests.support import databases
 from tests.support.servers import serve
 
+from . import hostile
 from .world import PLAIN_USER, seed
 
 # CI's run: the same requests every time. Set these to explore further (e.g. another seed and
@@ -118,6 +119,32 @@ def test_server_serves_the_fuzzed_document(server: dict[str, Any]) -> None:
     # The one part made per request: the path the server is mounted under (taskmanager.proxying).
     assert document.pop("servers") == [{"url": "/"}]
     assert document == DOCUMENT
+
+
+def test_hostile_values_get_no_server_error(
+    server: dict[str, Any], as_admin: requests.Session
+) -> None:
+    """Every operation, with fuzz/hostile.py's values in its path and in each body field, as
+    admin (every route reads its body); deep nesting also anonymously (401 comes first)."""
+    pools = server["world"].pools
+
+    def real_id(name: str) -> str:
+        return str(pools[name].kept[0]) if name in pools else "1"
+
+    failures = []
+    sent = 0
+    with requests.Session() as nobody:
+        for probe in hostile.probes(DOCUMENT, real_id):
+            response = hostile.send(as_admin, server["url"], probe)
+            sent += 1
+            if (problem := hostile.problem(probe, response)) is not None:
+                failures.append(f"{probe.method} {probe.path[:80]} ({probe.what}): {problem}")
+            if probe.what == "deep nesting as the body":
+                status = hostile.send(nobody, server["url"], probe).status_code
+                if status != 401:
+                    failures.append(f"{probe.method} {probe.path} anonymous: {status}")
+    assert sent > 500
+    assert not failures, "\n".join(failures)
 
 
 # gunicorn's default limit: it answers a longer request line with its own 414 HTML page before
