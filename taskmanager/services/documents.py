@@ -62,23 +62,24 @@ def check(
     """Walk the document once (iteratively): DocumentError at the first container nested deeper
     than JSON_MAX_DEPTH, string or key with a lone surrogate, or NaN/Infinity placeholder.
     `strings`/`constants` False skip checks a caller knows cannot fail (the walk is the cost);
-    `shared` for YAML, whose aliases repeat one node many times (walked once)."""
+    `shared` for YAML, whose aliases repeat one node many times: walked again only when met
+    deeper than before (so a node that contains itself is found too deep)."""
     if not (strings or constants or shared):
         if _nests_deeper(document):
             raise _too_deep()
         return
     # (value, depth of the container holding it, trail: (key, parent trail) or None)
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(document, 0, None)]
-    walked: set[int] = set()
+    walked: dict[int, int] = {}
     while stack:
         value, depth, trail = stack.pop()
         if isinstance(value, dict | list):
             if depth >= JSON_MAX_DEPTH:
                 raise _too_deep()
             if shared:
-                if id(value) in walked:
+                if walked.get(id(value), -1) >= depth:
                     continue
-                walked.add(id(value))
+                walked[id(value)] = depth
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if strings and isinstance(key, str) and has_lone_surrogate(key):
