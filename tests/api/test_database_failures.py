@@ -4,7 +4,6 @@ the error shape (503 with Retry-After): never a 500, never HTML."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from taskmanager.services import tasks as task_service
 from taskmanager.services import transactions
 
 from ..support import rows
-from ..support.connections import DeadlockOnce, kill, on_statement
+from ..support.connections import DeadlockOnce, kill, killer, on_statement
 from ..support.databases import backend_name
 
 SERVER_DATABASE = pytest.mark.skipif(
@@ -44,9 +43,10 @@ def signed_in(client: Any, admin_headers: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def engine(app: Any) -> Iterator[Any]:
+def engine(app: Any) -> Any:
+    """The app's engine; no app context stays open (requests would share it, and its session)."""
     with app.app_context():
-        yield db.engine
+        return db.engine
 
 
 def _assert_error_shape(response: Any, status: int) -> dict[str, Any]:
@@ -127,21 +127,10 @@ def test_a_request_that_keeps_deadlocking_answers_409(
 # --- a connection that died ------------------------------------------------------------------
 
 
-def _killer(database_url: str, times: int = 1) -> Any:
-    left = [times]
-
-    def kill_it(conn: Any, _cursor: Any) -> None:
-        if left[0] > 0:
-            left[0] -= 1
-            kill(conn.connection.dbapi_connection, database_url)
-
-    return kill_it
-
-
 def test_a_read_whose_connection_died_runs_again_on_a_new_one(
     client, admin_headers, signed_in, task_ids, engine, database_url
 ) -> None:
-    with on_statement(engine, "SELECT", _killer(database_url)) as statements:
+    with on_statement(engine, "SELECT", killer(database_url)) as statements:
         response = client.get(f"/api/v1/tasks/{task_ids[0]}", headers=admin_headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["id"] == str(task_ids[0])
@@ -151,7 +140,7 @@ def test_a_read_whose_connection_died_runs_again_on_a_new_one(
 def test_a_read_whose_connections_keep_dying_answers_503(
     client, admin_headers, signed_in, task_ids, engine, database_url
 ) -> None:
-    with on_statement(engine, "SELECT", _killer(database_url, times=2)):
+    with on_statement(engine, "SELECT", killer(database_url, times=2)):
         response = client.get(f"/api/v1/tasks/{task_ids[0]}", headers=admin_headers)
     _assert_error_shape(response, 503)
     assert response.headers["Retry-After"] == str(transactions.RETRY_AFTER_SECONDS)
@@ -162,7 +151,7 @@ def test_a_change_whose_connection_died_answers_503_and_is_not_made(
     client, admin_headers, signed_in, task_ids, engine, database_url
 ) -> None:
     # Killed as it writes: a change is not sent again (its COMMIT might have been the one lost).
-    with on_statement(engine, "UPDATE", _killer(database_url)) as statements:
+    with on_statement(engine, "UPDATE", killer(database_url)) as statements:
         response = client.put(f"/api/v1/tasks/{task_ids[0]}/lock", headers=admin_headers)
     _assert_error_shape(response, 503)
     assert response.headers["Retry-After"] == str(transactions.RETRY_AFTER_SECONDS)

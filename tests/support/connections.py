@@ -73,6 +73,18 @@ def kill_ids(database_url: str, ids: list[int]) -> None:
         backend.dispose()
 
 
+def killer(database_url: str, times: int = 1) -> Callable[[Any, Any], None]:
+    """An `on_statement` action that kills the connection about to run it, `times` times."""
+    left = [times]
+
+    def kill_it(conn: Any, _cursor: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            kill(conn.connection.dbapi_connection, database_url)
+
+    return kill_it
+
+
 @contextmanager
 def on_statement(
     engine: Engine, starts: str, action: Callable[[Any, Any], None]
