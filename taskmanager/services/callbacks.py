@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import CallbackDelivery, Task, TaskGroup, utcnow
-from . import callback_destinations, references
+from . import callback_destinations, documents, references
 from .errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -374,7 +374,9 @@ def body_bytes(body: str | None) -> bytes:
     if body is None:
         return b"null"
     try:
-        json.loads(body)
+        # The rules every document is held to: text too deep, with NaN or a lone surrogate is
+        # sent as a JSON string rather than stopping the delivering worker.
+        documents.parse_json(body)
     except ValueError:
         return json.dumps(body).encode()
     return body.encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import socket
 import threading
 import time
@@ -73,6 +74,14 @@ def test_body_is_sent_as_json() -> None:
     assert callbacks.body_bytes('{"a": [1, 2]}') == b'{"a": [1, 2]}'
     assert callbacks.body_bytes("not json") == b'"not json"'
     assert callbacks.body_bytes(None) == b"null"
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a": NaN}', '"x\ud800"'])
+def test_a_body_the_document_rules_refuse_is_sent_as_a_json_string(text: str) -> None:
+    """Stored callback_content text too deep (it stopped the delivering worker with a
+    RecursionError), with NaN or with a lone surrogate is sent as a JSON string."""
+    sent = callbacks.body_bytes(text)
+    assert json.loads(sent) == text
 
 
 def test_signature_scheme_as_documented() -> None:
