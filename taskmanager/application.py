@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Response, request
+from flask import Response, g, has_request_context, request
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import ExceptionContext
 from werkzeug.exceptions import HTTPException
 
 from .models import db
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 READS = frozenset({"GET", "HEAD"})
 _ATTEMPT = "taskman.attempt"
 _COMMITS_BEFORE = "taskman.commits_before_attempt"
+_LOST = "taskman.connection_lost"
 
 
 class _RunAgain(Exception):
@@ -39,13 +42,19 @@ class TaskManager(APIFlask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         transactions.count_commits(db.session)
+        if not event.contains(Engine, "handle_error", _note_lost_connection):
+            event.listen(Engine, "handle_error", _note_lost_connection)
         self.wsgi_app = _ApiErrorsAsJson(self, self.wsgi_app)  # type: ignore[method-assign]
 
     def full_dispatch_request(self) -> Response:
+        # What an attempt leaves on the request and on `g` (the caller, once authenticated or
+        # found missing) is dropped before the next one, which starts as the request arrived.
+        arrived = set(request.environ), set(g)
         attempt = 1
         while True:
             request.environ[_ATTEMPT] = attempt
             request.environ[_COMMITS_BEFORE] = transactions.commits(db.session)
+            request.environ.pop(_LOST, None)
             try:
                 return super().full_dispatch_request()
             except _RunAgain as again:
@@ -53,29 +62,46 @@ class TaskManager(APIFlask):
                     "%s %s: %s; running it again (attempt %d)",
                     request.method,
                     request.path,
-                    transactions.describe(again.__cause__ or again),
+                    again,
                     attempt + 1,
                 )
                 transactions.discard(db.session)
+                for key in set(request.environ) - arrived[0]:
+                    del request.environ[key]
+                for name in set(g) - arrived[1]:
+                    g.pop(name)
                 time.sleep(transactions.backoff(attempt))
                 attempt += 1
 
     def handle_user_exception(self, e: Exception) -> HTTPException | Any:
         # Before any error handler turns the failure into an answer.
-        if _may_run_again(e):
-            raise _RunAgain from e
+        lost = bool(request.environ.get(_LOST))
+        if _may_run_again(e, lost):
+            raise _RunAgain("connection lost" if lost else transactions.describe(e)) from e
+        if lost and not transactions.is_disconnect(e):
+            # The connection died under the request, but the error was caught on its way (by
+            # Flask-Security's token loader, which reads any error as "no such token"): what
+            # followed from it (a 401, a PendingRollbackError) says nothing.
+            log.error("%s %s: connection lost, answered as %r", request.method, request.path, e)
+            e = transactions.unavailable()
         return super().handle_user_exception(e)
 
 
-def _may_run_again(error: Exception) -> bool:
+def _may_run_again(error: Exception, lost: bool) -> bool:
     attempt = request.environ.get(_ATTEMPT)
     if attempt is None or transactions.commits(db.session) != request.environ[_COMMITS_BEFORE]:
         return False
     if transactions.is_contention(error):
         return bool(attempt < transactions.ATTEMPTS)
-    if transactions.is_disconnect(error):
+    if lost or transactions.is_disconnect(error):
         return attempt == 1 and request.method in READS
     return False
+
+
+def _note_lost_connection(context: ExceptionContext) -> None:
+    """Every database error passes here, also one that some code then catches itself."""
+    if context.is_disconnect and has_request_context():
+        request.environ[_LOST] = True
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

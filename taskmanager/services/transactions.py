@@ -97,10 +97,12 @@ def as_domain_error(error: BaseException) -> DomainError | None:
         return Conflict("The database was too busy with the same rows to do this; try again")
     if is_disconnect(error) or isinstance(error, OperationalError):
         log.error("Database unavailable: %s", describe(error), exc_info=error)
-        return Unavailable(
-            "The database is unavailable; try again", retry_after=RETRY_AFTER_SECONDS
-        )
+        return unavailable()
     return None
+
+
+def unavailable() -> Unavailable:
+    return Unavailable("The database is unavailable; try again", retry_after=RETRY_AFTER_SECONDS)
 
 
 def discard(session: Session) -> None:
