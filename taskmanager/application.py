@@ -3,9 +3,12 @@ in a way a fresh one may get through, and an API request answers JSON whatever f
 
 The unit of work is the request (its views commit at the end): services/transactions.py says
 which failures may run again. A deadlock or lock-wait timeout runs the whole request again, up
-to `transactions.ATTEMPTS` times with a short jittered pause; a read (GET, HEAD) whose connection
-died runs once more on a new one. Never when the attempt committed something, which running it
-again could do twice. The same request object serves every attempt, so its body is read once.
+to `transactions.ATTEMPTS` times with a short jittered pause. A request whose connection died
+runs once more on a new one when it is a read (GET, HEAD), or when the connection was dead before
+the request ran anything on it (a database restart while it was idle in the pool: what
+`pool_pre_ping` would have caught, for a round trip on every request). Never when the attempt
+committed something, which running it again could do twice. The same request object serves
+every attempt, so its body is read once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Response, g, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Pool, event
 from sqlalchemy.engine import ExceptionContext
 from werkzeug.exceptions import HTTPException
 
@@ -31,7 +34,8 @@ log = logging.getLogger(__name__)
 READS = frozenset({"GET", "HEAD"})
 _ATTEMPT = "taskman.attempt"
 _COMMITS_BEFORE = "taskman.commits_before_attempt"
-_LOST = "taskman.connection_lost"
+_LOST = "taskman.connection_lost"  # "before use", or "in use"
+_UNUSED = "taskman_unused"  # in a pooled connection's info: nothing ran on it since its checkout
 
 
 class _RunAgain(Exception):
@@ -42,8 +46,13 @@ class TaskManager(APIFlask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         transactions.count_commits(db.session)
-        if not event.contains(Engine, "handle_error", _note_lost_connection):
-            event.listen(Engine, "handle_error", _note_lost_connection)
+        for target, name, listener in (
+            (Engine, "handle_error", _note_lost_connection),
+            (Pool, "checkout", _checked_out),
+            (Engine, "after_cursor_execute", _used),
+        ):
+            if not event.contains(target, name, listener):
+                event.listen(target, name, listener)
         self.wsgi_app = _ApiErrorsAsJson(self, self.wsgi_app)  # type: ignore[method-assign]
 
     def full_dispatch_request(self) -> Response:
@@ -75,9 +84,9 @@ class TaskManager(APIFlask):
 
     def handle_user_exception(self, e: Exception) -> HTTPException | Any:
         # Before any error handler turns the failure into an answer.
-        lost = bool(request.environ.get(_LOST))
+        lost = request.environ.get(_LOST)
         if _may_run_again(e, lost):
-            raise _RunAgain("connection lost" if lost else transactions.describe(e)) from e
+            raise _RunAgain(f"connection lost {lost}" if lost else transactions.describe(e)) from e
         if lost and not transactions.is_disconnect(e):
             # The connection died under the request, but the error was caught on its way (by
             # Flask-Security's token loader, which reads any error as "no such token"): what
@@ -87,21 +96,30 @@ class TaskManager(APIFlask):
         return super().handle_user_exception(e)
 
 
-def _may_run_again(error: Exception, lost: bool) -> bool:
+def _may_run_again(error: Exception, lost: str | None) -> bool:
     attempt = request.environ.get(_ATTEMPT)
     if attempt is None or transactions.commits(db.session) != request.environ[_COMMITS_BEFORE]:
         return False
     if transactions.is_contention(error):
         return bool(attempt < transactions.ATTEMPTS)
     if lost or transactions.is_disconnect(error):
-        return attempt == 1 and request.method in READS
+        return attempt == 1 and (request.method in READS or lost == "before use")
     return False
 
 
 def _note_lost_connection(context: ExceptionContext) -> None:
     """Every database error passes here, also one that some code then catches itself."""
     if context.is_disconnect and has_request_context():
-        request.environ[_LOST] = True
+        unused = context.connection is not None and context.connection.info.get(_UNUSED)
+        request.environ.setdefault(_LOST, "before use" if unused else "in use")
+
+
+def _checked_out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    record.info[_UNUSED] = True
+
+
+def _used(conn: Any, *_args: Any) -> None:
+    conn.info[_UNUSED] = False
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

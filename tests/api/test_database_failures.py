@@ -162,6 +162,19 @@ def test_a_change_whose_connection_died_answers_503_and_is_not_made(
     assert response.status_code == 200
 
 
+def test_a_change_whose_connection_was_dead_before_it_began_runs_again(
+    client, admin_headers, signed_in, task_ids, engine, database_url
+) -> None:
+    # As after a database restart: the pooled connection died while idle. Nothing of the request
+    # reached the database, so even a change may run again.
+    with on_statement(engine, "SELECT", killer(database_url)) as statements:
+        response = client.put(f"/api/v1/tasks/{task_ids[0]}/lock", headers=admin_headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(statements) > 1
+    with Session(engine) as check:
+        assert check.get_one(Task, task_ids[0]).lock_id is not None
+
+
 def test_the_end_of_a_request_survives_its_dead_connection(app, database_url) -> None:
     with app.app_context():
         db.session.execute(select(Task.id)).all()  # the request's transaction holds a connection
