@@ -79,7 +79,10 @@ def test_only_wrong_passwords_count_and_places_are_given_back(app, session) -> N
     db.session.remove()
 
 
-def test_attempts_in_flight_fill_the_limit_before_their_passwords_are_checked(app, session) -> None:
+def test_attempts_in_flight_fill_the_limit_before_their_passwords_are_checked(
+    app, session, monkeypatch
+) -> None:
+    monkeypatch.setattr(throttling, "IN_FLIGHT_WAIT_SECONDS", 0.5)
     keys = throttling.login_keys(identity="carol", address="192.0.2.2")
     for _ in range(MAX):
         throttling.reserve(session, keys=keys, max_failures=MAX, window=300)
