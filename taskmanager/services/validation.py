@@ -22,7 +22,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def has_lone_surrogate(value: str) -> bool:
-    return _SURROGATE.search(value) is not None
+    # isascii() reads a flag CPython keeps on every string: most text never needs the search.
+    return not value.isascii() and _SURROGATE.search(value) is not None
 
 
 def max_length(column: InstrumentedAttribute[Any]) -> int | None:
