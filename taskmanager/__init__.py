@@ -10,7 +10,7 @@ from typing import Any
 from apiflask import APIFlask
 
 try:
-    __version__ = version("taskmanager")
+    __version__ = version("task-manager")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 

@@ -98,7 +98,7 @@ def init_sentry(settings: Settings) -> bool:
         import sentry_sdk
     except ImportError:
         log.warning(
-            "SENTRY_DSN is set but sentry-sdk is not installed: pip install taskmanager[sentry]"
+            "SENTRY_DSN is set but sentry-sdk is not installed: pip install task-manager[sentry]"
         )
         return False
     from . import __version__

@@ -41,7 +41,7 @@ def _app(settings: Settings, *, migrate: bool) -> Any:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="taskmanager")
+@click.version_option(package_name="task-manager")
 def main() -> None:
     """TaskManager: keeps lists of human tasks and dispenses them to the people who do them."""
 
