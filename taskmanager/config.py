@@ -122,13 +122,19 @@ def _registration_weight(env: dict[str, str]) -> float:
 
 
 def normalise_database_uri(uri: str) -> str:
-    """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL."""
+    """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MariaDB/MySQL.
+
+    The old documentation's URLs keep working: `postgresql+psycopg2://` (the old server was
+    tested with psycopg2) is served by psycopg 3, which takes the same libpq connection
+    parameters, so one PostgreSQL driver is shipped and tested; `mysql://`, `mariadb://` and
+    `mysql+mysqldb://` go to PyMySQL, as mysqlclient needs a compiler and MariaDB's headers.
+    """
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return uri
-    if scheme in ("postgresql", "postgres"):
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg2", "postgres+psycopg2"):
         return f"postgresql+psycopg://{rest}"
-    if scheme in ("mysql", "mariadb", "mariadb+pymysql"):
+    if scheme in ("mysql", "mariadb", "mariadb+pymysql", "mysql+mysqldb", "mariadb+mysqldb"):
         uri = f"mysql+pymysql://{rest}"
         scheme = "mysql+pymysql"
     if scheme == "mysql+pymysql" and "charset=" not in uri:

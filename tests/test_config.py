@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from taskmanager.config import ConfigurationError, compose_database_uri, load_settings, parse_value
+from taskmanager.config import (
+    ConfigurationError,
+    compose_database_uri,
+    load_settings,
+    normalise_database_uri,
+    parse_value,
+)
 
 
 def test_true_false_strings_become_booleans() -> None:
@@ -138,3 +144,54 @@ def test_password_hash_cost_is_configurable_with_a_floor(tmp_path: Path) -> None
         load_settings({**base, "TASKMAN_PASSWORD_HASH_MEMORY_KIB": "512"})
     with pytest.raises(ConfigurationError, match="TASKMAN_PASSWORD_HASH_ROUNDS"):
         load_settings({**base, "TASKMAN_PASSWORD_HASH_ROUNDS": "0"})
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql+psycopg2://u:p@db/tm", "postgresql+psycopg://u:p@db/tm"),
+        (
+            "postgresql://u:p@db/tm?sslmode=require",
+            "postgresql+psycopg://u:p@db/tm?sslmode=require",
+        ),
+        ("postgres://u@db/tm", "postgresql+psycopg://u@db/tm"),
+        ("mysql+pymysql://u:p@localhost/tm", "mysql+pymysql://u:p@localhost/tm?charset=utf8mb4"),
+        ("mysql://u:p@localhost/tm", "mysql+pymysql://u:p@localhost/tm?charset=utf8mb4"),
+        ("mysql+mysqldb://u@h/tm?charset=utf8", "mysql+pymysql://u@h/tm?charset=utf8"),
+        ("sqlite:////srv/tm.db", "sqlite:////srv/tm.db"),
+    ],
+)
+def test_the_old_documentations_database_urls_name_the_drivers_we_ship(
+    given: str, used: str
+) -> None:
+    assert normalise_database_uri(given) == used
+
+
+def test_an_old_dotenv_with_spaces_around_equals_reaches_the_database(tmp_path: Path) -> None:
+    """The old how-to's `.env`: `SQLALCHEMY_DATABASE_URI = "..."` with the driver it names
+    (psycopg2 for PostgreSQL, pymysql for MariaDB), used against this suite's database."""
+    from sqlalchemy import create_engine, text
+
+    from taskmanager.config import read_environment
+
+    from .support import databases
+
+    url = databases.create_database(tmp_path)
+    try:
+        old_style = url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
+        (tmp_path / ".env").write_text(
+            'FLASK_APP="taskmanager"\n'
+            f'SQLALCHEMY_DATABASE_URI = "{old_style}"\n'
+            'SECURITY_PASSWORD_SALT = "old-salt"\n'
+            "SECRET_KEY = 'old-key'\n"
+        )
+        settings = load_settings(read_environment(tmp_path / ".env"))
+        assert settings.secret_key == "old-key" and settings.password_salt == "old-salt"
+        engine = create_engine(settings.database_uri)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT 1")).scalar() == 1
+        finally:
+            engine.dispose()
+    finally:
+        databases.drop_database(url)
