@@ -6,11 +6,16 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:
+    from .services.legacy_upgrade import Schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_NAME = "taskmanager_migrations"
@@ -34,6 +39,7 @@ def migration_lock(connection: Connection) -> Iterator[None]:
         try:
             yield
         finally:
+            connection.rollback()  # a failed migration's transaction, or nothing
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
             connection.commit()
     elif dialect in ("mysql", "mariadb"):
@@ -42,6 +48,7 @@ def migration_lock(connection: Connection) -> Iterator[None]:
         try:
             yield
         finally:
+            connection.rollback()
             connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
             connection.commit()
     else:
@@ -62,18 +69,64 @@ def wait_for_database(engine: Engine, timeout: float = 60.0) -> None:
             time.sleep(1.0)
 
 
-def upgrade(database_uri: str, revision: str = "head") -> None:
+def _migration_engine(database_uri: str) -> Engine:
+    """An engine whose transactions cover DDL too. pysqlite commits before a CREATE or ALTER on
+    its own; SQLite itself can roll them back, so it is given the BEGIN itself."""
     engine = create_engine(database_uri)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def known_revisions() -> set[str]:
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+
+
+def upgrade(database_uri: str, revision: str = "head", *, dry_run: bool = False) -> Schema:
+    """Migrate to `revision`; an old TaskManager's tables are converted in place (to head).
+
+    Returns what was found (`legacy_upgrade.Schema`); with `dry_run`, nothing is written."""
+    from .services import legacy_upgrade
+
+    engine = _migration_engine(database_uri)
     try:
         with engine.connect() as connection, migration_lock(connection):
-            command.upgrade(alembic_config(connection), revision)
+            schema = legacy_upgrade.inspect_schema(connection, known_revisions=known_revisions())
+            if dry_run:
+                connection.rollback()
+                return schema
+            if schema.kind == legacy_upgrade.LEGACY:
+                if revision != "head":
+                    raise legacy_upgrade.LegacyUpgradeError(
+                        "an old TaskManager's database is upgraded to the newest schema (head) "
+                        f"only, not to {revision}",
+                        field="revision",
+                    )
+                legacy_upgrade.upgrade_in_place(
+                    connection,
+                    schema,
+                    migrate=lambda c: command.upgrade(alembic_config(c), "head"),
+                )
+            else:
+                command.upgrade(alembic_config(connection), revision)
             connection.commit()
+            return schema
     finally:
         engine.dispose()
 
 
 def downgrade(database_uri: str, revision: str = "base") -> None:
-    engine = create_engine(database_uri)
+    engine = _migration_engine(database_uri)
     try:
         with engine.connect() as connection, migration_lock(connection):
             command.downgrade(alembic_config(connection), revision)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..config import ConfigurationError, Settings, load_settings
+from .errors import domain_errors
 
 
 def _settings() -> Settings:
@@ -24,12 +25,15 @@ def _settings() -> Settings:
 def _startup_errors() -> Iterator[None]:
     """A bad project repository or config file stops start-up with a message, not a traceback."""
     from ..services.errors import DomainError
+    from ..services.legacy_upgrade import LegacyUpgradeError
     from ..services.project_repo import ProjectRepoError
 
     try:
         yield
     except ProjectRepoError as exc:
         raise click.ClickException(f"Project repository: {exc}") from exc
+    except LegacyUpgradeError as exc:
+        raise click.ClickException(f"Database: {exc}") from exc
     except DomainError as exc:
         raise click.ClickException(f"Project config: {exc}") from exc
 
@@ -53,12 +57,27 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
-    """Migrate the database schema up to REVISION (default: the newest)."""
+@click.option(
+    "--dry-run", is_flag=True, help="Say what the upgrade would do (tables, rows); change nothing."
+)
+def db_upgrade(revision: str, dry_run: bool) -> None:
+    """Migrate the database schema up to REVISION (default: the newest).
+
+    An old TaskManager's database (task-manager 6.6) is converted in place, keeping every row.
+    """
     from .. import database
+    from ..services import legacy_upgrade
 
     settings = _settings()
-    database.upgrade(settings.database_uri, revision)
+    with domain_errors():
+        schema = database.upgrade(settings.database_uri, revision, dry_run=dry_run)
+    if dry_run:
+        for line in schema.describe():
+            click.echo(line)
+        click.echo("Dry run: nothing was changed.")
+        return
+    if schema.kind == legacy_upgrade.LEGACY:
+        click.echo(f"Converted the old TaskManager's tables ({sum(schema.counts.values())} rows).")
     click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
 
 
@@ -124,7 +143,8 @@ def onboarding() -> None:
     from ..services import project_config
 
     settings = _settings()
-    database.upgrade(settings.database_uri)
+    with domain_errors():
+        database.upgrade(settings.database_uri)
     app = _app(settings, migrate=False)
     with app.app_context(), _startup_errors():
         admin = onboarding_service.run(database_handle.session, settings)
@@ -148,7 +168,8 @@ def run(host: str, port: int | None, debug: bool) -> None:
     from .. import workers as callback_workers
 
     settings = _settings()
-    app = _app(settings, migrate=True)
+    with _startup_errors():
+        app = _app(settings, migrate=True)
     if not debug and settings.callback_worker:
         # With the reloader this process only watches files; the child starts on first request.
         callback_workers.start(app)

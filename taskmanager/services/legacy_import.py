@@ -335,6 +335,7 @@ class Source:
     connection: Connection
     tables: dict[str, Table] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    stream: bool = True  # False when the connection also writes (an upgrade in place)
 
     def close(self) -> None:
         self.connection.close()
@@ -375,6 +376,17 @@ def open_source(url: str) -> Source:
             f"cannot read the old database: {getattr(error, 'orig', error)}", field="from"
         ) from None
     source = Source(engine, connection)
+    try:
+        read_tables(source, {name: name for name in present})
+    except LegacyImportError:
+        source.close()
+        raise
+    return source
+
+
+def read_tables(source: Source, present: dict[str, str]) -> None:
+    """Reflect and count the old tables (`present`: old name -> its name in the database now);
+    refuse the database when one the import needs, or one of their columns, is missing."""
     problems = []
     metadata = MetaData()
     for step in STEPS:
@@ -382,21 +394,21 @@ def open_source(url: str) -> Source:
             if not step.optional_table:
                 problems.append(f"table {step.source!r} is missing")
             continue
-        table = Table(step.source, metadata, autoload_with=connection, resolve_fks=False)
+        table = Table(
+            present[step.source], metadata, autoload_with=source.connection, resolve_fks=False
+        )
         missing = [name for name in step.columns if name not in table.c]
         problems += [f"column {step.source}.{name} is missing" for name in missing]
         source.tables[step.source] = table
     if problems:
-        source.close()
         raise LegacyImportError(
             "this is not an old TaskManager database (task-manager 6.x): " + "; ".join(problems),
             errors={"from": problems},
         )
     for name, table in source.tables.items():
-        source.counts[name] = connection.execute(
+        source.counts[name] = source.connection.execute(
             select(func.count()).select_from(table)
         ).scalar_one()
-    return source
 
 
 def _source_rows(source: Source, step: Step) -> Generator[list[Row]]:
@@ -404,6 +416,22 @@ def _source_rows(source: Source, step: Step) -> Generator[list[Row]]:
     wanted = [table.c[name] for name in (*step.columns, *step.optional_columns) if name in table.c]
     order = [table.c[name] for name in step.columns] if step.link else [table.c.id]
     statement = select(*wanted).order_by(*order)
+    if not source.stream:
+        # The same connection also writes: read a batch at a time (by id), or a link table
+        # (two numbers a row) whole, so no result is open while the writes run.
+        if step.link:
+            rows = [dict(row) for row in source.connection.execute(statement).mappings()]
+            for start in range(0, len(rows), BATCH):
+                yield rows[start : start + BATCH]
+            return
+        last = None
+        while True:
+            page = statement if last is None else statement.where(table.c.id > last)
+            rows = [dict(row) for row in source.connection.execute(page.limit(BATCH)).mappings()]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["id"]
     with source.connection.execute(statement, execution_options={"yield_per": BATCH}) as result:
         for partition in result.mappings().partitions():
             yield [dict(row) for row in partition]
@@ -568,6 +596,16 @@ def import_all(
     session.execute(delete(roles_users))
     session.execute(delete(User))
     session.execute(delete(Role))
+    imported = copy_rows(session, source, advance=advance)
+    onboarding.ensure_roles(session)
+    onboarding.ensure_admin(session, settings)
+    return imported
+
+
+def copy_rows(
+    session: Session, source: Source, *, advance: Callable[[int], None] = lambda n: None
+) -> Imported:
+    """Copy every old row into our (empty) tables, ids kept; the caller commits."""
     imported = Imported()
     written: dict[str, set[Any]] = {}  # the ids copied so far, per target table
     for step in STEPS:
@@ -576,6 +614,4 @@ def import_all(
                 session, source, step, advance, written, imported
             )
     reset_sequences(session)
-    onboarding.ensure_roles(session)
-    onboarding.ensure_admin(session, settings)
     return imported
