@@ -153,6 +153,11 @@ def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     security.init_app(app, settings)
     observability.init_app(app, settings)
     api.init_app(app)
+    # Where the old server served its OpenAPI document. Under the `openapi` blueprint, like
+    # /api/v1/openapi.json itself, so it is public and not an operation of the document.
+    app.add_url_rule(
+        "/api/v1/swagger.json", "openapi.swagger_json", app.view_functions["openapi.spec"]
+    )
     web.init_app(app)
     proxying.init_app(app, settings)
     workers.init_app(app)

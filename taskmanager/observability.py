@@ -90,6 +90,19 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def sentry_missing_message() -> str:
+    """The old how-to installed `raven[flask]`; this server reports through sentry-sdk."""
+    import importlib.util
+
+    install = "pip install 'task-manager[sentry]' (or pip install 'sentry-sdk[flask]')"
+    if importlib.util.find_spec("raven") is not None:
+        return (
+            "SENTRY_DSN is set, but only raven is installed, the old Sentry client this "
+            f"server does not use: no errors are reported until you {install}"
+        )
+    return f"SENTRY_DSN is set but sentry-sdk is not installed: no errors are reported; {install}"
+
+
 def init_sentry(settings: Settings) -> bool:
     """Report errors to Sentry when SENTRY_DSN is set and sentry-sdk is installed."""
     if not settings.sentry_dsn:
@@ -97,9 +110,7 @@ def init_sentry(settings: Settings) -> bool:
     try:
         import sentry_sdk
     except ImportError:
-        log.warning(
-            "SENTRY_DSN is set but sentry-sdk is not installed: pip install task-manager[sentry]"
-        )
+        log.warning(sentry_missing_message())
         return False
     from . import __version__
 

@@ -62,7 +62,8 @@ def _spec_servers(response: Response) -> Response:
 
     APIFlask would otherwise cache the host of whichever request came first.
     """
-    if request.endpoint == "openapi.spec" and response.is_json:
+    # openapi.swagger_json: the same document at the old server's address.
+    if request.endpoint in ("openapi.spec", "openapi.swagger_json") and response.is_json:
         spec = json.loads(response.get_data())
         spec["servers"] = [{"url": request.script_root or "/"}]
         response.set_data(json.dumps(spec))

@@ -16,7 +16,7 @@ from .demo import test_taskgroup, test_tasks
 from .export import export
 from .legacy import import_legacy
 from .maintenance import db_clean
-from .tasks import add_task
+from .tasks import add_task, several_after_one_flag
 from .templates import add_template, update_template
 from .users import add_user
 
@@ -41,10 +41,16 @@ def register(main: click.Group) -> None:
     db_group.add_command(db_clean)
 
 
-def _script(command: click.Command, name: str, *, prefer_database: bool) -> Callable[[], None]:
+def _script(
+    command: click.Command,
+    name: str,
+    *,
+    prefer_database: bool,
+    translate: Callable[[list[str]], list[str]] = list,
+) -> Callable[[], None]:
     def entry() -> None:
         command.main(
-            args=sys.argv[1:],
+            args=translate(sys.argv[1:]),
             prog_name=name,
             obj={"prefer_database": prefer_database},
             help_option_names=["-h", "--help"],
@@ -53,7 +59,9 @@ def _script(command: click.Command, name: str, *, prefer_database: bool) -> Call
     return entry
 
 
-add_task_script = _script(add_task, "taskmanager-add-task", prefer_database=False)
+add_task_script = _script(
+    add_task, "taskmanager-add-task", prefer_database=False, translate=several_after_one_flag
+)
 add_template_script = _script(add_template, "taskmanager-add-template", prefer_database=True)
 update_template_script = _script(
     update_template, "taskmanager-update-template", prefer_database=True

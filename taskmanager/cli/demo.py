@@ -70,6 +70,39 @@ def _bodies(count: int, seed: int | None, project: str) -> list[dict[str, Any]]:
     ]
 
 
+DEMO_GROUP = "demo"
+NOBODY_TO_ASSIGN = "assignment weight above 0"  # what the server says when no user can take one
+
+
+def _nobody_to_assign(reasons: object) -> bool:
+    return NOBODY_TO_ASSIGN in str(reasons)
+
+
+def _to_demo_group(backend: Backend, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """On a fresh database nobody can be given a task yet: give the demo tasks to a group."""
+    backend.import_config(
+        {"groups": [{"groupname": DEMO_GROUP, "name": "Demo tasks"}]}, overwrite=False
+    )
+    click.echo(
+        "No user can be given tasks yet (none active with an assignment weight above 0): the "
+        f"demo tasks go to group {DEMO_GROUP!r}. Add users first (taskmanager-config FILE) to "
+        "have them assigned."
+    )
+    return [{**body, "groups": [DEMO_GROUP]} for body in bodies]
+
+
+def _create_tasks(backend: Backend, bodies: list[dict[str, Any]]) -> int:
+    try:
+        return backend.create_tasks(bodies)
+    except BatchRejected as rejection:
+        errors = dict(rejection.general)
+        if not rejection.by_index and _nobody_to_assign(errors.get("users")):
+            return _create_tasks(backend, _to_demo_group(backend, bodies))
+        for index, fields in rejection.by_index.items():
+            errors.update({f"{index}.{field}": reasons for field, reasons in fields.items()})
+        raise CliError(describe(rejection.message, errors)) from None
+
+
 SEED = click.option("--seed", type=int, help="Make the demo data reproducible.")
 PROJECT = click.option("-p", "--project", default="demo", show_default=True, help="Project name.")
 
@@ -89,13 +122,7 @@ PROJECT = click.option("-p", "--project", default="demo", show_default=True, hel
 def test_tasks(count: int, project: str, seed: int | None, backend: Backend) -> None:
     """Create demo tasks (and the demo template when missing)."""
     ensure_demo_template(backend)
-    try:
-        created = backend.create_tasks(_bodies(count, seed, project))
-    except BatchRejected as rejection:
-        errors = dict(rejection.general)
-        for index, fields in rejection.by_index.items():
-            errors.update({f"{index}.{field}": reasons for field, reasons in fields.items()})
-        raise CliError(describe(rejection.message, errors)) from None
+    created = _create_tasks(backend, _bodies(count, seed, project))
     click.echo(f"Created {created} demo tasks in project {project!r} on {backend.description}.")
 
 
@@ -117,13 +144,14 @@ def test_taskgroup(
 ) -> None:
     """Create a demo task group (and the demo template when missing)."""
     ensure_demo_template(backend)
-    group = backend.create_taskgroup(
-        {
-            "label": label,
-            "callback_content": '{"demo": true}',
-            "tasks": _bodies(count, seed, project),
-        }
-    )
+    body = {"label": label, "callback_content": '{"demo": true}'}
+    tasks = _bodies(count, seed, project)
+    try:
+        group = backend.create_taskgroup({**body, "tasks": tasks})
+    except CliError as error:
+        if not _nobody_to_assign(error.format_message()):
+            raise
+        group = backend.create_taskgroup({**body, "tasks": _to_demo_group(backend, tasks)})
     click.echo(
         f"Created task group {group.get('label', label)!r} (id {group.get('id')}) with "
         f"{count} tasks on {backend.description}."

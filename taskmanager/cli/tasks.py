@@ -52,6 +52,27 @@ def split_names(values: Iterable[str]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
+NAME_LIST_FLAGS = frozenset({"-u", "--users", "-g", "--groups", "-t", "--tags"})
+
+
+def several_after_one_flag(args: Sequence[str]) -> list[str]:
+    """The old taskmanager-add-task read `-u alice bob` as two users (and so -g and -t): every
+    word after such a flag, up to the next option, is one more of its names, so the task files
+    come first, as the old command needed."""
+    translated: list[str] = []
+    flag: str | None = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            translated.extend(args[index:])
+            break
+        if arg.startswith("-") and arg != "-":
+            flag = arg if arg in NAME_LIST_FLAGS else None
+        elif flag is not None and translated[-1] != flag:
+            translated.append(flag)
+        translated.append(arg)
+    return translated
+
+
 def content_problems(path: Path, document: Any) -> list[Problem]:
     """A task file holds the task's content: a mapping naming its `template`."""
     where = str(path)

@@ -216,6 +216,8 @@ MATRIX: list[Row] = [
     # -- the API's documentation is public
     ("GET", "/", None, E(200, 200, 200, norole=200, anon=200)),
     ("GET", "/openapi.json", None, E(200, 200, 200, norole=200, anon=200)),
+    ("GET", "/redoc", None, E(200, 200, 200, norole=200, anon=200)),
+    ("GET", "/swagger.json", None, E(200, 200, 200, norole=200, anon=200)),
 ]
 
 
