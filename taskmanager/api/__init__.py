@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
 
 from ..services import task_lists
-from . import auth, errors, health
+from . import auth, errors, health, openapi, reference
 
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
 v1.before_request(auth.require_credentials_first)
@@ -39,11 +38,6 @@ FORBIDDEN_RESPONSE = {
 }
 
 
-def _openapi_path(rule: str) -> str:
-    """`/tasks/<int:task_id>` (a Flask rule) as `/tasks/{task_id}` (an OpenAPI path)."""
-    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
-
-
 def _document_forbidden(app: APIFlask, spec: dict[Any, Any]) -> None:
     """Every route behind `auth.permission_required` may answer 403: say so in its document."""
     paths = spec.get("paths", {})
@@ -51,7 +45,7 @@ def _document_forbidden(app: APIFlask, spec: dict[Any, Any]) -> None:
         view = app.view_functions.get(rule.endpoint)
         if not getattr(view, "taskman_permissions", None):
             continue
-        operations = paths.get(_openapi_path(rule.rule), {})
+        operations = paths.get(openapi.openapi_path(rule.rule), {})
         for method in rule.methods or ():
             operation = operations.get(method.lower())
             if isinstance(operation, dict) and "responses" in operation:
@@ -62,6 +56,7 @@ def _document_security(app: APIFlask, spec: dict[Any, Any] | str) -> dict[Any, A
     if not isinstance(spec, dict):
         return spec
     _document_forbidden(app, spec)
+    openapi.finish(app, spec)
     for path, operations in spec.get("paths", {}).items():
         if "/api/v1/" not in path:
             continue
@@ -78,6 +73,7 @@ def _document_security(app: APIFlask, spec: dict[Any, Any] | str) -> dict[Any, A
                     },
                 },
             )
+            openapi.document_errors(operation)
     return spec
 
 
@@ -89,4 +85,5 @@ def init_app(app: APIFlask) -> None:
     app.extensions["taskman_count_cache"] = task_lists.CountCache(settings.list_count_cache_seconds)
     app.spec_processor(lambda spec: _document_security(app, spec))
     app.register_blueprint(health.bp)
+    app.register_blueprint(reference.bp)
     app.register_blueprint(v1)

@@ -13,7 +13,8 @@ from ..services.validation import max_length
 from . import v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
-from .pagination import PageInfo, PageQuery, page_keys
+from .pagination import PageQuery, page_keys
+from .schemas import GroupList, UserList
 from .uris import group_uri, uri_maker
 
 TAGS = ["Groups"]
@@ -30,11 +31,6 @@ class GroupOut(BaseModel):
     id: int
 
 
-class GroupList(PageInfo):
-    groups: list[str] = Field(description="URLs of the groups, ordered by id")
-    total_groups: int
-
-
 class GroupCreate(Body):
     groupname: str = Field(max_length=max_length(Group.groupname))
     name: str | None = Field(
@@ -49,11 +45,6 @@ class GroupUpdate(Body):
     groupname: str | None = Field(None, max_length=max_length(Group.groupname))
     name: str | None = Field(None, max_length=max_length(Group.name))
     users: list[Reference] | None = Field(None, description=USERS_DESCRIPTION)
-
-
-class GroupUserList(PageInfo):
-    users: list[str] = Field(description="URLs of the members, ordered by id")
-    total_users: int
 
 
 class MembershipOut(BaseModel):
@@ -158,7 +149,7 @@ def delete_group(group_id: str) -> dict[str, Any]:
 
 @v1.get("/groups/<group_id>/users")
 @v1.input(PageQuery, location="query")
-@v1.output(GroupUserList)
+@v1.output(UserList)
 @v1.doc(
     summary="The members of a group (as URLs)",
     description="Needs group_read_all, or group_read as a member of the group.",

@@ -19,7 +19,7 @@ bp = APIBlueprint("health", __name__, url_prefix="/-", tag="Health")
 
 
 @bp.get("/healthy")
-@bp.doc(summary="The process is alive")
+@bp.doc(summary="The process is alive", operation_id="check_alive")
 def healthy() -> dict[str, Any]:
     return {"healthy": True}
 
@@ -27,6 +27,7 @@ def healthy() -> dict[str, Any]:
 @bp.get("/ready")
 @bp.doc(
     summary="The server can answer: its database is reachable",
+    operation_id="check_ready",
     description="`callbacks` counts the callback deliveries in each status (pending, "
     "delivering, delivered, failed), for monitoring.",
     responses=[200, 503],
@@ -42,7 +43,10 @@ def ready() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/versions")
-@bp.doc(summary="Server version and where each API version lives (used by task-client)")
+@bp.doc(
+    summary="Server version and where each API version lives (used by task-client)",
+    operation_id="get_versions",
+)
 def versions() -> dict[str, Any]:
     from .. import __version__
 
@@ -63,6 +67,7 @@ METRICS_ANSWERS: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
 @bp.get("/metrics")
 @bp.doc(
     summary="Prometheus metrics: requests, latencies, tasks by status, callbacks by state",
+    operation_id="get_metrics",
     responses=METRICS_ANSWERS,
 )
 def metrics() -> Response:

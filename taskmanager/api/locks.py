@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ..models import Task, User, db
 from ..services import locks, tasks, users
 from ..services.errors import DomainError, InvalidInput
-from . import v1
+from . import examples, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
 from .uris import template_uri_by_id, user_uri
@@ -51,7 +51,7 @@ class ClaimOut(BaseModel):
     username: str = Field(description="The caller, who now holds the lock")
 
 
-def optional_json_body(model: type[BaseModel]) -> Callable[[F], F]:
+def optional_json_body(model: type[BaseModel], example: Any = None) -> Callable[[F], F]:
     """Like @v1.input(model) for a body that may be absent: empty, `null` or `{}` mean defaults.
 
     (Clients send PUT /lock with `Content-Type: application/json` and no body.)
@@ -76,7 +76,7 @@ def optional_json_body(model: type[BaseModel]) -> Callable[[F], F]:
 
         # Documented as @v1.input documents a body (optional by default in OpenAPI); its
         # validating wrapper is not used.
-        v1.input(model, location="json")(wrapper)
+        v1.input(model, location="json", example=example)(wrapper)
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -123,7 +123,7 @@ LOCK_DOC = (
 
 
 @v1.get("/tasks/<task_id>/lock")
-@v1.output(LockOut)
+@v1.output(LockOut, example=examples.LOCK_OUT)
 @v1.doc(summary="Who holds a task's lock", description=LOCK_DOC, tags=["Locks"])
 @with_lock_error_fields
 @permission_required("task_read", "task_read_all")
@@ -133,8 +133,8 @@ def get_task_lock(task_id: str) -> dict[str, Any]:
 
 
 @v1.put("/tasks/<task_id>/lock")
-@optional_json_body(LockIn)
-@v1.output(LockOut)
+@optional_json_body(LockIn, examples.LOCK_IN)
+@v1.output(LockOut, example=examples.LOCK_OUT)
 @v1.doc(
     summary="Lock a task (or renew its lease)",
     description=(
@@ -187,8 +187,8 @@ def unlock_task(task_id: str) -> dict[str, Any]:
 
 
 @v1.post("/tasks/next")
-@optional_json_body(ClaimIn)
-@v1.output(ClaimOut)
+@optional_json_body(ClaimIn, examples.CLAIM_IN)
+@v1.output(ClaimOut, example=examples.CLAIM_OUT)
 @v1.doc(
     summary="Claim the next task: lock the oldest queued, free task the caller may do",
     description=(

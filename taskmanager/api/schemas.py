@@ -1,4 +1,7 @@
-"""Pydantic shapes of the users routes (the API v1 wire format), for validation and OpenAPI."""
+"""Pydantic shapes of the users routes (the API v1 wire format), for validation and OpenAPI.
+
+A list of users or of groups has one shape wherever it is answered (one schema each).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class UserOut(BaseModel):
 
 
 class UserList(PageInfo):
-    users: list[str] = Field(description="URLs of the users, ordered by id")
+    users: list[str] = Field(description="URLs of the users (or of the members), ordered by id")
     total_users: int
 
 
@@ -59,6 +62,6 @@ class UserRoleOut(BaseModel):
     has_role: bool
 
 
-class UserGroupList(PageInfo):
-    groups: list[str] = Field(description="URLs of the user's groups, ordered by id")
+class GroupList(PageInfo):
+    groups: list[str] = Field(description="URLs of the groups (or of a user's), ordered by id")
     total_groups: int

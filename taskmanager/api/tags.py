@@ -13,14 +13,10 @@ from . import v1
 from .auth import login_required, permission_required
 from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
+from .tasks_schemas import TagRef
 from .uris import tag_uri, uri_maker
 
 TAGS = ["Tags"]
-
-
-class TagSummary(BaseModel):
-    uri: str
-    name: str
 
 
 class TagOut(BaseModel):
@@ -31,7 +27,7 @@ class TagOut(BaseModel):
 
 
 class TagList(PageInfo):
-    tags: list[TagSummary] = Field(description="Ordered by id")
+    tags: list[TagRef] = Field(description="Ordered by id")
     total_tags: int
 
 

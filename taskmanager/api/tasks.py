@@ -20,7 +20,7 @@ from ..services import tags as tag_service
 from ..services import tasks as task_service
 from ..services import users as user_service
 from ..services.errors import InvalidInput
-from . import v1
+from . import examples, v1
 from .auth import caller, permission_required
 from .pagination import page_keys
 from .tasks_schemas import (
@@ -154,11 +154,12 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _document_body(schema: Any) -> Callable[[F], F]:
+def _document_body(schema: Any, example: Any) -> Callable[[F], F]:
     """Describe the request body in OpenAPI; the view validates it itself (object or array)."""
 
     def decorator(view: F) -> F:
-        v1.input(schema, arg_name="body")(view)  # annotates `view`; its validating wrapper unused
+        # Annotates `view`; its validating wrapper is not used.
+        v1.input(schema, arg_name="body", example=example)(view)
         return view
 
     return decorator
@@ -166,7 +167,7 @@ def _document_body(schema: Any) -> Callable[[F], F]:
 
 @v1.get("/tasks")
 @v1.input(TaskListQuery, location="query", arg_name="query")
-@v1.output(TaskListOut)
+@v1.output(TaskListOut, example=examples.TASK_LIST)
 @v1.doc(
     summary="List tasks",
     description="Tasks the caller may see, ordered by id. Filters combine with AND; `tag` may be "
@@ -194,8 +195,8 @@ def list_tasks(query: TaskListQuery) -> Response:
 
 
 @v1.post("/tasks")
-@_document_body(TaskCreateBody)
-@v1.output(TaskCreatedOut, status_code=201)
+@_document_body(TaskCreateBody, examples.TASK_IN)
+@v1.output(TaskCreatedOut, status_code=201, example=examples.TASK_OUT)
 @v1.doc(
     summary="Create a task, or many at once",
     description="A JSON object creates one task and answers its detail. A JSON array (at most "
@@ -278,7 +279,7 @@ def _invalid_message(errors: Mapping[str, list[str]]) -> str:
 
 
 @v1.get("/tasks/<task_id>")
-@v1.output(TaskOut)
+@v1.output(TaskOut, example=examples.TASK_OUT)
 @v1.doc(summary="One task", description="404 when the caller may not see it.", tags=["Tasks"])
 @permission_required(*READ)
 def get_task(task_id: str) -> dict[str, Any]:
@@ -287,8 +288,8 @@ def get_task(task_id: str) -> dict[str, Any]:
 
 
 @v1.put("/tasks/<task_id>")
-@v1.input(TaskUpdate, arg_name="body")
-@v1.output(TaskOut)
+@v1.input(TaskUpdate, arg_name="body", example=examples.TASK_UPDATE)
+@v1.output(TaskOut, example=examples.TASK_DONE)
 @v1.doc(
     summary="Change a task",
     description="Each field has its own permission: status (task_update_status for one's own "

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import TaskTemplate, db
 from ..services import templates as template_service
 from ..services.validation import max_length
-from . import v1
+from . import examples, v1
 from .auth import permission_required
 from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
@@ -67,8 +67,8 @@ def list_task_templates(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/task_templates")
-@v1.input(TemplateCreate)
-@v1.output(TemplateOut, status_code=201)
+@v1.input(TemplateCreate, example=examples.TEMPLATE_CREATE)
+@v1.output(TemplateOut, status_code=201, example=examples.TEMPLATE_OUT)
 @v1.doc(summary="Create a task template", tags=TAGS, responses=[400, 403, 409])
 @permission_required("template_add")
 def create_task_template(json_data: TemplateCreate) -> dict[str, Any]:

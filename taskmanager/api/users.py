@@ -12,7 +12,7 @@ from ..services import users as user_service
 from . import v1
 from .auth import caller, permission_required, require_any
 from .pagination import PageQuery, page_keys
-from .schemas import UserCreate, UserGroupList, UserList, UserOut, UserRoleOut, UserUpdate
+from .schemas import GroupList, UserCreate, UserList, UserOut, UserRoleOut, UserUpdate
 from .uris import uri_maker, user_uri
 
 __all__ = ["user_detail", "user_uri"]
@@ -183,7 +183,7 @@ def revoke_role(user_id: str, role_id: str) -> dict[str, Any]:
 
 @v1.get("/users/<user_id>/groups")
 @v1.input(PageQuery, location="query")
-@v1.output(UserGroupList)
+@v1.output(GroupList)
 @v1.doc(
     summary="The groups a user belongs to (as URLs)",
     description="Needs user_read_all, or user_read for one's own account.",
