@@ -217,7 +217,6 @@ MATRIX: list[Row] = [
     ("GET", "/", None, E(200, 200, 200, norole=200, anon=200)),
     ("GET", "/openapi.json", None, E(200, 200, 200, norole=200, anon=200)),
     ("GET", "/redoc", None, E(200, 200, 200, norole=200, anon=200)),
-    ("GET", "/redoc", None, E(200, 200, 200, norole=200, anon=200)),
     ("GET", "/swagger.json", None, E(200, 200, 200, norole=200, anon=200)),
 ]
 
