@@ -47,6 +47,12 @@ OTHER_KNOWN = (
     "PROMETHEUS_MULTIPROC_DIR",
 )
 LOG_FORMATS = ("text", "json")
+# TASKMAN_SCAN_CHECK: a task whose scan_sources do not match its template's scans is refused
+# (strict), stored with a warning in the answer (warn, as the old server stored it), or stored.
+SCAN_CHECKS = ("strict", "warn", "off")
+# TASKMAN_EMAIL_CHECK: e-mails given to the API must look like local@domain (strict), or may be
+# any text without control characters (loose, as the old server took them).
+EMAIL_CHECKS = ("strict", "loose")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DB_DRIVERS = {
@@ -97,6 +103,27 @@ def as_float(name: str, value: Any, default: float | None) -> float | None:
         return float(value)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
+
+
+def boolean(env: dict[str, str], name: str, default: bool) -> bool:
+    """A switch: true/false, 1/0, yes/no, on/off (any case); anything else names the variable."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (any case); the first is the default."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def at_least(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
@@ -282,6 +309,11 @@ class Settings:
     redis_queue_url: str = "redis://localhost:6379"
     redis_queue_name: str = "taskmanager_callbacks"
     lock_timeout: float | None = None
+    # Switches for the behaviours that changed since 6.6.0 (docs/upgrading.md): each restores the
+    # old one while a site's clients catch up.
+    scan_check: str = "strict"
+    done_releases_lock: bool = True
+    email_check: str = "strict"
     auto_migrate: bool = True
     db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
@@ -452,6 +484,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         redis_queue_url=env.get("TASKMAN_REDIS_QUEUE_URL") or "redis://localhost:6379",
         redis_queue_name=env.get("TASKMAN_REDIS_QUEUE_NAME") or "taskmanager_callbacks",
         lock_timeout=as_float("TASKMAN_LOCK_TIMEOUT", env.get("TASKMAN_LOCK_TIMEOUT"), None),
+        scan_check=choice(env, "TASKMAN_SCAN_CHECK", SCAN_CHECKS),
+        done_releases_lock=boolean(env, "TASKMAN_DONE_RELEASES_LOCK", True),
+        email_check=choice(env, "TASKMAN_EMAIL_CHECK", EMAIL_CHECKS),
         auto_migrate=as_bool(env.get("TASKMAN_AUTO_MIGRATE"), True),
         db_wait_timeout=as_float(
             "TASKMAN_DB_WAIT_TIMEOUT", env.get("TASKMAN_DB_WAIT_TIMEOUT"), 60.0

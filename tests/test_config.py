@@ -119,6 +119,35 @@ def test_bad_values_name_the_variable(tmp_path: Path) -> None:
         load_settings({**base, "TASKMAN_CALLBACK_METHOD": "pigeon"})
 
 
+def test_switches_restoring_old_behaviour(tmp_path: Path) -> None:
+    """docs/upgrading.md: each changed behaviour has a setting that restores 6.6.0's."""
+    base = {"TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    defaults = load_settings(base)
+    assert (defaults.scan_check, defaults.done_releases_lock, defaults.email_check) == (
+        "strict",
+        True,
+        "strict",
+    )
+    old = load_settings(
+        {
+            **base,
+            "TASKMAN_SCAN_CHECK": "Warn",
+            "TASKMAN_DONE_RELEASES_LOCK": "false",
+            "TASKMAN_EMAIL_CHECK": "loose",
+        }
+    )
+    assert (old.scan_check, old.done_releases_lock, old.email_check) == ("warn", False, "loose")
+    assert load_settings({**base, "TASKMAN_SCAN_CHECK": "off"}).scan_check == "off"
+    assert load_settings({**base, "TASKMAN_DONE_RELEASES_LOCK": "0"}).done_releases_lock is False
+    for name, value in (
+        ("TASKMAN_SCAN_CHECK", "lenient"),
+        ("TASKMAN_DONE_RELEASES_LOCK", "maybe"),
+        ("TASKMAN_EMAIL_CHECK", "off"),
+    ):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings({**base, name: value})
+
+
 def test_dotenv_file_is_read_and_environment_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

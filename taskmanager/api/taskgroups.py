@@ -14,7 +14,7 @@ from ..services.references import MAX_ID
 from . import v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
-from .tasks import _Uris, callback_hosts, summary_dict
+from .tasks import _Uris, callback_hosts, scan_check, summary_dict
 from .tasks_schemas import TaskIn, TaskSummaryOut
 
 READ = ("task_read", "task_read_all")
@@ -84,8 +84,15 @@ def summary(taskgroup: TaskGroup, status: str) -> dict[str, Any]:
     }
 
 
-def detail(taskgroup: TaskGroup, status: str, status_code: int = 200) -> Response:
-    """The detail, as is: a group may hold thousands of tasks, not worth validating again."""
+def detail(
+    taskgroup: TaskGroup,
+    status: str,
+    status_code: int = 200,
+    warnings: dict[str, list[str]] | None = None,
+) -> Response:
+    """The detail, as is: a group may hold thousands of tasks, not worth validating again.
+
+    With `warnings` (TASKMAN_SCAN_CHECK=warn), they are added under `warnings`."""
     group_tasks = taskgroups.tasks_of(db.session, taskgroup=taskgroup, user=caller())
     uris = _Uris.make()
     response = jsonify(
@@ -95,6 +102,7 @@ def detail(taskgroup: TaskGroup, status: str, status_code: int = 200) -> Respons
             "raw_callback_url": taskgroup.raw_callback_url,
             "callback_content": taskgroup.callback_content,
             "tasks": [summary_dict(task, uris) for task in group_tasks],
+            **({"warnings": warnings} if warnings else {}),
         }
     )
     response.status_code = status_code
@@ -145,6 +153,7 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
 )
 @permission_required(*WRITE)
 def create_taskgroup(json_data: TaskGroupIn) -> Response:
+    warnings: dict[str, list[str]] = {}
     taskgroup = taskgroups.create(
         db.session,
         actor=caller(),
@@ -155,10 +164,12 @@ def create_taskgroup(json_data: TaskGroupIn) -> Response:
         distribute_in_group=json_data.distribute_in_group,
         distribute_method=json_data.distribute_method,
         callback_hosts=callback_hosts(),
+        scan_check=scan_check(),
+        warnings=warnings,
     )
     db.session.commit()
     group, status = taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=caller())
-    return detail(group, status, 201)
+    return detail(group, status, 201, {f"tasks.{key}": value for key, value in warnings.items()})
 
 
 @v1.get("/taskgroups/<reference>")

@@ -206,7 +206,8 @@ def list_tasks(query: TaskListQuery) -> Response:
     "Tags are created when new. With neither users nor groups the task is given to one user "
     "(weighted), chosen from `distribute_in_group` when given. When the template declares "
     "`scans` and the content has `scan_sources`, their names must match (400 names the missing "
-    "and extra ones).",
+    "and extra ones); with TASKMAN_SCAN_CHECK=warn the task is created and the answer carries "
+    "`warnings` (keyed as `errors` are), with `off` the names are not compared.",
     tags=["Tasks"],
     responses={201: "Created", 400: "Invalid input", 404: "Unknown template, user or group"},
 )
@@ -220,10 +221,16 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
         except ValidationError as exc:
             errors = _field_errors(exc, indexed=False)
             raise InvalidInput(_invalid_message(errors), errors=errors) from None
+        warnings: dict[str, list[str]] = {}
         task = task_service.create(
-            db.session, spec=_new_task(item), actor=actor, callback_hosts=callback_hosts()
+            db.session,
+            spec=_new_task(item),
+            actor=actor,
+            callback_hosts=callback_hosts(),
+            scan_check=scan_check(),
+            warnings=warnings,
         )
-        return _committed(task_dict(task)), 201
+        return _answer(_committed(task_dict(task)), warnings, 201)
     if isinstance(body, list):
         if len(body) > task_service.BULK_CREATE_MAX:
             raise InvalidInput(
@@ -231,19 +238,38 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
                 field="tasks",
             )
         specs, rejected = _validate_many(body)
+        noted: dict[str, list[str]] = {}
         summaries = task_service.create_many(
             db.session,
             specs=specs,
             actor=actor,
             rejected=rejected,
             callback_hosts=callback_hosts(),
+            scan_check=scan_check(),
+            warnings=noted,
         )
         db.session.commit()
         uris = _Uris.make()
-        return _listing({"tasks": [summary_dict(summary, uris) for summary in summaries]}, 201)
+        answer = {"tasks": [summary_dict(summary, uris) for summary in summaries]}
+        return _listing({**answer, **({"warnings": noted} if noted else {})}, 201)
     raise InvalidInput(
         "The body must be a JSON object (one task) or an array of tasks", field="_schema"
     )
+
+
+def scan_check() -> str:
+    """What a scan-name mismatch does (TASKMAN_SCAN_CHECK): strict, warn or off."""
+    return current_app.extensions["taskman_settings"].scan_check  # type: ignore[no-any-return]
+
+
+def _answer(
+    answer: dict[str, Any], warnings: dict[str, list[str]], status: int = 200
+) -> tuple[dict[str, Any], int] | Response:
+    """A task's detail, checked by its schema on the way out; with warnings (field: messages)
+    it also carries `warnings`, a key only such answers have, and goes out as built."""
+    if warnings:
+        return _listing({**answer, "warnings": warnings}, status)
+    return answer, status
 
 
 def callback_hosts() -> CallbackHosts:
@@ -296,22 +322,26 @@ def get_task(task_id: str) -> dict[str, Any]:
     "tasks, task_update_status_all or task_update_all for any), users/groups (task_update_user "
     "or task_update_all), everything else task_update_all. A field the caller may not change "
     "answers 403 naming it, and nothing of the request is applied. Setting status `done` "
-    "releases the lock, records who finished and queues the callback; two concurrent requests "
-    "make one transition.",
+    "releases the lock (unless TASKMAN_DONE_RELEASES_LOCK=false), records who finished and "
+    "queues the callback; two concurrent requests make one transition.",
     tags=["Tasks"],
 )
 @permission_required(*UPDATE)
-def update_task(task_id: str, body: TaskUpdate) -> dict[str, Any]:
+def update_task(task_id: str, body: TaskUpdate) -> tuple[dict[str, Any], int] | Response:
     actor = caller()
     task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=actor)
+    warnings: dict[str, list[str]] = {}
     task_service.update(
         db.session,
         task=task,
         changes=body.model_dump(exclude_unset=True),
         actor=actor,
         callback_hosts=callback_hosts(),
+        scan_check=scan_check(),
+        done_releases_lock=current_app.extensions["taskman_settings"].done_releases_lock,
+        warnings=warnings,
     )
-    return _committed(task_dict(task))
+    return _answer(_committed(task_dict(task)), warnings)
 
 
 @v1.delete("/tasks/<task_id>")

@@ -40,6 +40,11 @@ def _password_min() -> int:
     return int(current_app.config["SECURITY_PASSWORD_LENGTH_MIN"])
 
 
+def _email_check() -> str:
+    """TASKMAN_EMAIL_CHECK: strict (local@domain) or loose (no control characters)."""
+    return current_app.extensions["taskman_settings"].email_check  # type: ignore[no-any-return]
+
+
 @v1.get("/users")
 @v1.input(PageQuery, location="query")
 @v1.output(UserList)
@@ -71,6 +76,7 @@ def create_user(json_data: UserCreate) -> dict[str, Any]:
         active=json_data.active,
         assignment_weight=json_data.assignment_weight,
         roles=role_names,
+        email_check=_email_check(),
     )
     db.session.commit()
     return user_detail(user)
@@ -106,7 +112,9 @@ def update_user(user_id: str, json_data: UserUpdate) -> dict[str, Any]:
     user = user_service.get_or_raise(db.session, reference=user_id)
     changes = {field: getattr(json_data, field) for field in json_data.model_fields_set}
     user_service.check_password_length(changes.get("password"), minimum=_password_min())
-    user_service.update(db.session, user=user, changes=changes, actor=caller())
+    user_service.update(
+        db.session, user=user, changes=changes, actor=caller(), email_check=_email_check()
+    )
     db.session.commit()
     return user_detail(user)
 

@@ -161,6 +161,8 @@ def create(
     distribute_in_group: str | int | None = None,
     distribute_method: str | None = None,
     callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
 ) -> TaskGroup:
     """Create a group and its tasks (created as POST /tasks creates them) in one transaction.
 
@@ -201,7 +203,12 @@ def create(
     session.flush()
     if specs:
         created = tasks.create_many(
-            session, specs=specs, actor=actor, callback_hosts=callback_hosts
+            session,
+            specs=specs,
+            actor=actor,
+            callback_hosts=callback_hosts,
+            scan_check=scan_check,
+            warnings=warnings,
         )
         task_ids = [summary.id for summary in created]
         session.execute(

@@ -247,6 +247,8 @@ class _Problems:
         self.errors: dict[str, list[str]] = {}
         self.not_found = False
         self.extra: dict[str, Any] = {}
+        # What the request may do but should know (TASKMAN_SCAN_CHECK=warn), keyed by field.
+        self.warnings: dict[str, list[str]] = {}
 
     def add(self, field_name: str, message: str, *, not_found: bool = False) -> None:
         self.errors.setdefault(field_name, []).append(message)
@@ -334,10 +336,12 @@ def _scan_mismatch(template: TaskTemplate, declared: set[str], document: Any) ->
 
 
 class _TemplateScans:
-    """Declared scans per template, parsed once per request."""
+    """Declared scans per template, parsed once per request; a mismatch is an error (`strict`),
+    a warning (`warn`) or not looked for (`off`), as TASKMAN_SCAN_CHECK says."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "strict") -> None:
         self._by_id: dict[int, set[str] | None] = {}
+        self.mode = mode
 
     def of(self, template: TaskTemplate) -> set[str] | None:
         if template.id not in self._by_id:
@@ -351,12 +355,14 @@ class _TemplateScans:
         raw_content: str,
         parsed: Any = None,
     ) -> None:
-        declared = self.of(template)
+        declared = None if self.mode == "off" else self.of(template)
         if declared is None:
             return
         document = parsed if parsed is not None else _parsed(raw_content)
         reason = _scan_mismatch(template, declared, document)
-        if reason is not None:
+        if reason is not None and self.mode == "warn":
+            problems.warnings.setdefault("content", []).append(reason)
+        elif reason is not None:
             problems.add("content", reason)
             given = _scan_labels(document["scan_sources"]) or set()
             problems.extra.update(
@@ -419,7 +425,7 @@ class _Lookups:
     scans: _TemplateScans
 
 
-def _lookups(session: Session, specs: Sequence[NewTask]) -> _Lookups:
+def _lookups(session: Session, specs: Sequence[NewTask], scan_check: str) -> _Lookups:
     """Every template, user, group and existing tag the batch names, in four queries."""
     group_refs = {ref for spec in specs for ref in spec.groups}
     group_refs |= {s.distribute_in_group for s in specs if s.distribute_in_group is not None}
@@ -429,7 +435,7 @@ def _lookups(session: Session, specs: Sequence[NewTask]) -> _Lookups:
         users=resolve_users(session, {ref for spec in specs for ref in spec.users}),
         groups=resolve_groups(session, group_refs),
         tags=resolve_tags(session, tag_refs),
-        scans=_TemplateScans(),
+        scans=_TemplateScans(scan_check),
     )
 
 
@@ -536,13 +542,20 @@ def create(
     spec: NewTask,
     actor: User | None,
     callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
 ) -> Task:
-    """Create one task (404 for an unknown template, user or group; 400 for bad values)."""
-    lookups = _lookups(session, [spec])
+    """Create one task (404 for an unknown template, user or group; 400 for bad values).
+
+    `warnings`, when given, receives what was accepted but should be known (field: messages).
+    """
+    lookups = _lookups(session, [spec], scan_check)
     problems = _Problems()
     prepared = _prepare(spec, lookups, problems, callback_hosts)
     if prepared is None:
         raise problems.error()
+    if warnings is not None:
+        warnings.update(problems.warnings)
     (summary,) = _insert(session, [prepared], actor=actor)
     task = session.get(Task, summary.id)
     assert task is not None
@@ -556,11 +569,14 @@ def create_many(
     actor: User | None,
     rejected: Mapping[str, list[str]] | None = None,
     callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
 ) -> list[TaskSummary]:
     """Create tasks all or nothing: any bad task refuses the whole batch, naming each by index.
 
     `None` stands for an element the caller already found malformed; its errors, keyed
-    `index.field`, come in `rejected` and are reported with the others.
+    `index.field`, come in `rejected` and are reported with the others. `warnings`, when
+    given, receives the warnings of the created tasks, keyed `index.field` too.
     """
     if not specs:
         raise InvalidInput("Give at least one task", field="tasks")
@@ -568,14 +584,17 @@ def create_many(
         raise InvalidInput(
             f"At most {BULK_CREATE_MAX} tasks per request, got {len(specs)}", field="tasks"
         )
-    lookups = _lookups(session, [spec for spec in specs if spec is not None])
+    lookups = _lookups(session, [spec for spec in specs if spec is not None], scan_check)
     prepared: list[_Prepared] = []
     errors: dict[str, list[str]] = dict(rejected or {})
+    noted: dict[str, list[str]] = {}
     for index, spec in enumerate(specs):
         if spec is None:
             continue
         problems = _Problems()
         item = _prepare(spec, lookups, problems, callback_hosts)
+        for name, messages in problems.warnings.items():
+            noted[f"{index}.{name}"] = messages
         if item is None:
             for name, messages in problems.errors.items():
                 errors.setdefault(f"{index}.{name}", []).extend(messages)
@@ -587,6 +606,8 @@ def create_many(
             f"{bad} of {len(specs)} tasks are invalid; none was created",
             errors=dict(sorted(errors.items(), key=lambda kv: _index_key(kv[0]))),
         )
+    if warnings is not None:
+        warnings.update(noted)
     return _insert(session, prepared, actor=actor)
 
 
@@ -768,8 +789,14 @@ def update(
     changes: Mapping[str, Any],
     actor: User,
     callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    done_releases_lock: bool = True,
+    warnings: dict[str, list[str]] | None = None,
 ) -> Task:
-    """Change a task: every field is checked against the actor's rights before anything is set."""
+    """Change a task: every field is checked against the actor's rights before anything is set.
+
+    `warnings`, when given, receives what was accepted but should be known (field: messages).
+    """
     unknown = set(changes) - STATUS_FIELDS - ASSIGNMENT_FIELDS - EDIT_FIELDS
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}", field="task")
@@ -789,7 +816,7 @@ def update(
 
     if set(changes) - STATUS_FIELDS:
         _lock_or_raise(session, task)  # (a status change locks the row itself)
-    edits = _prepare_edits(session, task, changes, problems, callback_hosts)
+    edits = _prepare_edits(session, task, changes, problems, callback_hosts, scan_check)
     users = groups = None
     if "users" in changes:
         users = _pick(
@@ -802,12 +829,20 @@ def update(
         _check(problems, "status", changes["status"])
     if problems:
         raise problems.error()
+    if warnings is not None:
+        warnings.update(problems.warnings)
 
     _apply_edits(session, task, edits, actor)
     if users is not None or groups is not None:
         _reassign(session, task, users, groups, actor)
     if "status" in changes:
-        set_status(session, task=task, status=changes["status"], actor=actor)
+        set_status(
+            session,
+            task=task,
+            status=changes["status"],
+            actor=actor,
+            release_lock=done_releases_lock,
+        )
     session.flush()
     return task
 
@@ -825,6 +860,7 @@ def _prepare_edits(
     changes: Mapping[str, Any],
     problems: _Problems,
     callback_hosts: CallbackHosts,
+    scan_check: str,
 ) -> _Edits:
     columns: dict[str, Any] = {}
     for name in (
@@ -869,7 +905,7 @@ def _prepare_edits(
         if effective is not None:
             content = changes.get("content")
             parsed = content if isinstance(content, dict) and "raw_content" not in changes else None
-            _TemplateScans().check(
+            _TemplateScans(scan_check).check(
                 problems, effective, columns.get("raw_content", task.raw_content), parsed
             )
 
@@ -949,11 +985,18 @@ def _lock_or_raise(session: Session, task: Task) -> None:
         raise NotFound(f"Task {task.id} does not exist", field="task")
 
 
-def set_status(session: Session, *, task: Task, status: str, actor: User | None) -> bool:
+def set_status(
+    session: Session,
+    *,
+    task: Task,
+    status: str,
+    actor: User | None,
+    release_lock: bool = True,
+) -> bool:
     """Move a task to `status` once: concurrent requests for the same change make one transition.
 
-    Done releases the lock, records who finished it and writes the callback to the outbox.
-    Returns whether the status changed.
+    Done records who finished it, writes the callback to the outbox and, with `release_lock`
+    (TASKMAN_DONE_RELEASES_LOCK), releases the lock. Returns whether the status changed.
     """
     for _attempt in range(3):
         # A locking read: waits for a concurrent change of this task and then sees its result.
@@ -970,9 +1013,9 @@ def set_status(session: Session, *, task: Task, status: str, actor: User | None)
         values: dict[str, Any] = {"status": status, "update_time": now}
         done = status == "done"
         if done:
-            values.update(
-                done_by_id=actor.id if actor else None, done_time=now, lock_id=None, lock_time=None
-            )
+            values.update(done_by_id=actor.id if actor else None, done_time=now)
+            if release_lock:
+                values.update(lock_id=None, lock_time=None)
         # Only the request that still sees the old status makes the transition.
         result = session.execute(
             # The table, not the entity: the ORM's bulk-update layer cost more than the SQL.
@@ -995,7 +1038,7 @@ def set_status(session: Session, *, task: Task, status: str, actor: User | None)
     entries: list[tuple[int, str, dict[str, Any] | None]] = [
         (task.id, "status", {"old": old_status, "new": status})
     ]
-    if done and lock_id is not None:
+    if done and release_lock and lock_id is not None:
         entries.append((task.id, "unlock", {"user_id": lock_id, "reason": "done"}))
     history.record_many(session, entries=entries, actor=actor)
     if done:
@@ -1006,9 +1049,11 @@ def set_status(session: Session, *, task: Task, status: str, actor: User | None)
     return True
 
 
-def mark_done(session: Session, *, task: Task, actor: User | None) -> bool:
+def mark_done(
+    session: Session, *, task: Task, actor: User | None, release_lock: bool = True
+) -> bool:
     """Set the task done (see `set_status`)."""
-    return set_status(session, task=task, status="done", actor=actor)
+    return set_status(session, task=task, status="done", actor=actor, release_lock=release_lock)
 
 
 def delete(session: Session, *, task: Task) -> None:

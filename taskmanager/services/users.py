@@ -94,12 +94,17 @@ def validate_weight(weight: Any) -> float:
     return float(weight)
 
 
-def _validate_email(email: Any) -> str:
+def _validate_email(email: Any, check: str = "strict") -> str:
+    """`strict`: local@domain without spaces; `loose` (TASKMAN_EMAIL_CHECK, as the old server):
+    any text. Control characters are refused either way: a CR/LF would end up in mail headers."""
     checked = validation.text(email, field="email", column=User.email)
     assert checked is not None
+    if not all(c.isprintable() for c in checked):
+        raise InvalidInput("email must not hold control characters or line breaks", field="email")
+    if check == "loose":
+        return checked
     local, _, domain = checked.partition("@")
-    # No spaces or control characters anywhere: a CR/LF would end up in mail headers.
-    if not local or not domain or any(c.isspace() or not c.isprintable() for c in checked):
+    if not local or not domain or any(c.isspace() for c in checked):
         raise InvalidInput("email must be an e-mail address", field="email")
     return checked
 
@@ -167,10 +172,11 @@ def create(
     assignment_weight: float = 1.0,
     roles: Iterable[str | int | Role] = (),
     confirmed: bool = True,
+    email_check: str = "strict",
 ) -> User:
     """Create a user; usernames and e-mails are unique (case-insensitive for e-mail)."""
     username = validation.name(username, field="username", column=User.username)
-    email = _validate_email(email)
+    email = _validate_email(email, email_check)
     name = validation.text(name, field="name", column=User.name, required=False)
     if password is not None:
         password = _validate_password(password)
@@ -254,7 +260,12 @@ def check_may_change(actor: User, fields: Iterable[str]) -> None:
 
 
 def update(
-    session: Session, *, user: User, changes: Mapping[str, Any], actor: User | None = None
+    session: Session,
+    *,
+    user: User,
+    changes: Mapping[str, Any],
+    actor: User | None = None,
+    email_check: str = "strict",
 ) -> User:
     """Apply the given fields; with an actor, each field is gated by FIELD_PERMISSIONS first."""
     unknown = set(changes) - set(FIELD_PERMISSIONS)
@@ -269,7 +280,7 @@ def update(
             changes["username"], field="username", column=User.username
         )
     if "email" in changes:
-        values["email"] = _validate_email(changes["email"])
+        values["email"] = _validate_email(changes["email"], email_check)
     if "name" in changes:
         values["name"] = validation.text(
             changes["name"], field="name", column=User.name, required=False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
@@ -170,7 +170,13 @@ def task_edit(task_id: int) -> str | Response:
             return redirect(url_for("web.task", task_id=subject.id))
         ok, _ = attempt(
             form,
-            lambda: task_service.update(db.session, task=subject, changes=changes, actor=me()),
+            lambda: task_service.update(
+                db.session,
+                task=subject,
+                changes=changes,
+                actor=me(),
+                done_releases_lock=current_app.extensions["taskman_settings"].done_releases_lock,
+            ),
         )
         if ok:
             flash(f"Task {subject.id} saved.", "success")
