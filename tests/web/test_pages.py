@@ -318,14 +318,15 @@ def test_sending_mail_to_a_group_reaches_its_members(
     assert "alice@example.org" not in logged
 
 
+# The API's documentation, readable without signing in (tests/api/test_authorisation.py).
+PUBLIC_API_PAGES = ("/api/v1/", "/api/v1/openapi.json", "/api/v1/swagger.json", "/api/v1/redoc")
+
+
 def _api_routes(app: Any) -> list[tuple[str, str]]:
     """Every API v1 route and method, ids filled in (the public documentation excepted)."""
     routes = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.rule in (
-            "/api/v1/",
-            "/api/v1/openapi.json",
-        ):
+        if not rule.rule.startswith("/api/v1/") or rule.rule in PUBLIC_API_PAGES:
             continue
         path = re.sub(r"<[^>]+>", "1", rule.rule)
         routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
