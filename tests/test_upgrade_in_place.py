@@ -21,7 +21,7 @@ from taskmanager.models import Base, db
 from taskmanager.services import legacy_upgrade
 
 from .conftest import basic_auth, make_env
-from .support import databases, legacy_schema
+from .support import databases, legacy_dumps, legacy_schema
 from .support.legacy_schema import PASSWORDS
 
 OLD_TABLES = sorted(table.name for table in legacy_schema.metadata.sorted_tables)
@@ -257,3 +257,81 @@ def test_server_start_refuses_an_unknown_schema(old_url: str, tmp_path: Path) ->
     with pytest.raises(legacy_upgrade.LegacyUpgradeError, match="audit_log"):
         create_app(load_settings(make_env(old_url, tmp_path / "instance")))
     assert snapshot(old_url) == before
+
+
+# The real thing: databases the old package made and filled itself (tests/data/legacy-6.6.0).
+REAL_ENV = {
+    "SECRET_KEY": "legacy-fixtures-secret-key",
+    "SECURITY_PASSWORD_SALT": "legacy-fixtures-salt",
+    "SECURITY_CONFIRMABLE": "false",
+}
+
+
+@pytest.fixture
+def real_url(tmp_path: Path) -> Iterator[str]:
+    backend = "mariadb" if databases.backend_name() == "mysql" else databases.backend_name()
+    if not (legacy_dumps.DATA_DIR / f"{backend}.sql.gz").exists():
+        pytest.skip(f"no task-manager 6.6.0 dump for {backend}")
+    with legacy_dumps.restored_database(tmp_path, prefix="tm_inplace_real") as url:
+        yield url
+
+
+def test_a_real_old_database_is_upgraded_in_place(real_url: str, tmp_path: Path) -> None:
+    manifest = legacy_dumps.manifest()
+    admin = next(user for user in manifest["users"] if user["username"] == "admin")
+    env = make_env(
+        real_url, tmp_path / "instance", TASKMAN_ADMIN_PASSWORD=admin["password"], **REAL_ENV
+    )
+    before = snapshot(real_url)
+    assert before == {"tables": manifest["row_counts"], "revision": None}
+
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, (result.output, result.exception)
+    after = snapshot(real_url)
+    assert after["revision"] == database.current_revision(real_url)
+    for old, count in manifest["row_counts"].items():
+        assert after["tables"][legacy_upgrade.TARGETS[old]] == count, old
+    assert_schema_is_ours(real_url)
+
+    again = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert again.exit_code == 0, again.output
+    assert snapshot(real_url) == after
+
+    app = create_app(load_settings(env))
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        admin_auth = basic_auth("admin", admin["password"])
+        for user in manifest["users"]:
+            if not user["password"]:
+                continue
+            response = client.get(
+                f"/api/v1/users/{user['id']}",
+                headers=basic_auth(user["username"], user["password"]),
+            )
+            # The old password still verifies; an inactive account is refused, as it was.
+            assert response.status_code == (200 if user["active"] else 401), user["username"]
+        for sample in manifest["sample_tasks"]:
+            task = get(client, f"/api/v1/tasks/{sample['id']}", admin_auth)
+            assert task["status"] == sample["status"] and task["project"] == sample["project"]
+            assert task["tracking_id"] == sample["tracking_id"]
+            lock = client.get(f"/api/v1/tasks/{sample['id']}/lock", headers=admin_auth)
+            if sample["lock"]:
+                assert lock.get_json()["username"] == sample["lock"]
+        for label, meta in manifest["meta"].items():
+            answer = get(client, f"/api/v1/meta/{label}", admin_auth)
+            assert [entry["value"] for entry in answer["history"]] == meta["history"]
+    finally:
+        stop_server(app)
+
+
+def test_a_failed_upgrade_of_a_real_old_database_leaves_it_untouched(
+    real_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(real_url)
+    monkeypatch.setattr(legacy_upgrade.onboarding, "ensure_roles", _fail_after_copying)
+    result = CliRunner().invoke(
+        main, ["db", "upgrade"], env=make_env(real_url, tmp_path / "instance", **REAL_ENV)
+    )
+    assert isinstance(result.exception, RuntimeError)
+    assert snapshot(real_url) == before
