@@ -193,7 +193,12 @@ def prepare_database(app: APIFlask) -> None:
     settings = app.extensions["taskman_settings"]
     with app.app_context():
         database.wait_for_database(db.engine, timeout=settings.db_wait_timeout)
-        database.upgrade(settings.database_uri)
+        try:
+            database.upgrade(settings.database_uri)
+        except BaseException:
+            # The start ends here: close the connection the wait left in the app's pool.
+            db.engine.dispose()
+            raise
         onboarding.run(db.session, settings)
         project_config.load_from_repository(db.session, settings)
         for username in onboarding.accounts_with_default_password(db.session, settings):
