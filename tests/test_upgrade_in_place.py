@@ -263,7 +263,6 @@ def test_server_start_refuses_an_unknown_schema(old_url: str, tmp_path: Path) ->
 REAL_ENV = {
     "SECRET_KEY": "legacy-fixtures-secret-key",
     "SECURITY_PASSWORD_SALT": "legacy-fixtures-salt",
-    "SECURITY_CONFIRMABLE": "false",
 }
 
 
@@ -335,3 +334,82 @@ def test_a_failed_upgrade_of_a_real_old_database_leaves_it_untouched(
     )
     assert isinstance(result.exception, RuntimeError)
     assert snapshot(real_url) == before
+
+
+def test_after_the_upgrade_the_official_client_and_the_web_ui_see_the_old_work(
+    real_url: str, tmp_path: Path
+) -> None:
+    """What a site checks after switching: task-client 1.0.1 (as the ViewR) signs in with an
+    old user's old password, on a real server with default settings, and sees that user's
+    tasks with their templates, tags and locks; the web UI lists them too."""
+    import logging
+
+    import taskclient
+
+    from .support.servers import serve
+    from .web.conftest import web_login
+
+    manifest = legacy_dumps.manifest()
+    admin = next(user for user in manifest["users"] if user["username"] == "admin")
+    env = make_env(
+        real_url, tmp_path / "instance", TASKMAN_ADMIN_PASSWORD=admin["password"], **REAL_ENV
+    )
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    # The tasks each user was given in 6.6.0, from the database as the old server left it.
+    engine = create_engine(real_url)
+    try:
+        with engine.connect() as connection:
+            given = connection.execute(
+                text(
+                    "SELECT u.username, tu.task_id FROM task_users tu"
+                    " JOIN users u ON u.id = tu.user_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    samples = {sample["id"]: sample for sample in manifest["sample_tasks"]}
+    # Users made through 6.6.0's API never confirmed an e-mail address; they still sign in.
+    unconfirmed = [user for user in manifest["users"] if user["username"] in ("frank", "grace")]
+    assert len(unconfirmed) == 2
+    signed_in, compared = [], 0
+    with serve(env, tmp_path, workers=1) as server:
+        for user in [u for u in manifest["users"] if u["active"] and u["password"]]:
+            if "user" not in user["roles"]:
+                continue
+            client = taskclient.connect(
+                server.url,
+                user=user["username"],
+                password=user["password"],
+                loglevel=logging.ERROR,
+            )
+            try:
+                tasks = client.get_tasks()
+                signed_in.append(user["username"])
+                mine = {task_id for name, task_id in given if name == user["username"]}
+                assert mine <= {task.id for task in tasks}, user["username"]
+                for task in tasks:
+                    sample = samples.get(task.id)
+                    if sample is None:
+                        continue
+                    assert task.template.label == sample["template"]
+                    assert sorted(tag.name for tag in task.tags) == sorted(sample["tags"])
+                    assert task.lock["username"] == sample["lock"]
+                    compared += 1
+            finally:
+                client.interface.close()
+    assert {"alice", "frank", "grace"} <= set(signed_in) and compared >= 5, (signed_in, compared)
+
+    app = create_app(load_settings(env))
+    app.config["TESTING"] = True
+    try:
+        browser = app.test_client()
+        alice = next(user for user in manifest["users"] if user["username"] == "alice")
+        response = web_login(browser, "alice", alice["password"])
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        page = browser.get("/tasks?limit=100")
+        text_of_page = page.get_data(as_text=True)
+        assert page.status_code == 200
+        alices = sorted(task_id for name, task_id in given if name == "alice")
+        assert f"/tasks/{alices[0]}" in text_of_page
+    finally:
+        stop_server(app)

@@ -117,7 +117,10 @@ def _user(row: Row, now: datetime) -> Row:
         "password": row.get("password"),
         "active": bool(row["active"]) if row.get("active") is not None else True,
         "fs_uniquifier": row.get("fs_uniquifier") or uuid.uuid4().hex,
-        "confirmed_at": row.get("confirmed_at"),
+        # The old server let unconfirmed accounts use the API (accounts made through its API
+        # never were confirmed); this one asks the same of every way in, so an account carried
+        # over counts as confirmed since it was made, and its clients keep working.
+        "confirmed_at": row.get("confirmed_at") or row.get("create_time") or now,
         "create_time": row.get("create_time") or now,
         "assignment_weight": 1.0
         if row.get("assignment_weight") is None
