@@ -19,11 +19,16 @@ import re
 import shlex
 import signal
 import subprocess
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+# A fence may be indented (a block inside a list item); its body loses that indentation.
+FENCE = re.compile(
+    r"^(?P<indent>[ ]*)```(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.DOTALL | re.MULTILINE,
+)
 TITLE = re.compile(r'title="(?P<title>[^"]+)"')
 MARKER = "@@docpage block {} at $EPOCHREALTIME@@"
 END_OF_FILE = "DOCPAGE_END_OF_FILE"
@@ -52,7 +57,10 @@ def blocks(markdown: str) -> list[Block]:
         info = match.group("info").strip()
         language = info.split()[0] if info else ""
         title = TITLE.search(info)
-        found.append(Block(index, language, match.group("body"), title and title.group("title")))
+        body = (
+            textwrap.dedent(match.group("body")) if match.group("indent") else match.group("body")
+        )
+        found.append(Block(index, language, body, title and title.group("title")))
     return found
 
 
