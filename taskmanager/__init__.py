@@ -126,12 +126,13 @@ def _engine_options(uri: str) -> dict[str, Any]:
 
 def create_app(settings: Any = None, **overrides: Any) -> APIFlask:
     """Application factory: `flask --app taskmanager run` and gunicorn both come through here."""
-    from . import api, observability, proxying, security, web, workers
+    from . import api, database, observability, proxying, security, web, workers
     from .application import TaskManager
     from .config import load_settings
     from .models import db
 
     settings = settings or load_settings()
+    database.check_driver(settings.database_uri)
     app = TaskManager(
         __name__,
         title="TaskManager",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 
 if TYPE_CHECKING:
     from .services.legacy_upgrade import Schema
@@ -55,18 +57,102 @@ def migration_lock(connection: Connection) -> Iterator[None]:
         yield
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be used; the message says why in one line, and what fixes it."""
+
+
+# Server messages after which waiting is pointless: the server answered and said no.
+_POSTGRESQL_REFUSALS = (
+    (re.compile(r'database "(?P<name>[^"]+)" does not exist'), "missing"),
+    (
+        re.compile(r"password authentication failed|role .* does not exist|no pg_hba\.conf entry"),
+        "refused",
+    ),
+)
+_MYSQL_MISSING, _MYSQL_REFUSED = {1049}, {1044, 1045, 1698}
+
+
+def _where(url: URL) -> str:
+    return f"{url.host or 'localhost'}:{url.port or {'postgresql': 5432}.get(url.get_backend_name(), 3306)}"
+
+
+def connection_problem(error: DBAPIError, url: URL) -> str | None:
+    """Why connecting failed, in one line with the fix, when waiting will not help; None while
+    the server is only unreachable (not started yet, as in a container start-up)."""
+    backend = url.get_backend_name()
+    detail = str(error.orig).strip().splitlines()[-1] if error.orig is not None else str(error)
+    detail = re.sub(r".*FATAL:\s+", "", detail)
+    kind = None
+    if backend == "postgresql":
+        kind = next(
+            (k for pattern, k in _POSTGRESQL_REFUSALS if pattern.search(str(error.orig))), None
+        )
+    elif backend in ("mysql", "mariadb"):
+        code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+        kind = (
+            "missing" if code in _MYSQL_MISSING else "refused" if code in _MYSQL_REFUSED else None
+        )
+    elif backend == "sqlite":
+        folder = Path(url.database or "").parent
+        return (
+            f"cannot open the SQLite database {url.database} ({detail}): make sure the folder "
+            f"{folder} exists and this user may write to it, or fix SQLALCHEMY_DATABASE_URI"
+        )
+    if kind == "missing":
+        create = (
+            f"createdb -h {url.host or 'localhost'} -U {url.username or 'postgres'} {url.database}"
+            if backend == "postgresql"
+            else f"mariadb -h {url.host or 'localhost'} -u {url.username or 'root'} -p -e "
+            f"'CREATE DATABASE {url.database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'"
+        )
+        return (
+            f'the database "{url.database}" does not exist on {_where(url)}: create it '
+            f"({create}), or name another in SQLALCHEMY_DATABASE_URI (or DB_NAME)"
+        )
+    if kind == "refused":
+        return (
+            f'the database server at {_where(url)} refused user "{url.username}" ({detail}): fix '
+            "the user or password in SQLALCHEMY_DATABASE_URI (or DB_USER, DB_PASSWORD), or grant "
+            "that user access"
+        )
+    return None
+
+
 def wait_for_database(engine: Engine, timeout: float = 60.0) -> None:
-    """Containers start the server and its database together; give the database time."""
+    """Containers start the server and its database together: wait while the server is
+    unreachable; stop at once, with `DatabaseUnavailable`, when it answers no."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             return
-        except OperationalError:
+        except OperationalError as error:
+            problem = connection_problem(error, engine.url)
+            if problem is not None:
+                raise DatabaseUnavailable(problem) from error
             if time.monotonic() > deadline:
-                raise
+                detail = str(error.orig).strip().splitlines()[-1] if error.orig else str(error)
+                raise DatabaseUnavailable(
+                    f"no database server answered at {_where(engine.url)} within {timeout:g} s "
+                    f"({detail.strip()}): start it, or fix the address in "
+                    "SQLALCHEMY_DATABASE_URI (or DB_HOST, DB_PORT); TASKMAN_DB_WAIT_TIMEOUT sets "
+                    "how long to wait"
+                ) from error
             time.sleep(1.0)
+
+
+def check_driver(database_uri: str) -> None:
+    """The URL's database driver is installed, or `DatabaseUnavailable` says what to install."""
+    url = make_url(database_uri)
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as error:
+        raise DatabaseUnavailable(
+            f"no database driver for {url.drivername}:// is installed ({error}): use "
+            "postgresql://, mysql+pymysql:// or sqlite:/// (their drivers come with TaskManager), "
+            "or install that driver"
+        ) from error
 
 
 def _migration_engine(database_uri: str) -> Engine:

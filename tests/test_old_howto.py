@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from taskmanager.config import load_settings
 
-from .support import databases
+from .support import databases, needs
 from .support.servers import TASKMANAGER, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,18 +240,15 @@ def test_nginx_site_at_the_old_name_serves_at_the_root(tmp_path: Path) -> None:
     assert "X-Forwarded-Prefix" not in active
     assert '    # auth_basic "TaskManager";' in content
     assert "    # auth_basic_user_file /etc/nginx/.htpasswd;" in content
-    nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
+    nginx = needs.program("nginx", "apt-get install nginx (to check the site with nginx -t)")
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {site};\n}}\n"
     )
-    if nginx:
-        (tmp_path / "nginx.conf").write_text(
-            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-            f"http {{\n  access_log off;\n  include {site};\n}}\n"
-        )
-        checked = _run(
-            nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), cwd=tmp_path
-        )
-        assert checked.returncode == 0, checked.stderr
+    checked = _run(
+        nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 def _unit(path: Path) -> list[tuple[str, str, str]]:
@@ -298,26 +295,26 @@ def test_systemd_old_layout_runs_the_clone_with_its_venv(tmp_path: Path) -> None
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.read(systemd / "taskmanager.service")
     assert parser.has_section("Install")
-    if shutil.which("systemd-analyze"):
-        units = tmp_path / "units"
-        (units / "taskmanager.service.d").mkdir(parents=True)
-        shutil.copy2(systemd / "taskmanager.service", units)
-        shutil.copy2(systemd / "taskman.conf", units / "taskmanager.service.d")
-        verified = _run(
-            "systemd-analyze",
-            "verify",
-            str(units / "taskmanager.service"),
-            cwd=units,
-            env={"SYSTEMD_UNIT_PATH": f"{units}:"},
-        )
-        complaints = [
-            line
-            for line in (verified.stdout + verified.stderr).splitlines()
-            if line.strip() and "is not executable" not in line
-        ]
-        assert complaints == [], complaints
-        # The drop-in took effect: the missing command named is the clone's run script.
-        assert "/home/taskman/taskmanager/resources/systemd/taskmanager-run" in verified.stderr
+    needs.program("systemd-analyze", "install systemd (to verify the units)")
+    units = tmp_path / "units"
+    (units / "taskmanager.service.d").mkdir(parents=True)
+    shutil.copy2(systemd / "taskmanager.service", units)
+    shutil.copy2(systemd / "taskman.conf", units / "taskmanager.service.d")
+    verified = _run(
+        "systemd-analyze",
+        "verify",
+        str(units / "taskmanager.service"),
+        cwd=units,
+        env={"SYSTEMD_UNIT_PATH": f"{units}:"},
+    )
+    complaints = [
+        line
+        for line in (verified.stdout + verified.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
+    assert complaints == [], complaints
+    # The drop-in took effect: the missing command named is the clone's run script.
+    assert "/home/taskman/taskmanager/resources/systemd/taskmanager-run" in verified.stderr
 
 
 def test_make_up_and_down_manage_the_k3d_cluster_of_the_tiltfile(tmp_path: Path) -> None:
@@ -327,13 +324,12 @@ def test_make_up_and_down_manage_the_k3d_cluster_of_the_tiltfile(tmp_path: Path)
     assert "CLUSTER := taskmanager" in makefile
     assert "name: taskmanager\n" in (ROOT / "dev" / "k3d-config.yaml").read_text()
     assert "allow_k8s_contexts('k3d-taskmanager')" in (ROOT / "Tiltfile").read_text()
-    make = shutil.which("make")
-    if make:
-        missing = _run(make, "-C", str(ROOT), "up", "K3D=k3d-missing-for-the-test", cwd=tmp_path)
-        assert missing.returncode != 0
-        assert "k3d-missing-for-the-test is not installed" in missing.stderr
-        planned = _ok(_run(make, "-C", str(ROOT), "-n", "down", cwd=tmp_path))
-        assert "k3d cluster delete taskmanager" in planned
+    make = needs.program("make", "apt-get install make")
+    missing = _run(make, "-C", str(ROOT), "up", "K3D=k3d-missing-for-the-test", cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "k3d-missing-for-the-test is not installed" in missing.stderr
+    planned = _ok(_run(make, "-C", str(ROOT), "-n", "down", cwd=tmp_path))
+    assert "k3d cluster delete taskmanager" in planned
 
 
 def test_upgrading_guide_answers_every_old_command() -> None:

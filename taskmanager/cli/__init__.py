@@ -44,7 +44,28 @@ def _app(settings: Settings, *, migrate: bool) -> Any:
     return create_app(dataclasses.replace(settings, auto_migrate=migrate))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Database problems end a command with one line saying why and what fixes it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import OperationalError
+
+        from ..database import DatabaseUnavailable, connection_problem
+
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as exc:
+            raise click.ClickException(f"Database: {exc}") from exc
+        except OperationalError as exc:
+            problem = None
+            with contextlib.suppress(ConfigurationError):
+                problem = connection_problem(exc, make_url(load_settings().database_uri))
+            said = " ".join(line.strip() for line in str(exc.orig or exc).splitlines())
+            raise click.ClickException(f"Database: {problem or said}") from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="task-manager")
 def main() -> None:
     """TaskManager: keeps lists of human tasks and dispenses them to the people who do them."""
@@ -105,7 +126,6 @@ def db_downgrade(revision: str, force: bool) -> None:
 def db_wait(timeout: float | None) -> None:
     """Wait until the database accepts connections (container start-up)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.exc import OperationalError
 
     from .. import database
 
@@ -114,10 +134,6 @@ def db_wait(timeout: float | None) -> None:
     engine = create_engine(settings.database_uri)
     try:
         database.wait_for_database(engine, timeout=timeout)
-    except OperationalError as exc:
-        raise click.ClickException(
-            f"The database did not answer within {timeout:g} s: {exc.orig}"
-        ) from exc
     finally:
         engine.dispose()
     click.echo("Database is reachable")

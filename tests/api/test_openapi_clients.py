@@ -8,7 +8,6 @@ import base64
 import importlib
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from ..conftest import make_env
-from ..support import databases
+from ..support import databases, needs
 from ..support.servers import serve
 
 DOCS_API = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -139,8 +138,9 @@ def test_generated_python_client_drives_a_task_through_its_life(
 @pytest.fixture(scope="module")
 def openapi_typescript(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The packages docs/api.md installs, from the npm registry, in a folder of their own."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed (CI has them): no TypeScript types")
+    needs.program("node", "apt-get install nodejs npm (for the TypeScript types)")
+    needs.program("npm", "apt-get install npm (for the TypeScript types)")
+    needs.service("The npm registry", "https://registry.npmjs.org", 443, "a network to it")
     command = documented_command("npm")
     assert command[:3] == ["npm", "install", "--save-dev"]
     folder = tmp_path_factory.mktemp("openapi-typescript")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from taskmanager.database import current_revision
 from taskmanager.services import legacy_upgrade
 
-from ..support import databases, docpages, legacy_dumps
+from ..support import databases, docpages, legacy_dumps, needs
 from ..support.servers import free_port
 from ..test_upgrade_in_place import REAL_ENV, snapshot
 from .test_walkthrough import DOCS, block_output, reader_environment, run_page
@@ -107,12 +107,15 @@ def client_tools_env(database_url: str, home: Path) -> dict[str, str]:
     """Where pg_dump and mariadb-dump find the server, as on the reader's machine."""
     url = make_url(database_url)
     if backend() == "postgresql":
+        needs.program("pg_dump", "apt-get install postgresql-client")
+        needs.program("pg_restore", "apt-get install postgresql-client")
         return {
             "PGHOST": str(url.host),
             "PGPORT": str(url.port or 5432),
             "PGUSER": str(url.username),
         }
     if backend() == "mariadb":
+        needs.program("mariadb-dump", "apt-get install mariadb-client")
         (home / ".my.cnf").write_text(
             f"[client]\nhost={url.host}\nport={url.port or 3306}\nuser={url.username}\n"
         )

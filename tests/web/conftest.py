@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from ..conftest import make_env
+from ..support import needs
 from ..support.databases import backend_name
 from ..support.servers import ServerProcess, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # One folder per database backend: CI runs the three suites side by side.
 SCREENSHOTS = (
@@ -102,14 +102,13 @@ def live_server(
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    chromium = needs.chromium()
     # Each run's screenshots replace the previous run's.
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 

@@ -14,6 +14,7 @@ from redis import Redis
 from taskmanager.services import callbacks
 
 from ..conftest import make_env
+from ..support import needs
 from ..support.callbacks import count, make_tasks, quick, quick_env, worker_process
 from ..support.receiver import Receiver, wait_until
 
@@ -22,6 +23,7 @@ CONCURRENCY = 8
 
 @pytest.fixture
 def celery_queue(settings) -> Iterator[str]:
+    needs.rabbitmq(settings.celery_broker)
     name = f"tm_test_{uuid.uuid4().hex[:12]}"
     yield name
     with Connection(settings.celery_broker, connect_timeout=5) as connection:
@@ -30,6 +32,7 @@ def celery_queue(settings) -> Iterator[str]:
 
 @pytest.fixture
 def redis_queue(settings) -> Iterator[str]:
+    needs.redis(settings.redis_queue_url)
     name = f"tm_test_{uuid.uuid4().hex[:12]}"
     yield name
     with Redis.from_url(settings.redis_queue_url) as connection:
