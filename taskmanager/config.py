@@ -197,7 +197,7 @@ Switch = Annotated[bool, BeforeValidator(_lenient_bool)]
 # A switch that refuses what is neither true nor false (the behaviours changed since 6.6.0).
 StrictSwitch = bool
 Seconds = Annotated[float, Field(gt=0)]
-# The strings pydantic's messages name a variable by, turned into ours (see _message).
+# pydantic's errors by type, as sentences that name the variable and say why (see _message).
 _MESSAGES = {
     "int_parsing": "{name} must be a whole number, got {input!r}",
     "int_from_float": "{name} must be a whole number, got {input!r}",
@@ -405,7 +405,7 @@ class Settings(BaseSettings):
     scan_check: Annotated[Literal["strict", "warn", "off"], BeforeValidator(_lower)] = _env(
         "TASKMAN_SCAN_CHECK", "strict"
     )
-    done_releases_lock: bool = _env("TASKMAN_DONE_RELEASES_LOCK", True)
+    done_releases_lock: StrictSwitch = _env("TASKMAN_DONE_RELEASES_LOCK", True)
     email_check: Annotated[Literal["strict", "loose"], BeforeValidator(_lower)] = _env(
         "TASKMAN_EMAIL_CHECK", "strict"
     )
