@@ -9,7 +9,6 @@ Uses a fresh database (SQLite, or TASKMAN_TEST_DATABASE_URL's server) and a rece
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -72,7 +71,7 @@ def main() -> None:
                     started = time.perf_counter()
                     workers.start(
                         app,
-                        dataclasses.replace(settings, callback_concurrency=args.concurrency),
+                        settings.model_copy(update={"callback_concurrency": args.concurrency}),
                     )
                     delivered = select(func.count()).where(CallbackDelivery.status == "delivered")
 

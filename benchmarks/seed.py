@@ -11,7 +11,6 @@ BENCH_HOST, then adds tasks until the database holds --tasks tasks, assigned to 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 
@@ -73,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    app = create_app(dataclasses.replace(settings, auto_migrate=True))
+    app = create_app(settings.model_copy(update={"auto_migrate": True}))
     with app.app_context():
         group = _accounts(args.users)
         template = db.session.scalars(select(TaskTemplate).where(TaskTemplate.label == "bench"))

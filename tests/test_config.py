@@ -1,12 +1,15 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from taskmanager.config import (
     ConfigurationError,
     compose_database_uri,
+    environment_variables,
     load_settings,
     normalise_database_uri,
+    parse_callback_hosts,
     parse_value,
 )
 
@@ -224,3 +227,131 @@ def test_an_old_dotenv_with_spaces_around_equals_reaches_the_database(tmp_path: 
             engine.dispose()
     finally:
         databases.drop_database(url)
+
+
+def _below(info: Any) -> tuple[str, str] | None:
+    """A value just under a declared bound, and the words the refusal uses."""
+    for bound in info.metadata:
+        if getattr(bound, "ge", None) is not None:
+            return str(bound.ge - 1), f"at least {bound.ge:g}"
+        if getattr(bound, "gt", None) is not None:
+            return str(bound.gt), f"more than {bound.gt:g}"
+    return None
+
+
+BOUNDED = {
+    name: below
+    for name, info in environment_variables().items()
+    if (below := _below(info)) is not None
+}
+
+
+def test_the_bounds_are_declared() -> None:
+    assert {
+        "TASKMAN_CALLBACK_MAX_ATTEMPTS",
+        "TASKMAN_CALLBACK_TIMEOUT",
+        "TASKMAN_CALLBACK_BACKOFF",
+        "TASKMAN_PROXY_COUNT",
+        "TASKMAN_REGISTRATION_WEIGHT",
+        "TASKMAN_MAX_REQUEST_BYTES",
+        "SECURITY_PASSWORD_LENGTH_MIN",
+        "TASKMAN_LOGIN_WINDOW_SECONDS",
+    } <= set(BOUNDED)
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED))
+def test_a_value_out_of_bounds_is_refused_naming_the_variable(tmp_path: Path, name: str) -> None:
+    value, words = BOUNDED[name]
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be {words}, got {value}$"):
+        load_settings({"TASKMAN_INSTANCE_PATH": str(tmp_path), name: value})
+
+
+def test_each_variable_reaches_its_attribute_under_its_own_name_only(tmp_path: Path) -> None:
+    base = {"TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    settings = load_settings(
+        {
+            **base,
+            "TASKMAN_CALLBACK_RETENTION_DAYS": "0",
+            "TASKMAN_REGISTRATION_ROLES": " user, ,reviewer ",
+            "TASKMAN_URL_PREFIX": "taskmanager/",
+            "TASKMAN_LOG_LEVEL": "debug",
+            "TASKMAN_CALLBACK_ALLOWED_HOSTS": "*.example.org, 10.0.5.0/24",
+            "SECURITY_PASSWORD_LENGTH_MIN": "1",
+            "callback_retention_days": "7",
+            "port": "1",
+        }
+    )
+    assert settings.callback_retention_days == 0
+    assert settings.registration_roles == ("user", "reviewer")
+    assert settings.url_prefix == "/taskmanager"
+    assert settings.log_level == "DEBUG"
+    assert settings.callback_allowed_hosts == parse_callback_hosts("*.example.org,10.0.5.0/24")
+    assert settings.password_length_min == 1
+    assert settings.port == 5000
+
+
+def test_an_empty_variable_counts_as_unset(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TASKMAN_INSTANCE_PATH": str(tmp_path),
+            "TASKMANAGER_PORT": "",
+            "TASKMAN_CALLBACK_TIMEOUT": "",
+            "TASKMAN_SCAN_CHECK": "",
+            "TASKMAN_CALLBACK_SECRET": "",
+            "TASKMAN_METRICS": "",
+        }
+    )
+    assert (settings.port, settings.callback_timeout, settings.scan_check) == (5000, 10.0, "strict")
+    assert settings.callback_secret is None and settings.metrics_enabled is True
+
+
+def test_switches_read_as_the_old_server_read_them(tmp_path: Path) -> None:
+    base = {"TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    for word in ("1", "yes", "ON", "True"):
+        assert load_settings({**base, "TASKMAN_COOKIE_SECURE": word}).cookie_secure is True
+    assert load_settings({**base, "TASKMAN_METRICS": "nope"}).metrics_enabled is False
+
+
+def test_several_bad_values_are_named_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(
+            {
+                "TASKMAN_INSTANCE_PATH": str(tmp_path),
+                "TASKMAN_LOG_FORMAT": "xml",
+                "GUNICORN_WORKERS": "many",
+            }
+        )
+    assert str(raised.value) == (
+        "GUNICORN_WORKERS must be a whole number, got 'many'; "
+        "TASKMAN_LOG_FORMAT must be one of text or json, got 'xml'"
+    )
+
+
+def test_db_driver_refusal_names_the_choices() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        compose_database_uri({"DB_HOST": "x", "DB_DRIVER": "Oracle"})
+    assert str(raised.value) == (
+        "DB_DRIVER must be one of postgresql, postgres, mysql, mariadb or sqlite, got 'oracle'"
+    )
+    assert compose_database_uri({"DB_NAME": "tm.db", "DB_DRIVER": "SQLite"}) == "sqlite:///tm.db"
+
+
+def test_a_copy_with_changes_keeps_the_rest(tmp_path: Path) -> None:
+    settings = load_settings({"TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    changed = settings.model_copy(update={"auto_migrate": False})
+    assert changed.auto_migrate is False and settings.auto_migrate is True
+    assert changed.secret_key == settings.secret_key
+
+
+def test_a_given_mapping_is_the_only_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SQLALCHEMY_DATABASE_URI", "DB_HOST", "DB_NAME", "TASKMAN_INSTANCE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TASKMAN_LOG_LEVEL", "DEBUG")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TASKMAN_PROJECT_NAME=FromFile\n")
+    settings = load_settings({"TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    assert (settings.log_level, settings.project_name) == ("INFO", "DefaultProject")
+    assert load_settings().log_level == "DEBUG"
+    assert load_settings().project_name == "FromFile"

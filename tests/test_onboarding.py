@@ -1,4 +1,3 @@
-import dataclasses
 import logging
 
 from sqlalchemy import select
@@ -34,15 +33,15 @@ def test_admin_account_and_force_update(session, settings) -> None:
     cache = CredentialCache("k", 0)
     assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is not None
 
-    changed = dataclasses.replace(
-        settings, admin_password="changed", admin_email="boss@example.org"
+    changed = settings.model_copy(
+        update={"admin_password": "changed", "admin_email": "boss@example.org"}
     )
     onboarding.run(session, changed)  # without force update nothing changes
     assert authenticate_basic(session, identity="admin", password="admin", cache=cache) is not None
 
     admin.active = False
     session.commit()
-    onboarding.run(session, dataclasses.replace(changed, admin_force_update=True))
+    onboarding.run(session, changed.model_copy(update={"admin_force_update": True}))
     admin = session.scalars(select(User).where(User.username == "admin")).one()
     assert admin.active and admin.email == "boss@example.org"
     assert (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import threading
@@ -39,7 +38,7 @@ def variant(settings: Any) -> Iterator[Any]:
     apps: list[Any] = []
 
     def build(**changes: Any) -> Any:
-        application = create_app(dataclasses.replace(settings, auto_migrate=False, **changes))
+        application = create_app(settings.model_copy(update={"auto_migrate": False, **changes}))
         apps.append(application)
         return application
 

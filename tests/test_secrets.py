@@ -1,6 +1,5 @@
 """Secrets never reach logs or error bodies: passwords tried, database URLs, server errors."""
 
-import dataclasses
 import logging
 
 import pytest
@@ -25,7 +24,7 @@ def test_failed_login_does_not_echo_the_password(client, caplog) -> None:
 def test_bad_database_url_does_not_echo_its_password(tmp_path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     url = f"postgresql://someone:{SECRET}@127.0.0.1:1/nowhere"
-    settings = dataclasses.replace(load_settings(make_env(url, tmp_path)), db_wait_timeout=0.0)
+    settings = load_settings(make_env(url, tmp_path)).model_copy(update={"db_wait_timeout": 0.0})
     with pytest.raises(Exception) as failure:
         create_app(settings)
     assert SECRET not in str(failure.value)
@@ -33,7 +32,7 @@ def test_bad_database_url_does_not_echo_its_password(tmp_path, caplog) -> None:
 
 
 def test_server_error_body_has_no_details(settings, caplog) -> None:
-    application = create_app(dataclasses.replace(settings, auto_migrate=False))
+    application = create_app(settings.model_copy(update={"auto_migrate": False}))
 
     @application.get("/boom")
     def boom() -> str:

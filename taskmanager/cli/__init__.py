@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -41,7 +40,7 @@ def _startup_errors() -> Iterator[None]:
 def _app(settings: Settings, *, migrate: bool) -> Any:
     from .. import create_app
 
-    return create_app(dataclasses.replace(settings, auto_migrate=migrate))
+    return create_app(settings.model_copy(update={"auto_migrate": migrate}))
 
 
 class _Commands(click.Group):
@@ -209,9 +208,10 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
     settings = _settings()
     if settings.metrics_enabled:
         # Before the app (and prometheus-client) is imported: every worker writes its counts there.
-        settings = dataclasses.replace(
-            settings,
-            prometheus_multiproc_dir=prepare_metrics_dir(settings.prometheus_multiproc_dir),
+        settings = settings.model_copy(
+            update={
+                "prometheus_multiproc_dir": prepare_metrics_dir(settings.prometheus_multiproc_dir)
+            }
         )
     from .. import create_app, prepare_database
     from .. import workers as callback_workers
@@ -219,9 +219,9 @@ def serve(host: str, port: int | None, workers: int | None) -> None:
     if settings.auto_migrate:
         # Migrate once in the master, so workers never race each other to do it.
         with _startup_errors():
-            prepare_database(create_app(dataclasses.replace(settings, auto_migrate=False)))
+            prepare_database(create_app(settings.model_copy(update={"auto_migrate": False})))
     options = gunicorn_options(settings, host=host, port=port, workers=workers)
-    worker_settings = dataclasses.replace(settings, auto_migrate=False)
+    worker_settings = settings.model_copy(update={"auto_migrate": False})
 
     def worker_app() -> Any:
         # Runs in each gunicorn worker after the fork: its callback thread belongs to it.

@@ -7,7 +7,6 @@ calls the services (the same rules the server applies); the HTTP backend calls t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -254,7 +253,7 @@ class DatabaseBackend:
                 exit_code=EXIT_USAGE,
             )
         # Migrate and onboard first, as a server start does, so the schema is the expected one.
-        self._app = create_app(dataclasses.replace(settings, auto_migrate=True))
+        self._app = create_app(settings.model_copy(update={"auto_migrate": True}))
         self._context = self._app.app_context()
         self._context.push()
         self.description = f"the {settings.database_backend} database"

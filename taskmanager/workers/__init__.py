@@ -127,11 +127,9 @@ def run_worker(app: Flask, *, concurrency: int | None = None) -> None:
     concurrency = concurrency or settings.callback_concurrency
 
     if settings.callback_method == "local":
-        import dataclasses
-
         local = LocalDispatcher(
             session_factory=session_factory,
-            settings=dataclasses.replace(settings, callback_concurrency=concurrency),
+            settings=settings.model_copy(update={"callback_concurrency": concurrency}),
         )
         _run_until_signalled(local)
         return

@@ -1,4 +1,3 @@
-import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -91,7 +90,7 @@ def test_unknown_or_invisible_task_and_unknown_user(client, task_id) -> None:
 
 def test_leases_lapse(app, task_id) -> None:
     settings = app.extensions["taskman_settings"]
-    app.extensions["taskman_settings"] = dataclasses.replace(settings, lock_timeout=30.0)
+    app.extensions["taskman_settings"] = settings.model_copy(update={"lock_timeout": 30.0})
     try:
         client = app.test_client()
         url = f"/api/v1/tasks/{task_id}/lock"

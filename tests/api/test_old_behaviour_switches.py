@@ -4,7 +4,6 @@ names (TASKMAN_SCAN_CHECK), done and the lock (TASKMAN_DONE_RELEASES_LOCK), e-ma
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +26,7 @@ MISMATCHED = {"scan_sources": {"T1": "http://x/t1", "X": "http://x/x"}}
 @contextmanager
 def switched(app: Any, **changes: Any) -> Iterator[None]:
     settings = app.extensions["taskman_settings"]
-    app.extensions["taskman_settings"] = dataclasses.replace(settings, **changes)
+    app.extensions["taskman_settings"] = settings.model_copy(update=changes)
     try:
         yield
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ def repo_settings(settings: Any, tmp_path: Path, repo: Path, **changes: Any) -> 
         "project_branch": "study",
         **changes,
     }
-    return dataclasses.replace(settings, **values)
+    return settings.model_copy(update=values)
 
 
 def template(session: Any, label: str) -> TaskTemplate | None:
@@ -79,10 +78,10 @@ def test_relative_path_and_branch_select_the_config(
     project_config.load_from_repository(session, own)
     assert template(session, "landmarks") is not None
 
-    escaping = dataclasses.replace(own, project_relative_path="../..")
+    escaping = own.model_copy(update={"project_relative_path": "../.."})
     with pytest.raises(project_repo.ProjectRepoError, match="leaves the repository"):
         project_config.load_from_repository(session, escaping)
-    missing = dataclasses.replace(own, project_relative_path="studies")
+    missing = own.model_copy(update={"project_relative_path": "studies"})
     with pytest.raises(project_repo.ProjectRepoError, match="no config file"):
         project_config.load_from_repository(session, missing)
 
@@ -90,7 +89,7 @@ def test_relative_path_and_branch_select_the_config(
 def test_unreachable_repository(session: Any, settings: Any, tmp_path: Path) -> None:
     repo = make_project_repo(tmp_path / "repo")
     own = repo_settings(settings, tmp_path, repo)
-    gone = dataclasses.replace(own, project_repo=str(tmp_path / "nowhere"))
+    gone = own.model_copy(update={"project_repo": str(tmp_path / "nowhere")})
     with pytest.raises(project_repo.ProjectRepoError, match="git clone failed"):
         project_config.load_from_repository(session, gone)
     assert not project_repo.checkout_path(own).exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 from pathlib import Path
@@ -33,7 +32,7 @@ def quick(settings: Settings, **changes: Any) -> Settings:
         "callback_concurrency": 4,
     }
     values.update(changes)
-    return dataclasses.replace(settings, **values)
+    return settings.model_copy(update=values)
 
 
 def quick_env(**extra: str) -> dict[str, str]:

@@ -1,11 +1,8 @@
-"""The environment variables the server reads, found in taskmanager/config.py itself."""
+"""The environment variables the server reads, as declared on taskmanager.config's models."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-from taskmanager import config
+from taskmanager.config import environment_variables
 
 # Handed to Flask-Mail through the MAIL_ prefix rather than read one by one.
 MAIL_SETTINGS = frozenset(
@@ -21,32 +18,6 @@ MAIL_SETTINGS = frozenset(
 )
 
 
-def _variable_read(call: ast.Call) -> str | None:
-    """NAME in `env.get("NAME", ...)`, or in a helper given `env` (`seconds(env, "NAME", ...)`)."""
-    func, args = call.func, call.args
-    if (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and (func.value.id, func.attr) == ("env", "get")
-    ):
-        name = args[0] if args else None
-    else:
-        positions = [
-            i for i, arg in enumerate(args) if isinstance(arg, ast.Name) and arg.id == "env"
-        ]
-        name = args[positions[0] + 1] if positions and positions[0] + 1 < len(args) else None
-    if isinstance(name, ast.Constant) and isinstance(name.value, str):
-        return name.value
-    return None
-
-
 def known_variables() -> set[str]:
-    """Every variable name config.py reads, OTHER_KNOWN and the mail settings."""
-    tree = ast.parse(Path(config.__file__).read_text())
-    names = set(config.OTHER_KNOWN) | MAIL_SETTINGS
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = _variable_read(node)
-            if name is not None:
-                names.add(name)
-    return names
+    """Every variable the settings declare, and the mail settings."""
+    return set(environment_variables()) | MAIL_SETTINGS
