@@ -119,3 +119,22 @@ def test_unsigned_without_a_secret(session, settings) -> None:
     (request,) = receiver.requests
     assert "x-taskmanager-signature" not in request.headers
     assert request.headers["idempotency-key"]
+
+
+def test_a_delivery_that_gives_up_is_logged_with_its_task_and_url(
+    session, settings, caplog
+) -> None:
+    policy = quick(settings, callback_max_attempts=2)
+    url = f"http://127.0.0.1:{refused_port()}"
+    (task,) = make_tasks(session, 1, url)
+    with caplog.at_level("INFO", logger="taskmanager"):
+        for _ in range(2):
+            set_row(session, outbox.list_deliveries(session)[0][0].id, next_attempt_at=utcnow())
+            (delivery_id,) = outbox.claim_due(session, settings=policy, limit=5)
+            delivery.send(session, delivery_id=delivery_id, settings=policy)
+    gave_up = [r for r in caplog.records if "failed for good" in r.getMessage()]
+    (record,) = gave_up
+    assert record.levelname == "WARNING"
+    assert f"task {task.id}" in record.getMessage()
+    assert f"{url}/done/0" in record.getMessage()
+    assert "after 2 attempts" in record.getMessage()

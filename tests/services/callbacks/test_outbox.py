@@ -212,3 +212,19 @@ def test_old_delivered_rows_are_purged_in_batches_and_failed_ones_kept(session) 
     left = {d.id: d.status for d in outbox.list_deliveries(session)[0]}
     assert left == {recent: "delivered", old_failed: "failed", pending: "pending"}
     assert outbox.purge_delivered(session, older_than=timedelta(days=30)) == 0
+
+
+def test_a_delivery_given_up_when_taken_back_is_logged(session, settings, caplog) -> None:
+    policy = quick(settings, callback_max_attempts=1)
+    group = TaskGroup(label="g")
+    session.add(group)
+    session.flush()
+    outbox.enqueue_for_taskgroup(session, taskgroup=group, rendered_url="http://127.0.0.1:9/g")
+    session.commit()
+    (delivery_id,) = outbox.claim_due(session, settings=policy, limit=5)
+    set_row(session, delivery_id, claimed_until=utcnow() - timedelta(seconds=1))
+    with caplog.at_level("WARNING", logger="taskmanager"):
+        assert outbox.reap_expired(session, settings=policy) == 1
+    (record,) = [r for r in caplog.records if "failed for good" in r.getMessage()]
+    assert f"task group {group.id}" in record.getMessage()
+    assert "http://127.0.0.1:9/g" in record.getMessage()
