@@ -35,9 +35,6 @@ class DestinationRefused(Exception):
     """The callback's host, or an address it resolves to, is not an allowed destination."""
 
 
-# --- the rules --------------------------------------------------------------------------------
-
-
 def allows_name(hosts: CallbackHosts, host: str) -> bool:
     """The host is allowed by name, wherever it resolves to."""
     name = host.lower().rstrip(".")
