@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from taskmanager import create_app, workers
 from taskmanager.config import load_settings
 from taskmanager.models import CallbackDelivery, db
-from taskmanager.services import callbacks
+from taskmanager.services.callbacks import outbox as callbacks
 from tests.support import databases
 from tests.support.receiver import Receiver, wait_until
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from taskmanager import create_app
 from taskmanager.config import load_settings
 from taskmanager.models import CallbackDelivery, Meta, Role, Task, TaskTemplate, User, db
-from taskmanager.services import callbacks, locks, taskgroups
+from taskmanager.services import locks, taskgroups
 from taskmanager.services import tasks as task_service
+from taskmanager.services.callbacks import outbox as callbacks
 from tests.support.task_factories import (
     PASSWORD,
     make_group,

@@ -8,7 +8,7 @@ from flask import current_app, url_for
 from pydantic import BaseModel, Field
 
 from ..models import CallbackDelivery, db
-from ..services import callbacks as callback_service
+from ..services.callbacks import outbox as callback_service
 from ..services.listing import MAX_LIMIT
 from ..services.references import MAX_ID
 from . import v1

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import CallbackDelivery, Task
-from . import callbacks
+from .callbacks import outbox as callbacks
 
 
 def count_tasks_by_status(session: Session) -> dict[str, int]:

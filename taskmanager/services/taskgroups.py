@@ -30,8 +30,6 @@ from ..config import CallbackHosts
 from ..models import Tag, Task, TaskGroup, User, task_tags, utcnow
 from . import (
     assignment,
-    callback_destinations,
-    callbacks,
     groups,
     history,
     permissions,
@@ -39,6 +37,8 @@ from . import (
     rendering,
     tasks,
 )
+from .callbacks import destinations as callback_destinations
+from .callbacks import outbox as callbacks
 from .errors import InvalidInput, NotFound
 from .typed_rows import as_tuples
 

@@ -43,8 +43,6 @@ from ..models import (
 from . import (
     assignment,
     bulk,
-    callback_destinations,
-    callbacks,
     history,
     permissions,
     references,
@@ -58,6 +56,8 @@ from . import (
 from . import (
     templates as template_service,
 )
+from .callbacks import destinations as callback_destinations
+from .callbacks import outbox as callbacks
 from .errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 # Most tasks one request may create, and most rows one list page may hold (also its default:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import render_template, request
 
 from ..models import db
-from ..services import browse, callbacks, rendering, taskgroups
+from ..services import browse, rendering, taskgroups
 from ..services import dashboard as aggregates
+from ..services.callbacks import outbox as callbacks
 from .blueprint import bp, me, permission_required
 from .dashboard import ordered_statuses
 from .lists import Pager, Sorter

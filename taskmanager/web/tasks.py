@@ -8,9 +8,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
-from ..services import browse, callbacks, locks, references, rendering, task_lists
+from ..services import browse, locks, references, rendering, task_lists
 from ..services import tasks as task_service
 from ..services import users as user_service
+from ..services.callbacks import outbox as callbacks
 from .blueprint import bp, can, me, permission_required
 from .dashboard import KNOWN_STATUSES, ordered_statuses
 from .forms import LockForm, TaskForm, attempt, attempt_action

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ..config import Settings
-from ..services import callbacks
+from ..services.callbacks import outbox
 from .dispatcher import Dispatcher, LocalDispatcher, Publisher, QueueDispatcher, SessionFactory
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def start(app: Flask, settings: Settings | None = None) -> Dispatcher:
         with app.app_context():
             engine = db.engine
         dispatcher = make_dispatcher(settings, session_factory_for(engine))
-        callbacks.add_commit_listener(dispatcher.wake)
+        outbox.add_commit_listener(dispatcher.wake)
         dispatcher.start()
         state.dispatcher = dispatcher
         log.info("callback delivery (%s) running in this process", settings.callback_method)
@@ -110,7 +110,7 @@ def stop(app: Flask, timeout: float = 10.0) -> None:
     with state.lock:
         dispatcher, state.dispatcher = state.dispatcher, None
     if dispatcher is not None:
-        callbacks.remove_commit_listener(dispatcher.wake)
+        outbox.remove_commit_listener(dispatcher.wake)
         dispatcher.stop(timeout)
 
 

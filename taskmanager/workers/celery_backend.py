@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from celery import Celery
 
 from ..config import Settings
-from ..services import callbacks
+from . import delivery
 from .dispatcher import SessionFactory
 
 TASK_NAME = "taskmanager.deliver_callback"
@@ -50,7 +50,7 @@ def register_task(app: Celery, settings: Settings, session_factory: SessionFacto
     @app.task(name=TASK_NAME, shared=False)
     def deliver_callback(delivery_id: int) -> str:
         with session_factory() as session:
-            return callbacks.deliver(session, delivery_id=int(delivery_id), settings=settings)
+            return delivery.deliver(session, delivery_id=int(delivery_id), settings=settings)
 
 
 class CeleryPublisher:

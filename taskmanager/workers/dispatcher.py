@@ -13,7 +13,8 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..services import callbacks
+from ..services.callbacks import outbox
+from . import delivery
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,14 @@ class Dispatcher:
         interval = self.settings.callback_poll_interval
         if time.monotonic() - self._last_reap >= interval:
             self._last_reap = time.monotonic()
-            reaped = callbacks.reap_expired(session, settings=self.settings)
+            reaped = outbox.reap_expired(session, settings=self.settings)
             if reaped:
                 log.warning("took back %d callback deliveries whose worker stopped", reaped)
         days = self.settings.callback_retention_days
         due = self._last_purge is None or time.monotonic() - self._last_purge >= PURGE_INTERVAL
         if days and due:
             self._last_purge = time.monotonic()
-            purged = callbacks.purge_delivered(session, older_than=timedelta(days=days))
+            purged = outbox.purge_delivered(session, older_than=timedelta(days=days))
             if purged:
                 log.info("deleted %d callback deliveries delivered over %d days ago", purged, days)
 
@@ -121,7 +122,7 @@ class LocalDispatcher(Dispatcher):
             self.reap_now_and_then(session)
             if free <= 0:
                 return 0  # a finishing send wakes us
-            claimed = callbacks.claim_due(session, settings=self.settings, limit=free)
+            claimed = outbox.claim_due(session, settings=self.settings, limit=free)
         for delivery_id in claimed:
             with self._count_lock:
                 self._in_flight += 1
@@ -139,7 +140,7 @@ class LocalDispatcher(Dispatcher):
 
     def _send(self, delivery_id: int) -> str:
         with self.session_factory() as session:
-            return callbacks.send(session, delivery_id=delivery_id, settings=self.settings)
+            return delivery.send(session, delivery_id=delivery_id, settings=self.settings)
 
     def _sent(self, future: Future[str]) -> None:
         with self._count_lock:
@@ -184,13 +185,13 @@ class QueueDispatcher(Dispatcher):
         with self.session_factory() as session:
             if self.poll_interval is not None:
                 self.reap_now_and_then(session)
-            ids = callbacks.mark_published(session, limit=PUBLISH_BATCH)
+            ids = outbox.mark_published(session, limit=PUBLISH_BATCH)
             if not ids:
                 return 0
             try:
                 self.publisher.publish(ids)
             except Exception:
-                callbacks.unmark_published(session, delivery_ids=ids)
+                outbox.unmark_published(session, delivery_ids=ids)
                 raise
         return len(ids)
 

@@ -12,7 +12,8 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from ..config import Settings
-from ..services import callbacks
+from ..services.callbacks import policy
+from . import delivery
 from .dispatcher import SessionFactory
 
 JOB = "taskmanager.workers.rq_backend.deliver_job"
@@ -25,7 +26,7 @@ def deliver_job(delivery_id: int) -> str:
     settings: Settings = _worker_context["settings"]  # type: ignore[assignment]
     session_factory: SessionFactory = _worker_context["session_factory"]  # type: ignore[assignment]
     with session_factory() as session:
-        return callbacks.deliver(session, delivery_id=int(delivery_id), settings=settings)
+        return delivery.deliver(session, delivery_id=int(delivery_id), settings=settings)
 
 
 def _queue(settings: Settings, connection: Redis) -> Queue:
@@ -39,7 +40,7 @@ class RQPublisher:
         self.queue = _queue(settings, self.connection)
 
     def publish(self, delivery_ids: Sequence[int]) -> None:
-        timeout = int(callbacks.lease(self.settings).total_seconds()) + 1
+        timeout = int(policy.lease(self.settings).total_seconds()) + 1
         self.queue.enqueue_many(
             [
                 Queue.prepare_data(JOB, args=(delivery_id,), timeout=timeout, result_ttl=0)

@@ -22,9 +22,10 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from taskmanager.models import User
-from taskmanager.services import callbacks, groups, locks, meta, roles, tags, taskgroups, templates
+from taskmanager.services import groups, locks, meta, roles, tags, taskgroups, templates
 from taskmanager.services import tasks as task_service
 from taskmanager.services import users as user_service
+from taskmanager.services.callbacks import outbox as callbacks
 
 from ..support.accounts import headers, in_app, make_user
 from ..support.task_factories import make_task, make_template

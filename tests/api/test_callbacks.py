@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 
 from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, db
-from taskmanager.services import callbacks, users
+from taskmanager.services import users
+from taskmanager.services.callbacks import outbox
+from taskmanager.workers.delivery import send
 
 from ..conftest import basic_auth
 from ..support.callbacks import make_tasks, quick
@@ -199,8 +201,8 @@ def _finish(client, headers, task_uri: str, app: Any, settings: Any) -> dict[str
     """Mark the task done, deliver its callback once; the delivery row as the API shows it."""
     assert client.put(task_uri, json={"status": "done"}, headers=headers).status_code == 200
     with app.app_context():
-        (delivery_id,) = callbacks.claim_due(db.session, settings=settings, limit=5)
-        callbacks.send(db.session, delivery_id=delivery_id, settings=settings)
+        (delivery_id,) = outbox.claim_due(db.session, settings=settings, limit=5)
+        send(db.session, delivery_id=delivery_id, settings=settings)
     return client.get(f"/api/v1/callbacks/{delivery_id}", headers=headers).get_json()
 
 

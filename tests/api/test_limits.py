@@ -8,8 +8,9 @@ import pytest
 
 from taskmanager import _flask_config
 from taskmanager.config import ConfigurationError, load_settings
-from taskmanager.services import callbacks, groups, tags, taskgroups, validation
+from taskmanager.services import groups, tags, taskgroups, validation
 from taskmanager.services import tasks as task_service
+from taskmanager.services.callbacks import outbox as callbacks
 from taskmanager.services.listing import MAX_LIMIT
 
 from ..conftest import make_env

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from taskmanager.config import Settings
-from taskmanager.models import CallbackDelivery, Task, TaskTemplate
-from taskmanager.services import callbacks
+from taskmanager.models import CallbackDelivery, Task, TaskTemplate, utcnow
+from taskmanager.services.callbacks import outbox
+from taskmanager.workers import delivery
 
 from .receiver import Received
 from .servers import TASKMANAGER, ChildProcess
@@ -75,7 +77,7 @@ def make_tasks(session: Session, count: int, url: str, *, commit_each: bool = Tr
         )
         session.add(task)
         session.flush()
-        callbacks.enqueue_for_task(session, task=task, rendered_url=task.raw_callback_url)
+        outbox.enqueue_for_task(session, task=task, rendered_url=task.raw_callback_url)
         if commit_each:
             session.commit()
         tasks.append(task)
@@ -91,6 +93,23 @@ def count(session: Session, status: str | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
+def fresh_row(session: Session, delivery_id: int) -> CallbackDelivery:
+    """The delivery row as stored now (other sessions and threads write it)."""
+    session.rollback()
+    return session.get(CallbackDelivery, delivery_id, populate_existing=True)  # type: ignore[return-value]
+
+
+def set_row(session: Session, delivery_id: int, **values: Any) -> None:
+    session.execute(
+        update(CallbackDelivery).where(CallbackDelivery.id == delivery_id).values(**values)
+    )
+    session.commit()
+
+
+def age_row(session: Session, delivery_id: int, status: str, days: float) -> None:
+    set_row(session, delivery_id, status=status, delivered_at=utcnow() - timedelta(days=days))
+
+
 def worker_process(env: dict[str, str], cwd: Path, name: str) -> ChildProcess:
     """`taskmanager worker` as a child process."""
     return ChildProcess([TASKMANAGER, "worker"], env=env, cwd=cwd, log_name=name)
@@ -98,7 +117,7 @@ def worker_process(env: dict[str, str], cwd: Path, name: str) -> ChildProcess:
 
 def assert_signed(request: Received) -> None:
     """The request carries a valid signature made with the test secret."""
-    assert callbacks.verify_signature(
+    assert delivery.verify_signature(
         SECRET,
         timestamp=request.headers["x-taskmanager-timestamp"],
         body=request.body,

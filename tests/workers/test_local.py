@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from taskmanager import workers
 from taskmanager.models import CallbackDelivery, db, utcnow
-from taskmanager.services import callbacks
+from taskmanager.services.callbacks import outbox
 from taskmanager.workers.dispatcher import LocalDispatcher
 
 from ..conftest import make_env
@@ -35,7 +35,7 @@ def test_200_done_tasks_give_200_signed_deliveries(session, settings, start_work
         assert receiver.wait_for(lambda got: len(got) >= 200, timeout=60)
         assert wait_until(lambda: count(session, "delivered") == 200, timeout=30)
 
-    rows = {d.idempotency_key: d for d in callbacks.list_deliveries(session, limit=1000)[0]}
+    rows = {d.idempotency_key: d for d in outbox.list_deliveries(session, limit=1000)[0]}
     assert len(receiver.requests) == 200 and receiver.duplicates() == 0
     assert receiver.double_sends() == 0
     for request in receiver.requests:
@@ -55,7 +55,7 @@ def test_receiver_down_then_up_delivers_everything_once(session, settings, start
 
     def attempted(times: int) -> bool:
         session.rollback()
-        rows, _ = callbacks.list_deliveries(session, limit=100)
+        rows, _ = outbox.list_deliveries(session, limit=100)
         return all(row.attempts >= times and row.last_error for row in rows)
 
     assert wait_until(lambda: attempted(2), timeout=30)  # refused, and retried
@@ -112,7 +112,7 @@ def test_several_processes_never_send_a_row_twice(
             process.stop()
     assert receiver.double_sends() == 0
     assert set(receiver.delivered()) == {
-        row.idempotency_key for row in callbacks.list_deliveries(session, limit=1000)[0]
+        row.idempotency_key for row in outbox.list_deliveries(session, limit=1000)[0]
     }
 
 
@@ -136,7 +136,7 @@ def test_server_killed_mid_delivery_the_next_one_delivers(
         assert receiver.wait_for(lambda got: len(got) == 1, timeout=30), first.output()
         first.kill()
         session.rollback()
-        assert callbacks.list_deliveries(session)[0][0].status == "delivering"
+        assert outbox.list_deliveries(session)[0][0].status == "delivering"
 
         receiver.released.set()
         port = free_port()
@@ -170,5 +170,5 @@ def test_a_process_exiting_stops_the_thread_quietly(session, settings) -> None:
     assert count(session, "delivering") == 1
     session.execute(update(CallbackDelivery).values(claimed_until=utcnow() - timedelta(seconds=1)))
     session.commit()
-    assert callbacks.reap_expired(session, settings=quick(settings)) == 1
+    assert outbox.reap_expired(session, settings=quick(settings)) == 1
     assert count(session, "pending") == 1

@@ -11,7 +11,7 @@ import pytest
 from kombu import Connection
 from redis import Redis
 
-from taskmanager.services import callbacks
+from taskmanager.services.callbacks import outbox
 
 from ..conftest import make_env
 from ..support import needs
@@ -75,7 +75,7 @@ def test_celery_worker_killed_with_500_in_flight_then_restarted(
         finally:
             for worker in workers:
                 worker.stop()
-    keys = {d.idempotency_key for d in callbacks.list_deliveries(session, limit=1000)[0]}
+    keys = {d.idempotency_key for d in outbox.list_deliveries(session, limit=1000)[0]}
     duplicates = receiver.duplicates()
     # Requests in flight at the kill were sent again (at least once); never one claim twice.
     print(f"celery: killed after {at_kill} requests; 500 delivered, {duplicates} duplicates")

@@ -4,49 +4,31 @@ A row moves pending -> delivering (claimed, under a lease) -> delivered, or back
 a later `next_attempt_at` after a failed attempt, or to failed after the last attempt. Claims are
 conditional UPDATEs (after SELECT ... FOR UPDATE SKIP LOCKED where the database has it), so two
 processes never send the same row because both picked it. Queues (Celery, RQ) only carry ids.
-The transaction-owning functions here (`claim_due`, `claim`, `send`, `deliver`, `reap_expired`,
-`mark_published`) commit themselves: a claim must be visible to other processes before the HTTP
-request starts.
+The transaction-owning functions here (`claim_due`, `claim`, `load_detached`, `record`,
+`reap_expired`, `mark_published`) commit themselves: a claim must be visible to other processes
+before the HTTP request (made by `workers.delivery`) starts.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
-import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import metadata
-from typing import Any
 
-import requests
 from sqlalchemy import ColumnElement, and_, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..config import Settings
-from ..models import CallbackDelivery, Task, TaskGroup, utcnow
-from . import callback_destinations, documents, references
-from .errors import Conflict, InvalidInput, NotFound
+from ...config import Settings
+from ...models import CallbackDelivery, Task, TaskGroup, utcnow
+from .. import references
+from ..errors import Conflict, InvalidInput, NotFound
+from .policy import REPUBLISH_AFTER, Outcome, after_attempt, claimable, lease
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "delivering", "delivered", "failed")
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-ATTEMPT_HEADER = "X-TaskManager-Attempt"
-TIMESTAMP_HEADER = "X-TaskManager-Timestamp"
-SIGNATURE_HEADER = "X-TaskManager-Signature"
-# A claim outlives the request it covers (connect and read timeouts each up to the timeout).
-LEASE_MARGIN_SECONDS = 5.0
-# A published id whose row is still pending this long after is published again (message lost).
-REPUBLISH_AFTER = timedelta(seconds=60)
-# How much of a receiver's error answer is kept in last_error.
-ERROR_EXCERPT = 300
 
 _ENQUEUED_FLAG = "taskman_callbacks_enqueued"
 _commit_listeners: list[Callable[[], None]] = []
@@ -203,27 +185,6 @@ def retry(session: Session, *, delivery_id: int | str) -> CallbackDelivery:
 # --- claiming -----------------------------------------------------------------------------------
 
 
-def lease(settings: Settings) -> timedelta:
-    """How long a claim stays valid before another process may take the row over."""
-    return timedelta(seconds=2 * settings.callback_timeout + LEASE_MARGIN_SECONDS)
-
-
-def backoff_delay(settings: Settings, attempts: int) -> timedelta:
-    """Wait before the next attempt after `attempts` failed ones: backoff * 2^(attempts-1)."""
-    return timedelta(seconds=settings.callback_backoff * 2 ** max(attempts - 1, 0))
-
-
-def _claimable(now: datetime, settings: Settings) -> ColumnElement[bool]:
-    return or_(
-        and_(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at <= now),
-        and_(
-            CallbackDelivery.status == "delivering",
-            CallbackDelivery.claimed_until < now,
-            CallbackDelivery.attempts < settings.callback_max_attempts,
-        ),
-    )
-
-
 def _candidates(session: Session, condition: ColumnElement[bool], limit: int) -> list[int]:
     """Ids of rows meeting `condition`, oldest due first; on PostgreSQL and MariaDB locked for
     this transaction, skipping rows another process has locked. SQLite has a single writer: the
@@ -249,7 +210,7 @@ def _claim_ids(
     for delivery_id in ids:
         result = session.execute(
             update(CallbackDelivery)
-            .where(CallbackDelivery.id == delivery_id, _claimable(now, settings))
+            .where(CallbackDelivery.id == delivery_id, claimable(now, settings))
             .values(
                 status="delivering",
                 claimed_until=now + lease(settings),
@@ -265,7 +226,7 @@ def _claim_ids(
 def claim_due(session: Session, *, settings: Settings, limit: int) -> list[int]:
     """Claim up to `limit` due deliveries for this process; their ids (commits)."""
     now = utcnow()
-    ids = _candidates(session, _claimable(now, settings), limit)
+    ids = _candidates(session, claimable(now, settings), limit)
     claimed = _claim_ids(session, ids, now, settings) if ids else []
     session.commit()
     return claimed
@@ -300,6 +261,17 @@ def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> i
             .execution_options(synchronize_session=False)
         )
         reaped += result.rowcount  # type: ignore[attr-defined]
+    # Read after writing: on SQLite a transaction that reads first may not write later.
+    given_up = session.scalars(
+        select(CallbackDelivery).where(
+            CallbackDelivery.id.in_(ids),
+            CallbackDelivery.status == "failed",
+            CallbackDelivery.claimed_until.is_(None),
+            CallbackDelivery.last_error == lost,
+        )
+    ).all()
+    for delivery in given_up:
+        _log_given_up(delivery, error=lost)
     session.commit()
     return reaped
 
@@ -366,120 +338,25 @@ def unmark_published(session: Session, *, delivery_ids: Sequence[int]) -> None:
     session.commit()
 
 
-# --- the request ----------------------------------------------------------------------------
+# --- one attempt ------------------------------------------------------------------------------
 
 
-def body_bytes(body: str | None) -> bytes:
-    """The JSON sent: callback_content as is when it is JSON, else as a JSON string."""
-    if body is None:
-        return b"null"
-    try:
-        # The rules every document is held to: text too deep, with NaN or a lone surrogate is
-        # sent as a JSON string rather than stopping the delivering worker.
-        documents.parse_json(body)
-    except ValueError:
-        return json.dumps(body).encode()
-    return body.encode()
+def load_detached(session: Session, *, delivery_id: int) -> CallbackDelivery | None:
+    """The delivery as stored now, detached from `session` with its values loaded, and no
+    transaction left open (commits): nothing is held while its request is made."""
+    delivery = session.get(CallbackDelivery, delivery_id, populate_existing=True)
+    if delivery is not None:
+        session.expunge(delivery)
+    session.commit()
+    return delivery
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` keyed with the shared secret."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
-
-
-def verify_signature(
-    secret: str, *, timestamp: str, body: bytes, header: str, tolerance: float = 300.0
-) -> bool:
-    """What a receiver checks: the signature matches and the timestamp is recent."""
-    try:
-        age = abs(time.time() - int(timestamp))
-    except ValueError:
-        return False
-    return age <= tolerance and hmac.compare_digest(signature(secret, timestamp, body), header)
-
-
-@functools.cache
-def _user_agent() -> str:
-    try:
-        return f"TaskManager/{metadata.version('taskmanager')}"
-    except metadata.PackageNotFoundError:
-        return "TaskManager"
-
-
-def request_parts(
-    delivery: CallbackDelivery, *, settings: Settings, now: float | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of one attempt."""
-    data = body_bytes(delivery.body)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": _user_agent(),
-        IDEMPOTENCY_HEADER: delivery.idempotency_key,
-        ATTEMPT_HEADER: str(delivery.attempts),
-    }
-    if settings.callback_secret:
-        timestamp = str(int(time.time() if now is None else now))
-        headers[TIMESTAMP_HEADER] = timestamp
-        headers[SIGNATURE_HEADER] = signature(settings.callback_secret, timestamp, data)
-    return data, headers
-
-
-@dataclass(frozen=True)
-class Outcome:
-    delivered: bool
-    status_code: int | None
-    error: str | None
-    # Trying again cannot help (the destination is not allowed): failed at once.
-    final: bool = False
-
-
-def _attempt(delivery: CallbackDelivery, settings: Settings) -> Outcome:
-    data, headers = request_parts(delivery, settings=settings)
-    try:
-        with (
-            callback_destinations.session(settings.callback_allowed_hosts) as http,
-            http.request(
-                delivery.method,
-                delivery.url,
-                data=data,
-                headers=headers,
-                timeout=settings.callback_timeout,
-                # A redirect would turn the PUT into a GET on most servers; the URL must be final.
-                allow_redirects=False,
-                stream=True,
-            ) as response,
-        ):
-            code = response.status_code
-            # Read (a bounded part of) the answer: closing with it unread resets the connection.
-            excerpt = response.raw.read(ERROR_EXCERPT, decode_content=True) or b""
-            if 200 <= code < 300:
-                return Outcome(True, code, None)
-            text = excerpt.decode("utf-8", "replace").strip()
-            return Outcome(False, code, f"HTTP {code}" + (f": {text}" if text else ""))
-    except callback_destinations.DestinationRefused as exc:
-        return Outcome(False, None, f"Refused: {exc}", final=True)
-    except requests.RequestException as exc:
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000])
-
-
-def _record(
+def record(
     session: Session, *, delivery: CallbackDelivery, outcome: Outcome, settings: Settings
 ) -> str:
-    now = utcnow()
-    values: dict[str, Any] = {
-        "claimed_until": None,
-        "last_status_code": outcome.status_code,
-        "last_error": outcome.error,
-    }
-    if outcome.delivered:
-        values.update(status="delivered", delivered_at=now)
-    elif outcome.final or delivery.attempts >= settings.callback_max_attempts:
-        values.update(status="failed")
-    else:
-        values.update(
-            status="pending", next_attempt_at=now + backoff_delay(settings, delivery.attempts)
-        )
+    """Store the outcome of the attempt this process claimed; the row's new status, or
+    "lapsed" when the claim was taken over meanwhile and nothing was stored (commits)."""
+    values = after_attempt(outcome, attempts=delivery.attempts, settings=settings, now=utcnow())
     # Fenced by the attempt number: a worker whose lease lapsed and was taken over records nothing.
     result = session.execute(
         update(CallbackDelivery)
@@ -495,33 +372,23 @@ def _record(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("callback %s: claim lapsed before the outcome was recorded", delivery.id)
         return "lapsed"
+    if values["status"] == "failed":
+        _log_given_up(delivery, error=outcome.error)
     return str(values["status"])
 
 
-def send(session: Session, *, delivery_id: int, settings: Settings) -> str:
-    """Make the HTTP attempt for a delivery this process claimed; its new status (commits)."""
-    delivery = session.get(CallbackDelivery, delivery_id, populate_existing=True)
-    if delivery is None or delivery.status != "delivering":
-        session.commit()
-        return "gone" if delivery is None else delivery.status
-    # Keep the loaded values, and hold no transaction open during the request.
-    session.expunge(delivery)
-    session.commit()
-    outcome = _attempt(delivery, settings)
-    if not outcome.delivered:
-        level = logging.WARNING if outcome.final else logging.INFO
-        log.log(
-            level,
-            "callback %s attempt %s failed: %s",
-            delivery.id,
-            delivery.attempts,
-            outcome.error,
-        )
-    return _record(session, delivery=delivery, outcome=outcome, settings=settings)
-
-
-def deliver(session: Session, *, delivery_id: int, settings: Settings) -> str:
-    """Claim one delivery by id and attempt it (what a queue worker does with a message)."""
-    if not claim(session, delivery_id=delivery_id, settings=settings):
-        return "skipped"
-    return send(session, delivery_id=delivery_id, settings=settings)
+def _log_given_up(delivery: CallbackDelivery, *, error: str | None) -> None:
+    if delivery.task_id is not None:
+        owner = f"task {delivery.task_id}"
+    elif delivery.taskgroup_id is not None:
+        owner = f"task group {delivery.taskgroup_id}"
+    else:
+        owner = "no task"
+    log.warning(
+        "callback %s for %s to %s failed for good after %d attempts: %s",
+        delivery.id,
+        owner,
+        delivery.url,
+        delivery.attempts,
+        error,
+    )
