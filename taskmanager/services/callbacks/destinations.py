@@ -14,6 +14,7 @@ The rules are here; the connection that applies them is `workers.http`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 
@@ -61,6 +62,10 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress:
 def _numeric_address(host: str) -> IPAddress | None:
     """The address a host written as a number stands for (also `2852039166`, `0xa9fea9fe`, the
     forms the resolver accepts), without asking DNS; None for a name."""
+    with contextlib.suppress(ValueError):
+        # Also an IPv6 address with a zone (`fe80::1%eth0`), which the resolver refuses when
+        # this machine has no interface of that name.
+        return ipaddress.ip_address(host)
     try:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError, ValueError):
