@@ -10,7 +10,7 @@ from ..models import Group, db
 from ..services import groups as group_service
 from ..services import users as user_service
 from ..services.validation import max_length
-from . import v1
+from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
 from .pagination import PageQuery, page_keys
@@ -67,7 +67,7 @@ def group_detail(group: Group) -> dict[str, Any]:
 
 
 @v1.get("/groups")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(GroupList)
 @v1.doc(summary="List groups (as URLs)", tags=TAGS, responses=[403])
 @permission_required("group_read_all")
@@ -78,7 +78,7 @@ def list_groups(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/groups")
-@v1.input(GroupCreate)
+@bodies.input(GroupCreate)
 @v1.output(GroupOut, status_code=201)
 @v1.doc(
     summary="Create a group, optionally with members", tags=TAGS, responses=[400, 403, 404, 409]
@@ -108,7 +108,7 @@ def get_group(group_id: str) -> dict[str, Any]:
 
 
 @v1.put("/groups/<group_id>")
-@v1.input(GroupUpdate)
+@bodies.input(GroupUpdate)
 @v1.output(GroupOut)
 @v1.doc(
     summary="Change a group",
@@ -148,7 +148,7 @@ def delete_group(group_id: str) -> dict[str, Any]:
 
 
 @v1.get("/groups/<group_id>/users")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(UserList)
 @v1.doc(
     summary="The members of a group (as URLs)",

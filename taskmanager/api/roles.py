@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from ..models import db
 from ..services import roles as role_service
-from . import v1
+from . import bodies, v1
 from .auth import permission_required
 from .pagination import PageInfo, PageQuery, page_keys
 from .uris import role_uri, uri_maker
@@ -31,7 +31,7 @@ class RoleList(PageInfo):
 
 
 @v1.get("/roles")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(RoleList)
 @v1.doc(summary="List roles (as URLs)", tags=TAGS, responses=[403])
 @permission_required("roles_manage")

@@ -9,7 +9,7 @@ from flask import current_app
 from ..models import User, db
 from ..services import roles as role_service
 from ..services import users as user_service
-from . import v1
+from . import bodies, v1
 from .auth import caller, permission_required, require_any
 from .pagination import PageQuery, page_keys
 from .schemas import GroupList, UserCreate, UserList, UserOut, UserRoleOut, UserUpdate
@@ -46,7 +46,7 @@ def _email_check() -> str:
 
 
 @v1.get("/users")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(UserList)
 @v1.doc(summary="List users (as URLs)", tags=TAGS, responses=[403])
 @permission_required("user_read_all")
@@ -57,7 +57,7 @@ def list_users(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/users")
-@v1.input(UserCreate)
+@bodies.input(UserCreate)
 @v1.output(UserOut, status_code=201)
 @v1.doc(summary="Create a user", tags=TAGS, responses=[400, 403, 404, 409])
 @permission_required("user_add")
@@ -97,7 +97,7 @@ def get_user(user_id: str) -> dict[str, Any]:
 
 
 @v1.put("/users/<user_id>")
-@v1.input(UserUpdate)
+@bodies.input(UserUpdate)
 @v1.output(UserOut)
 @v1.doc(
     summary="Change a user",
@@ -190,7 +190,7 @@ def revoke_role(user_id: str, role_id: str) -> dict[str, Any]:
 
 
 @v1.get("/users/<user_id>/groups")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(GroupList)
 @v1.doc(
     summary="The groups a user belongs to (as URLs)",
