@@ -13,9 +13,9 @@ from ..services.validation import max_length
 from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
-from .pagination import PageQuery, page_keys
+from .pagination import PageQuery, url_page
 from .schemas import GroupList, UserList
-from .uris import group_uri, uri_maker
+from .uris import group_uri
 
 TAGS = ["Groups"]
 USERS_DESCRIPTION = "Members, by user id, username or URL"
@@ -73,8 +73,7 @@ def group_detail(group: Group) -> dict[str, Any]:
 @permission_required("group_read_all")
 def list_groups(query_data: PageQuery) -> dict[str, Any]:
     page = group_service.list_page(db.session, offset=query_data.offset, limit=query_data.limit)
-    uri = uri_maker("api_v1.get_group", "group_id")
-    return {"groups": [uri(group_id) for group_id in page.items], **page_keys(page, "groups")}
+    return url_page(page, "groups", endpoint="api_v1.get_group", argument="group_id")
 
 
 @v1.post("/groups")
@@ -162,8 +161,7 @@ def list_group_users(group_id: str, query_data: PageQuery) -> dict[str, Any]:
     page = group_service.list_member_page(
         db.session, group=group, offset=query_data.offset, limit=query_data.limit
     )
-    uri = uri_maker("api_v1.get_user", "user_id")
-    return {"users": [uri(user_id) for user_id in page.items], **page_keys(page, "users")}
+    return url_page(page, "users", endpoint="api_v1.get_user", argument="user_id")
 
 
 def _set_membership(group_id: str, user_id: str, member: bool) -> dict[str, Any]:

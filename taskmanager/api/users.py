@@ -11,9 +11,9 @@ from ..services import roles as role_service
 from ..services import users as user_service
 from . import bodies, v1
 from .auth import caller, permission_required, require_any
-from .pagination import PageQuery, page_keys
+from .pagination import PageQuery, url_page
 from .schemas import GroupList, UserCreate, UserList, UserOut, UserRoleOut, UserUpdate
-from .uris import uri_maker, user_uri
+from .uris import user_uri
 
 __all__ = ["user_detail", "user_uri"]
 
@@ -52,8 +52,7 @@ def _email_check() -> str:
 @permission_required("user_read_all")
 def list_users(query_data: PageQuery) -> dict[str, Any]:
     page = user_service.list_page(db.session, offset=query_data.offset, limit=query_data.limit)
-    uri = uri_maker("api_v1.get_user", "user_id")
-    return {"users": [uri(user_id) for user_id in page.items], **page_keys(page, "users")}
+    return url_page(page, "users", endpoint="api_v1.get_user", argument="user_id")
 
 
 @v1.post("/users")
@@ -204,5 +203,4 @@ def list_user_groups(user_id: str, query_data: PageQuery) -> dict[str, Any]:
     page = user_service.list_group_page(
         db.session, user=user, offset=query_data.offset, limit=query_data.limit
     )
-    uri = uri_maker("api_v1.get_group", "group_id")
-    return {"groups": [uri(group_id) for group_id in page.items], **page_keys(page, "groups")}
+    return url_page(page, "groups", endpoint="api_v1.get_group", argument="group_id")
