@@ -11,7 +11,7 @@ from ..models import CallbackDelivery, db
 from ..services.callbacks import outbox as callback_service
 from ..services.listing import MAX_LIMIT
 from ..services.references import MAX_ID
-from . import v1
+from . import bodies, v1
 from .auth import permission_required
 
 ADMIN_PERMISSION = "task_update_all"
@@ -83,7 +83,7 @@ def callback_detail(delivery: CallbackDelivery) -> dict[str, Any]:
 
 
 @v1.get("/callbacks")
-@v1.input(CallbackQuery, location="query")
+@bodies.input(CallbackQuery, location="query")
 @v1.output(CallbackList)
 @v1.doc(
     summary="List callback deliveries, newest first",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import db
 from ..services import config_import
 from ..services.errors import Forbidden
-from . import v1
+from . import bodies, v1
 from .auth import caller, login_required
 from .bodies import Body
 from .uris import role_uri, user_uri
@@ -89,7 +89,7 @@ DESCRIPTION = (
 
 
 @v1.post("/service/config/import-config")
-@v1.input(ConfigIn)
+@bodies.input(ConfigIn)
 @v1.output(ConfigOut, status_code=201)
 @v1.doc(
     summary="Create the roles, users, groups, tags and templates that do not exist yet",
@@ -103,7 +103,7 @@ def import_config(json_data: ConfigIn) -> dict[str, Any]:
 
 
 @v1.put("/service/config/import-config")
-@v1.input(ConfigIn)
+@bodies.input(ConfigIn)
 @v1.output(ConfigOut)
 @v1.doc(
     summary="Create or overwrite the roles, users, groups, tags and templates listed",

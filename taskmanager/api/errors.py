@@ -40,28 +40,6 @@ def error_body(
     return body
 
 
-def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
-    """APIFlask reports {location: {field: [messages]}}; clients want {field: [messages]}."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(detail, dict):
-        return errors
-    for location, fields in detail.items():
-        if not isinstance(fields, dict):
-            continue
-        for field, messages in fields.items():
-            key = field if location == "json" else f"{location}.{field}"
-            if isinstance(messages, dict):
-                for sub, sub_messages in messages.items():
-                    errors[f"{key}.{sub}"] = (
-                        list(sub_messages)
-                        if isinstance(sub_messages, list)
-                        else [str(sub_messages)]
-                    )
-            else:
-                errors[key] = list(messages) if isinstance(messages, list) else [str(messages)]
-    return errors
-
-
 class _StrictJson:
     """How every request body is parsed (API, web, /login): services/documents.py's rules, so
     that deep nesting, lone surrogates and NaN fail as a ValueError (`silent` readers get None)."""
@@ -108,17 +86,13 @@ def register(app: APIFlask) -> None:
 
     @app.error_processor
     def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
-        errors = _flatten_validation_detail(error.detail)
-        message = error.message or "Error"
-        if error.status_code == 413 and not errors:
+        # Input a schema refuses is answered by api/bodies.py, as a domain error.
+        errors: dict[str, list[str]] = {}
+        if error.status_code == 413:
             limit = current_app.config.get("MAX_CONTENT_LENGTH")
             errors = {"body": [f"The request body is larger than {limit} bytes"]}
-        if error.status_code == current_app.config["VALIDATION_ERROR_STATUS_CODE"] and errors:
-            message = "Invalid input: " + "; ".join(
-                f"{field}: {', '.join(messages)}" for field, messages in errors.items()
-            )
         return (
-            error_body(message, errors, **dict(error.extra_data)),
+            error_body(error.message or "Error", errors, **dict(error.extra_data)),
             error.status_code,
             error.headers,
         )

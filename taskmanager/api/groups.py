@@ -10,12 +10,12 @@ from ..models import Group, db
 from ..services import groups as group_service
 from ..services import users as user_service
 from ..services.validation import max_length
-from . import v1
+from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
-from .pagination import PageQuery, page_keys
+from .pagination import PageQuery, url_page
 from .schemas import GroupList, UserList
-from .uris import group_uri, uri_maker
+from .uris import group_uri
 
 TAGS = ["Groups"]
 USERS_DESCRIPTION = "Members, by user id, username or URL"
@@ -67,18 +67,17 @@ def group_detail(group: Group) -> dict[str, Any]:
 
 
 @v1.get("/groups")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(GroupList)
 @v1.doc(summary="List groups (as URLs)", tags=TAGS, responses=[403])
 @permission_required("group_read_all")
 def list_groups(query_data: PageQuery) -> dict[str, Any]:
     page = group_service.list_page(db.session, offset=query_data.offset, limit=query_data.limit)
-    uri = uri_maker("api_v1.get_group", "group_id")
-    return {"groups": [uri(group_id) for group_id in page.items], **page_keys(page, "groups")}
+    return url_page(page, "groups", endpoint="api_v1.get_group", argument="group_id")
 
 
 @v1.post("/groups")
-@v1.input(GroupCreate)
+@bodies.input(GroupCreate)
 @v1.output(GroupOut, status_code=201)
 @v1.doc(
     summary="Create a group, optionally with members", tags=TAGS, responses=[400, 403, 404, 409]
@@ -108,7 +107,7 @@ def get_group(group_id: str) -> dict[str, Any]:
 
 
 @v1.put("/groups/<group_id>")
-@v1.input(GroupUpdate)
+@bodies.input(GroupUpdate)
 @v1.output(GroupOut)
 @v1.doc(
     summary="Change a group",
@@ -148,7 +147,7 @@ def delete_group(group_id: str) -> dict[str, Any]:
 
 
 @v1.get("/groups/<group_id>/users")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(UserList)
 @v1.doc(
     summary="The members of a group (as URLs)",
@@ -162,8 +161,7 @@ def list_group_users(group_id: str, query_data: PageQuery) -> dict[str, Any]:
     page = group_service.list_member_page(
         db.session, group=group, offset=query_data.offset, limit=query_data.limit
     )
-    uri = uri_maker("api_v1.get_user", "user_id")
-    return {"users": [uri(user_id) for user_id in page.items], **page_keys(page, "users")}
+    return url_page(page, "users", endpoint="api_v1.get_user", argument="user_id")
 
 
 def _set_membership(group_id: str, user_id: str, member: bool) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request, url_for
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from ..models import Task, User, db
 from ..services import locks, tasks, users
-from ..services.errors import DomainError, InvalidInput
-from . import examples, v1
+from ..services.errors import DomainError
+from . import bodies, examples, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
 from .uris import template_uri_by_id, user_uri
@@ -49,37 +49,6 @@ class ClaimOut(BaseModel):
     template: str
     lock: str = Field(description="URL of the task's lock (GET it to see the holder)")
     username: str = Field(description="The caller, who now holds the lock")
-
-
-def optional_json_body(model: type[BaseModel], example: Any = None) -> Callable[[F], F]:
-    """Like @v1.input(model) for a body that may be absent: empty, `null` or `{}` mean defaults.
-
-    (Clients send PUT /lock with `Content-Type: application/json` and no body.)
-    """
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # Not JSON: the request class answers 400 saying why (api/errors.py).
-            data = request.get_json(force=True) if request.get_data(cache=True).strip() else None
-            if not isinstance(data, dict | None):
-                raise InvalidInput("The request body must be a JSON object", field="json")
-            try:
-                kwargs["json_data"] = model.model_validate(data or {})
-            except ValidationError as exc:
-                errors: dict[str, list[str]] = {}
-                for error in exc.errors():
-                    field = ".".join(str(part) for part in error["loc"]) or "json"
-                    errors.setdefault(field, []).append(error["msg"])
-                raise InvalidInput("Invalid input", errors=errors) from None
-            return view(*args, **kwargs)
-
-        # Documented as @v1.input documents a body (optional by default in OpenAPI); its
-        # validating wrapper is not used.
-        v1.input(model, location="json", example=example)(wrapper)
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
 
 
 def lock_body(user: User | None, error: str | None = None) -> dict[str, Any]:
@@ -133,7 +102,7 @@ def get_task_lock(task_id: str) -> dict[str, Any]:
 
 
 @v1.put("/tasks/<task_id>/lock")
-@optional_json_body(LockIn, examples.LOCK_IN)
+@bodies.input(LockIn, example=examples.LOCK_IN, optional=True)
 @v1.output(LockOut, example=examples.LOCK_OUT)
 @v1.doc(
     summary="Lock a task (or renew its lease)",
@@ -187,7 +156,7 @@ def unlock_task(task_id: str) -> dict[str, Any]:
 
 
 @v1.post("/tasks/next")
-@optional_json_body(ClaimIn, examples.CLAIM_IN)
+@bodies.input(ClaimIn, example=examples.CLAIM_IN, optional=True)
 @v1.output(ClaimOut, example=examples.CLAIM_OUT)
 @v1.doc(
     summary="Claim the next task: lock the oldest queued, free task the caller may do",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import Meta, db
 from ..services import meta as meta_service
 from ..services.validation import max_length
-from . import v1
+from . import bodies, v1
 from .auth import permission_required
 from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
@@ -61,7 +61,7 @@ def meta_detail(meta: Meta) -> dict[str, Any]:
 
 
 @v1.get("/meta")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(MetaList)
 @v1.doc(summary="List meta variables with their history", tags=TAGS, responses=[403])
 @permission_required("meta_read_all")
@@ -71,7 +71,7 @@ def list_meta(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/meta")
-@v1.input(MetaCreate)
+@bodies.input(MetaCreate)
 @v1.output(MetaOut, status_code=201)
 @v1.doc(summary="Create a meta variable", tags=TAGS, responses=[400, 403, 409])
 @permission_required("meta_add")
@@ -90,7 +90,7 @@ def get_meta(meta_id: str) -> dict[str, Any]:
 
 
 @v1.put("/meta/<meta_id>")
-@v1.input(MetaUpdate)
+@bodies.input(MetaUpdate)
 @v1.output(MetaOut)
 @v1.doc(
     summary="Set a meta variable's value",

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from ..services.listing import MAX_LIMIT, Page
 from ..services.references import MAX_ID
+from .uris import uri_maker
 
 
 class PageQuery(BaseModel):
@@ -28,3 +29,9 @@ class PageInfo(BaseModel):
 def page_keys(page: Page[Any], name: str) -> dict[str, Any]:
     """The keys added to a list answer: `total_<name>`, `offset` and `limit`."""
     return {f"total_{name}": page.total, "offset": page.offset, "limit": page.limit}
+
+
+def url_page(page: Page[Any], name: str, *, endpoint: str, argument: str) -> dict[str, Any]:
+    """A list answer of object URLs: `{name: [url, ...]}` and the page's count keys."""
+    uri = uri_maker(endpoint, argument)
+    return {name: [uri(key) for key in page.items], **page_keys(page, name)}

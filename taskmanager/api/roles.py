@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 
 from ..models import db
 from ..services import roles as role_service
-from . import v1
+from . import bodies, v1
 from .auth import permission_required
-from .pagination import PageInfo, PageQuery, page_keys
-from .uris import role_uri, uri_maker
+from .pagination import PageInfo, PageQuery, url_page
+from .uris import role_uri
 
 TAGS = ["Roles"]
 
@@ -31,14 +31,13 @@ class RoleList(PageInfo):
 
 
 @v1.get("/roles")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(RoleList)
 @v1.doc(summary="List roles (as URLs)", tags=TAGS, responses=[403])
 @permission_required("roles_manage")
 def list_roles(query_data: PageQuery) -> dict[str, Any]:
     page = role_service.list_page(db.session, offset=query_data.offset, limit=query_data.limit)
-    uri = uri_maker("api_v1.get_role", "role_id")
-    return {"roles": [uri(role_id) for role_id in page.items], **page_keys(page, "roles")}
+    return url_page(page, "roles", endpoint="api_v1.get_role", argument="role_id")
 
 
 @v1.get("/roles/<role_id>")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import Tag, db
 from ..services import tags as tag_service
 from ..services.validation import max_length
-from . import v1
+from . import bodies, v1
 from .auth import login_required, permission_required
 from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
@@ -41,7 +41,7 @@ def tag_detail(tag: Tag) -> dict[str, Any]:
 
 
 @v1.get("/tags")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(TagList)
 @v1.doc(summary="List tags", description="Any authenticated user.", tags=TAGS)
 @login_required
@@ -55,7 +55,7 @@ def list_tags(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/tags")
-@v1.input(TagIn)
+@bodies.input(TagIn)
 @v1.output(TagOut, status_code=201)
 @v1.doc(summary="Create a tag", tags=TAGS, responses=[400, 403, 409])
 @permission_required("tag_add")
@@ -74,7 +74,7 @@ def get_tag(tag_id: str) -> dict[str, Any]:
 
 
 @v1.put("/tags/<tag_id>")
-@v1.input(TagIn)
+@bodies.input(TagIn)
 @v1.output(TagOut)
 @v1.doc(summary="Rename a tag", tags=TAGS, responses=[400, 403, 409])
 @permission_required("tag_update")

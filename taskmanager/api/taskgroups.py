@@ -11,7 +11,7 @@ from ..models import TaskGroup, db
 from ..services import task_lists, taskgroups
 from ..services import tasks as task_service
 from ..services.references import MAX_ID
-from . import v1
+from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
 from .tasks import _Uris, callback_hosts, scan_check, summary_dict
@@ -110,7 +110,7 @@ def detail(
 
 
 @v1.get("/taskgroups")
-@v1.input(TaskGroupQuery, location="query")
+@bodies.input(TaskGroupQuery, location="query")
 @v1.output(TaskGroupList)
 @v1.doc(
     summary="List task groups",
@@ -137,7 +137,7 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
 
 
 @v1.post("/taskgroups")
-@v1.input(TaskGroupIn)
+@bodies.input(TaskGroupIn)
 @v1.output(TaskGroupDetail, status_code=201)
 @v1.doc(
     summary="Create a task group with its tasks",
@@ -184,7 +184,7 @@ def get_taskgroup(reference: str) -> Response:
 
 
 @v1.put("/taskgroups/<reference>")
-@v1.input(TaskGroupUpdate)
+@bodies.input(TaskGroupUpdate)
 @v1.output(TaskGroupDetail)
 @v1.doc(
     summary="Change a task group's label, callback or tasks",

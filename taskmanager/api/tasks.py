@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
@@ -20,7 +20,7 @@ from ..services import tags as tag_service
 from ..services import tasks as task_service
 from ..services import users as user_service
 from ..services.errors import InvalidInput
-from . import examples, v1
+from . import bodies, examples, v1
 from .auth import caller, permission_required
 from .pagination import page_keys
 from .tasks_schemas import (
@@ -37,8 +37,6 @@ from .tasks_schemas import (
     TimepointQuery,
 )
 from .uris import uri_maker
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 READ = ("task_read", "task_read_all")
 UPDATE = ("task_update_status", "task_update_status_all", "task_update_user", "task_update_all")
@@ -132,16 +130,6 @@ def _committed(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _field_errors(error: ValidationError, *, indexed: bool) -> dict[str, list[str]]:
-    """Pydantic errors keyed by field, or by `index.field` for a list of tasks."""
-    errors: dict[str, list[str]] = {}
-    for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
-        key = ".".join(loc[:2] if indexed else loc[:1]) or "_schema"
-        errors.setdefault(key, []).append(item["msg"])
-    return errors
-
-
 def _new_task(item: TaskIn) -> task_service.NewTask:
     return task_service.NewTask(**dict(item))  # shallow: content objects stay as given
 
@@ -154,19 +142,8 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _document_body(schema: Any, example: Any) -> Callable[[F], F]:
-    """Describe the request body in OpenAPI; the view validates it itself (object or array)."""
-
-    def decorator(view: F) -> F:
-        # Annotates `view`; its validating wrapper is not used.
-        v1.input(schema, arg_name="body", example=example)(view)
-        return view
-
-    return decorator
-
-
 @v1.get("/tasks")
-@v1.input(TaskListQuery, location="query", arg_name="query")
+@bodies.input(TaskListQuery, location="query", arg_name="query")
 @v1.output(TaskListOut, example=examples.TASK_LIST)
 @v1.doc(
     summary="List tasks",
@@ -195,7 +172,7 @@ def list_tasks(query: TaskListQuery) -> Response:
 
 
 @v1.post("/tasks")
-@_document_body(TaskCreateBody, examples.TASK_IN)
+@bodies.document(TaskCreateBody, arg_name="body", example=examples.TASK_IN)
 @v1.output(TaskCreatedOut, status_code=201, example=examples.TASK_OUT)
 @v1.doc(
     summary="Create a task, or many at once",
@@ -216,11 +193,7 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
     body = request.get_json(force=True)  # a body that is not JSON: 400 saying why
     actor = caller()
     if isinstance(body, dict):
-        try:
-            item = TaskIn.model_validate(body)
-        except ValidationError as exc:
-            errors = _field_errors(exc, indexed=False)
-            raise InvalidInput(_invalid_message(errors), errors=errors) from None
+        item = bodies.parse(TaskIn, body, depth=1)
         warnings: dict[str, list[str]] = {}
         task = task_service.create(
             db.session,
@@ -292,16 +265,10 @@ def _validate_many(
             specs.append(_new_task(TaskIn.model_validate(element)))
         except ValidationError as exc:
             specs.append(None)
-            for name, messages in _field_errors(exc, indexed=False).items():
+            for name, messages in bodies.field_errors(exc, depth=1).items():
                 key = f"{index}.{name}" if name != "_schema" else str(index)
                 rejected[key] = messages
     return specs, rejected
-
-
-def _invalid_message(errors: Mapping[str, list[str]]) -> str:
-    return "Invalid input: " + "; ".join(
-        f"{name}: {', '.join(messages)}" for name, messages in errors.items()
-    )
 
 
 @v1.get("/tasks/<task_id>")
@@ -314,7 +281,7 @@ def get_task(task_id: str) -> dict[str, Any]:
 
 
 @v1.put("/tasks/<task_id>")
-@v1.input(TaskUpdate, arg_name="body", example=examples.TASK_UPDATE)
+@bodies.input(TaskUpdate, arg_name="body", example=examples.TASK_UPDATE)
 @v1.output(TaskOut, example=examples.TASK_DONE)
 @v1.doc(
     summary="Change a task",
@@ -357,7 +324,7 @@ def delete_task(task_id: str) -> dict[str, Any]:
 
 
 @v1.get("/task-at-timepoint/<task_id>")
-@v1.input(TimepointQuery, location="query", arg_name="query")
+@bodies.input(TimepointQuery, location="query", arg_name="query")
 @v1.output(TaskOut)
 @v1.doc(
     summary="One task as it rendered at a time",
@@ -374,7 +341,7 @@ def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]
 
 
 @v1.get("/tasks/<task_id>/history")
-@v1.input(Pagination, location="query", arg_name="query")
+@bodies.input(Pagination, location="query", arg_name="query")
 @v1.output(TaskHistoryOut)
 @v1.doc(
     summary="What happened to a task",
@@ -408,7 +375,7 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
 
 
 @v1.get("/users/<user_id>/tasks")
-@v1.input(Pagination, location="query", arg_name="query")
+@bodies.input(Pagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A user's tasks",
@@ -426,7 +393,7 @@ def list_user_tasks(user_id: str, query: Pagination) -> Response:
 
 
 @v1.get("/groups/<group_id>/tasks")
-@v1.input(Pagination, location="query", arg_name="query")
+@bodies.input(Pagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A group's tasks",
@@ -444,7 +411,7 @@ def list_group_tasks(group_id: str, query: Pagination) -> Response:
 
 
 @v1.get("/tags/<tag_id>/tasks")
-@v1.input(Pagination, location="query", arg_name="query")
+@bodies.input(Pagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A tag's tasks",

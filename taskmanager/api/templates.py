@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..models import TaskTemplate, db
 from ..services import templates as template_service
 from ..services.validation import max_length
-from . import examples, v1
+from . import bodies, examples, v1
 from .auth import permission_required
 from .bodies import Body
 from .pagination import PageInfo, PageQuery, page_keys
@@ -53,7 +53,7 @@ def template_detail(template: TaskTemplate) -> dict[str, Any]:
 
 
 @v1.get("/task_templates")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(TemplateList)
 @v1.doc(summary="List task templates (as URLs by label)", tags=TAGS, responses=[403])
 @permission_required("task_read", "task_read_all")
@@ -67,7 +67,7 @@ def list_task_templates(query_data: PageQuery) -> dict[str, Any]:
 
 
 @v1.post("/task_templates")
-@v1.input(TemplateCreate, example=examples.TEMPLATE_CREATE)
+@bodies.input(TemplateCreate, example=examples.TEMPLATE_CREATE)
 @v1.output(TemplateOut, status_code=201, example=examples.TEMPLATE_OUT)
 @v1.doc(summary="Create a task template", tags=TAGS, responses=[400, 403, 409])
 @permission_required("template_add")
@@ -86,7 +86,7 @@ def get_task_template(template_id: str) -> dict[str, Any]:
 
 
 @v1.put("/task_templates/<template_id>")
-@v1.input(TemplateUpdate)
+@bodies.input(TemplateUpdate)
 @v1.output(TemplateOut)
 @v1.doc(summary="Change a task template", tags=TAGS, responses=[400, 403, 404, 409])
 @permission_required("template_update")

@@ -9,11 +9,11 @@ from flask import current_app
 from ..models import User, db
 from ..services import roles as role_service
 from ..services import users as user_service
-from . import v1
+from . import bodies, v1
 from .auth import caller, permission_required, require_any
-from .pagination import PageQuery, page_keys
+from .pagination import PageQuery, url_page
 from .schemas import GroupList, UserCreate, UserList, UserOut, UserRoleOut, UserUpdate
-from .uris import uri_maker, user_uri
+from .uris import user_uri
 
 __all__ = ["user_detail", "user_uri"]
 
@@ -46,18 +46,17 @@ def _email_check() -> str:
 
 
 @v1.get("/users")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(UserList)
 @v1.doc(summary="List users (as URLs)", tags=TAGS, responses=[403])
 @permission_required("user_read_all")
 def list_users(query_data: PageQuery) -> dict[str, Any]:
     page = user_service.list_page(db.session, offset=query_data.offset, limit=query_data.limit)
-    uri = uri_maker("api_v1.get_user", "user_id")
-    return {"users": [uri(user_id) for user_id in page.items], **page_keys(page, "users")}
+    return url_page(page, "users", endpoint="api_v1.get_user", argument="user_id")
 
 
 @v1.post("/users")
-@v1.input(UserCreate)
+@bodies.input(UserCreate)
 @v1.output(UserOut, status_code=201)
 @v1.doc(summary="Create a user", tags=TAGS, responses=[400, 403, 404, 409])
 @permission_required("user_add")
@@ -97,7 +96,7 @@ def get_user(user_id: str) -> dict[str, Any]:
 
 
 @v1.put("/users/<user_id>")
-@v1.input(UserUpdate)
+@bodies.input(UserUpdate)
 @v1.output(UserOut)
 @v1.doc(
     summary="Change a user",
@@ -190,7 +189,7 @@ def revoke_role(user_id: str, role_id: str) -> dict[str, Any]:
 
 
 @v1.get("/users/<user_id>/groups")
-@v1.input(PageQuery, location="query")
+@bodies.input(PageQuery, location="query")
 @v1.output(GroupList)
 @v1.doc(
     summary="The groups a user belongs to (as URLs)",
@@ -204,5 +203,4 @@ def list_user_groups(user_id: str, query_data: PageQuery) -> dict[str, Any]:
     page = user_service.list_group_page(
         db.session, user=user, offset=query_data.offset, limit=query_data.limit
     )
-    uri = uri_maker("api_v1.get_group", "group_id")
-    return {"groups": [uri(group_id) for group_id in page.items], **page_keys(page, "groups")}
+    return url_page(page, "groups", endpoint="api_v1.get_group", argument="group_id")

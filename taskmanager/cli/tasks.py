@@ -196,6 +196,35 @@ def upload(
             advance(len(batch))
 
 
+def checked_files(
+    backend: Backend, taskfiles: Sequence[str], *, continue_on_error: bool
+) -> tuple[list[Path], list[TaskFile], list[Problem]]:
+    """Every path the arguments name, the task files without problems, and the problems (reported
+    here); any problem stops the command unless continue_on_error."""
+    paths, problems = discover(taskfiles)
+    files, file_problems = read_task_files(paths)
+    problems += file_problems
+    problems += template_problems(backend, files)
+    bad_paths = {problem.path for problem in problems}
+    valid = [f for f in files if str(f.path) not in bad_paths]
+    if problems:
+        report_problems(problems)
+        invalid = len(bad_paths)
+        click.echo(f"{invalid} of {len(paths)} files have problems.", err=True)
+        if not continue_on_error:
+            summary = Summary(skipped=len(paths) - len(valid))
+            raise CliError(
+                f"Nothing uploaded: fix the files above (or pass --continue-on-error); {summary}",
+                exit_code=EXIT_INVALID_INPUT,
+            )
+    return paths, valid, problems
+
+
+def shared_fields(**fields: Any) -> dict[str, Any]:
+    """The fields every task of one add-task run carries; what was not given is left out."""
+    return {key: value for key, value in fields.items() if value is not None and value != []}
+
+
 @click.command("add-task")
 @click.argument("taskfiles", nargs=-1, required=True, metavar="TASKFILE...")
 @click.option("-p", "--project", required=True, help="Project the tasks belong to.")
@@ -252,39 +281,24 @@ def add_task(
             "-d/--distribute-in-group cannot be combined with -u/--users or -g/--groups",
             exit_code=EXIT_USAGE,
         )
-    paths, problems = discover(taskfiles)
-    files, file_problems = read_task_files(paths)
-    problems += file_problems
-    problems += template_problems(backend, files)
-    bad_paths = {problem.path for problem in problems}
-    valid = [f for f in files if str(f.path) not in bad_paths]
+    paths, valid, problems = checked_files(backend, taskfiles, continue_on_error=continue_on_error)
     summary = Summary(skipped=len(paths) - len(valid))
-    if problems:
-        report_problems(problems)
-        invalid = len({p.path for p in problems})
-        click.echo(f"{invalid} of {len(paths)} files have problems.", err=True)
-        if not continue_on_error:
-            raise CliError(
-                f"Nothing uploaded: fix the files above (or pass --continue-on-error); {summary}",
-                exit_code=EXIT_INVALID_INPUT,
-            )
     if dry_run:
         click.echo(f"{len(valid)} task files are valid; nothing uploaded (dry run).")
         click.get_current_context().exit(EXIT_INVALID_INPUT if problems else 0)
 
-    shared: dict[str, Any] = {
-        "project": project,
-        "users": user_names or None,
-        "groups": group_names or None,
-        "tags": split_names(tags) or None,
-        "distribute_in_group": distribute_in_group,
-        "generator_url": generator_url,
-        "application_name": application_name,
-        "application_version": application_version,
-        "callback_url": callback_url,
-        "callback_content": callback_content,
-    }
-    shared = {key: value for key, value in shared.items() if value is not None}
+    shared = shared_fields(
+        project=project,
+        users=user_names,
+        groups=group_names,
+        tags=split_names(tags),
+        distribute_in_group=distribute_in_group,
+        generator_url=generator_url,
+        application_name=application_name,
+        application_version=application_version,
+        callback_url=callback_url,
+        callback_content=callback_content,
+    )
     items = [(f.path, {**shared, "template": f.template, "content": f.content}) for f in valid]
     upload(
         backend, items, batch_size=batch_size, continue_on_error=continue_on_error, summary=summary

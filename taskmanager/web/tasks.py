@@ -143,6 +143,29 @@ def _task_form(subject: Task) -> TaskForm:
     return form
 
 
+def _assignment_changes(form: TaskForm, subject: Task) -> dict[str, list[int]]:
+    changes: dict[str, list[int]] = {}
+    if sorted(form.users.data or []) != sorted(u.id for u in subject.users):
+        changes["users"] = list(form.users.data or [])
+    if sorted(form.groups.data or []) != sorted(g.id for g in subject.groups):
+        changes["groups"] = list(form.groups.data or [])
+    return changes
+
+
+def _changes(form: TaskForm, subject: Task, editable: dict[str, bool]) -> dict[str, Any]:
+    """What the edit form changes of the task, among the fields the caller may edit."""
+    changes: dict[str, Any] = {}
+    if editable["status"] and form.status.data.strip() != subject.status:
+        changes["status"] = form.status.data.strip()
+    if editable["assignment"]:
+        changes.update(_assignment_changes(form, subject))
+    if editable["tags"]:
+        names = [name.strip() for name in (form.tags.data or "").split(",") if name.strip()]
+        if names != [tag.name for tag in subject.tags]:
+            changes["tags"] = names
+    return changes
+
+
 @bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
 @permission_required(*STATUS_EDIT, *ASSIGN_EDIT)
 def task_edit(task_id: int) -> str | Response:
@@ -154,18 +177,7 @@ def task_edit(task_id: int) -> str | Response:
         "tags": can("task_update_all"),
     }
     if form.validate_on_submit():
-        changes: dict[str, Any] = {}
-        if editable["status"] and form.status.data.strip() != subject.status:
-            changes["status"] = form.status.data.strip()
-        if editable["assignment"]:
-            if sorted(form.users.data or []) != sorted(u.id for u in subject.users):
-                changes["users"] = list(form.users.data or [])
-            if sorted(form.groups.data or []) != sorted(g.id for g in subject.groups):
-                changes["groups"] = list(form.groups.data or [])
-        if editable["tags"]:
-            names = [name.strip() for name in (form.tags.data or "").split(",") if name.strip()]
-            if names != [tag.name for tag in subject.tags]:
-                changes["tags"] = names
+        changes = _changes(form, subject, editable)
         if not changes:
             flash("Nothing changed.", "info")
             return redirect(url_for("web.task", task_id=subject.id))

@@ -1,5 +1,6 @@
 """What a request body that is not JSON gets: 401 first when the caller is anonymous, then a 400
-naming the `json` field and why, on every route that reads a JSON body; nothing is stored."""
+naming the `json` field and why, on every route that reads a JSON body; nothing is stored. And
+what a body or query its schema refuses gets: one 400 shape (api/bodies.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from taskmanager.models import Task, User, db
+from taskmanager.services.references import MAX_ID
 
 from ..support.task_factories import make_task, make_template
 
@@ -93,3 +95,67 @@ def test_a_body_that_is_not_json_is_refused_saying_why(
             db.session.scalar(select(func.count()).select_from(User)),
         )
     assert after == before
+
+
+# What a schema refuses, on every kind of route (api/bodies.py): 400, `errors` keyed by field
+# path, and every field with its messages in `message`.
+REFUSED = [
+    ("POST", "/api/v1/tags", {"name": 1}, {"name": ["Input should be a valid string"]}),
+    (
+        "POST",
+        "/api/v1/tags",
+        [],
+        {"_schema": ["Input should be a valid dictionary or instance of TagIn"]},
+    ),
+    ("PUT", "/api/v1/tasks/{task}/lock", {"lock": True}, {"lock": None}),
+    ("POST", "/api/v1/tasks/next", {"project": 1}, {"project": ["Input should be a valid string"]}),
+    ("PUT", "/api/v1/tasks/{task}", {"users": [True]}, {"users.0": None}),
+    # Creating tasks names the top-level field (a list of tasks: the index too, see below).
+    (
+        "POST",
+        "/api/v1/tasks",
+        {"project": "p", "template": "tpl", "users": [True]},
+        {"users": None},
+    ),
+    ("GET", "/api/v1/users?offset=-1", None, {"query.offset": None}),
+]
+
+
+@pytest.mark.parametrize(
+    "method,path,body,errors", REFUSED, ids=[f"{m} {p} {b!r}" for m, p, b, _e in REFUSED]
+)
+def test_what_a_schema_refuses_is_answered_in_one_shape(
+    app, client, admin_headers, method, path, body, errors
+):
+    with app.app_context():
+        task_id = make_task(db.session, template=make_template(db.session, "tpl")).id
+        db.session.commit()
+    response = client.open(
+        path.format(task=task_id), method=method, json=body, headers=admin_headers
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    answer = response.get_json()
+    assert set(answer) == {"message", "errors"}
+    assert set(answer["errors"]) == set(errors)
+    for field, messages in errors.items():
+        if messages is not None:
+            assert answer["errors"][field] == messages
+    assert answer["message"] == "Invalid input: " + "; ".join(
+        f"{field}: {', '.join(messages)}" for field, messages in answer["errors"].items()
+    )
+
+
+def test_a_task_list_names_the_index_and_field_of_each_refusal(app, client, admin_headers):
+    with app.app_context():
+        make_template(db.session, "tpl")
+        db.session.commit()
+    tasks = [
+        {"project": "p", "template": "tpl", "content": {}},
+        {"project": 1, "template": "tpl", "users": [True]},
+    ]
+    response = client.post("/api/v1/tasks", json=tasks, headers=admin_headers)
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {
+        "1.project": ["Input should be a valid string"],
+        "1.users": [f"Input should be a name, a URL or an id (a whole number from 1 to {MAX_ID})"],
+    }
