@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from ..services.references import MAX_ID
+from ..services.kit.references import MAX_ID
 
 
 class Body(BaseModel):

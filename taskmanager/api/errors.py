@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from ..models import db
-from ..services import documents, transactions
-from ..services.errors import DomainError, InvalidInput, Throttled, Unavailable
-from ..services.references import MAX_ID
+from ..services.kit import documents, transactions
+from ..services.kit.errors import DomainError, InvalidInput, Throttled, Unavailable
+from ..services.kit.references import MAX_ID
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {

@@ -32,7 +32,7 @@ from urllib3.exceptions import (
 from urllib3.util import connection, parse_url
 
 from ..config import CallbackHosts
-from .errors import InvalidInput
+from .kit.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # What TASKMAN_CALLBACK_ALLOWED_HOSTS unset means; for callers that are given no rules.

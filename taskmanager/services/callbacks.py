@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import CallbackDelivery, Task, TaskGroup, utcnow
-from . import callback_destinations, documents, references
-from .errors import Conflict, InvalidInput, NotFound
+from . import callback_destinations
+from .kit import documents, references
+from .kit.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 

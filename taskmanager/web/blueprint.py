@@ -24,8 +24,9 @@ from werkzeug.wrappers import Response
 from .. import __version__
 from ..models import User, db
 from ..security import csrf
-from ..services import onboarding, permissions, transactions
-from ..services.errors import DomainError, Unavailable
+from ..services.accounts import onboarding, permissions
+from ..services.kit import transactions
+from ..services.kit.errors import DomainError, Unavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 
 from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, db
-from taskmanager.services import callbacks, users
+from taskmanager.services import callbacks
+from taskmanager.services.accounts import users
 
 from ..conftest import basic_auth
 from ..support.callbacks import make_tasks, quick

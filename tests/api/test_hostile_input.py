@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from taskmanager.api.bodies import Body
 from taskmanager.models import Meta, Tag, Task, TaskGroup, TaskTemplate, User, db
-from taskmanager.services import taskgroups
-from taskmanager.services.documents import JSON_MAX_DEPTH
-from taskmanager.services.references import MAX_ID
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.kit.documents import JSON_MAX_DEPTH
+from taskmanager.services.kit.references import MAX_ID
 
 from ..support.task_factories import make_group, make_task, make_template, make_user, set_meta
 from ..web.conftest import csrf_token_from, web_login
@@ -44,7 +44,7 @@ def world(app: Any) -> dict[str, Any]:
         make_group(db.session, "team", [alice])
         task = make_task(db.session, users=["alice"], tags=["t"])
         set_meta(db.session, "site", "leiden")
-        group = taskgroups.create(db.session, actor=None, label="round")
+        group = taskgroup_changes.create(db.session, actor=None, label="round")
         db.session.commit()
         return {"task": task.id, "alice": alice.id, "taskgroup": group.id}
 

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import Task, User
-from taskmanager.services import assignment
-from taskmanager.services.errors import InvalidInput
+from taskmanager.services.kit.errors import InvalidInput
+from taskmanager.services.tasks import assignment
 
 from ..support import rows
 from ..support.task_factories import make_group, make_user

@@ -16,8 +16,9 @@ from sqlalchemy import update
 from taskmanager import workers
 from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, TaskGroup, db, utcnow
-from taskmanager.services import callback_destinations, callbacks, statistics
-from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services import callback_destinations, callbacks
+from taskmanager.services.kit.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.tasks import statistics
 from taskmanager.workers.dispatcher import Dispatcher
 
 from ..support.callbacks import SECRET, assert_signed, count, make_tasks, quick, refused_port

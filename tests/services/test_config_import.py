@@ -3,8 +3,9 @@ from flask_security.utils import verify_password
 from sqlalchemy import func, select
 
 from taskmanager.models import Group, Role, Tag, TaskTemplate, User
-from taskmanager.services import config_import, groups
-from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.accounts import groups
+from taskmanager.services.kit.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.projects import config_import
 
 CONFIG = """
 roles:

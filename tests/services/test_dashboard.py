@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskmanager.services import dashboard
+from taskmanager.services.taskgroups import progress
+from taskmanager.services.tasks import dashboard
 
 from ..web.seed import seed
 
@@ -32,11 +33,11 @@ def test_status_totals_and_newest_task_groups(session: Any) -> None:
     world = seed(session)
     assert dashboard.summary(session, viewer=world.admin).totals == {"done": 2, "queued": 6}
     assert dashboard.summary(session, viewer=world.carol).totals == {"done": 1}
-    groups = dashboard.newest_taskgroups(session, viewer=world.admin, limit=5)
+    groups = progress.newest_taskgroups(session, viewer=world.admin, limit=5)
     assert [(g.key, g.label, g.counts) for g in groups] == [
         (world.taskgroup.id, "batch-1", {"queued": 2})
     ]
-    assert dashboard.newest_taskgroups(session, viewer=world.alice, limit=5) == []
+    assert progress.newest_taskgroups(session, viewer=world.alice, limit=5) == []
 
 
 def test_recent_activity_is_newest_first_and_limited_to_visible_tasks(session: Any) -> None:

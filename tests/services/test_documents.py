@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from taskmanager.services.documents import (
+from taskmanager.services.kit.documents import (
     JSON_MAX_DEPTH,
     DocumentError,
     parse_json,

@@ -2,8 +2,8 @@ import pytest
 from sqlalchemy import func, select
 
 from taskmanager.models import Group, User, group_membership
-from taskmanager.services import groups
-from taskmanager.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from taskmanager.services.accounts import groups
+from taskmanager.services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from ..support.accounts import make_user
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from taskmanager.services import legacy_import
+from taskmanager.services.legacy import legacy_import, steps
 
 from ..support import databases, legacy_schema
 
@@ -31,5 +31,5 @@ def test_the_old_database_is_counted_and_cannot_be_written(source_url: str) -> N
 
 
 def test_an_unreachable_source_is_named(tmp_path: Path) -> None:
-    with pytest.raises(legacy_import.LegacyImportError, match="cannot read the old database"):
+    with pytest.raises(steps.LegacyImportError, match="cannot read the old database"):
         legacy_import.open_source(f"sqlite:///{tmp_path / 'missing.db'}")

@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
 from taskmanager.models import Tag
-from taskmanager.services import listing
+from taskmanager.services.kit import listing
 
 
 def test_clamp() -> None:

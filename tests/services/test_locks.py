@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select, update
 
 from taskmanager.models import Tag, Task, TaskHistory, utcnow
-from taskmanager.services import locks
-from taskmanager.services.errors import Forbidden, InvalidInput
+from taskmanager.services.dispensing import claims, locks
+from taskmanager.services.kit.errors import Forbidden, InvalidInput
 
 from ..support import rows
 from ..support.task_factories import make_group, make_user
@@ -123,14 +123,14 @@ def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
     mine = rows.tasks(session, 3, assignees=[ann])
     assert others and done
     locks.lock(session, task=session.get(Task, mine[0]), actor=bob)  # (as a superuser would)
-    first = locks.claim_next(session, user=ann)
+    first = claims.claim_next(session, user=ann)
     session.expire_all()
     claimed = session.get(Task, first.id)
-    assert first == locks.Claim(id=mine[1], project="p", template_id=claimed.template_id)
+    assert first == claims.Claim(id=mine[1], project="p", template_id=claimed.template_id)
     assert claimed.lock is ann
-    second = locks.claim_next(session, user=ann)
+    second = claims.claim_next(session, user=ann)
     assert second is not None and second.id == mine[2]
-    assert locks.claim_next(session, user=ann) is None
+    assert claims.claim_next(session, user=ann) is None
     assert _history(session, mine[1]) == [("lock", "ann", {"user": "ann", "claimed": True})]
 
 
@@ -154,7 +154,7 @@ def test_a_task_locked_for_a_moment_by_someone_not_claiming_it_is_still_claimed(
     looker.start()
     try:
         assert locked.wait(10)
-        claim = locks.claim_next(session, user=ann)
+        claim = claims.claim_next(session, user=ann)
         session.commit()
     finally:
         looker.join(10)
@@ -169,12 +169,12 @@ def test_claim_next_filters(session, people):
     tagged = rows.task(session, assignees=[ann], project="a", label="t1")
     tagged.tags.extend([Tag(name="x"), Tag(name="y")])
     session.flush()
-    assert locks.claim_next(session, user=ann, project="c") is None
-    assert locks.claim_next(session, user=ann, template="t2").id == wanted[0]
-    assert locks.claim_next(session, user=ann, tags=["x", "z"]) is None
-    assert locks.claim_next(session, user=ann, project="a", tags=["x", "y"]).id == tagged.id
-    assert locks.claim_next(session, user=ann, template=str(tagged.template_id)).id == plain[0]
-    assert locks.claim_next(session, user=ann, template="9" * 30) is None  # no such id, no error
+    assert claims.claim_next(session, user=ann, project="c") is None
+    assert claims.claim_next(session, user=ann, template="t2").id == wanted[0]
+    assert claims.claim_next(session, user=ann, tags=["x", "z"]) is None
+    assert claims.claim_next(session, user=ann, project="a", tags=["x", "y"]).id == tagged.id
+    assert claims.claim_next(session, user=ann, template=str(tagged.template_id)).id == plain[0]
+    assert claims.claim_next(session, user=ann, template="9" * 30) is None  # no such id, no error
 
 
 def test_claim_next_sees_tasks_through_groups(session, people):
@@ -182,19 +182,19 @@ def test_claim_next_sees_tasks_through_groups(session, people):
     team = make_group(session, "team", [ann])
     rows.tasks(session, 1, assignees=[bob])
     via_group = rows.tasks(session, 1, groups=[team])
-    assert locks.claim_next(session, user=ann).id == via_group[0]
-    assert locks.claim_next(session, user=ann) is None
+    assert claims.claim_next(session, user=ann).id == via_group[0]
+    assert claims.claim_next(session, user=ann) is None
 
 
 def test_claim_next_takes_lapsed_locks_in_id_order(session, people):
     ann, bob = people["ann"], people["bob"]
     task = rows.task(session, assignees=[ann, bob])
     locks.lock(session, task=task, actor=bob, timeout=10)
-    assert locks.claim_next(session, user=ann, timeout=10) is None
+    assert claims.claim_next(session, user=ann, timeout=10) is None
     newer = rows.tasks(session, 1, assignees=[ann])
     _age_lock(session, task, 11)
     # The lapsed task is older than the never-locked one: it goes first.
-    assert locks.claim_next(session, user=ann, timeout=10).id == task.id
+    assert claims.claim_next(session, user=ann, timeout=10).id == task.id
     session.expire_all()
     assert session.get(Task, task.id).lock is ann
-    assert locks.claim_next(session, user=ann, timeout=10).id == newer[0]
+    assert claims.claim_next(session, user=ann, timeout=10).id == newer[0]

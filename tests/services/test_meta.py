@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from taskmanager.models import MetaHistory, Task, TaskTemplate, db, utcnow
-from taskmanager.services import meta
-from taskmanager.services.errors import Conflict, InvalidInput
+from taskmanager.services.kit.errors import Conflict, InvalidInput
+from taskmanager.services.metadata import meta
 
 
 def test_create_starts_the_history(session) -> None:

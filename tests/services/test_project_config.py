@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import Group, Role, Tag, TaskTemplate, User
-from taskmanager.services import project_config, project_repo
-from taskmanager.services.errors import InvalidInput
+from taskmanager.services.kit.errors import InvalidInput
+from taskmanager.services.projects import project_config, project_repo
 
 from ..conftest import make_env
 from ..support.gitrepo import TEMPLATE, commit_file, make_project_repo

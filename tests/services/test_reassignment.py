@@ -9,8 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import TaskHistory
-from taskmanager.services import groups, reassignment, tasks, templates
-from taskmanager.services.errors import Forbidden, InvalidInput
+from taskmanager.services.accounts import groups
+from taskmanager.services.dispensing import reassignment
+from taskmanager.services.flows import task_changes
+from taskmanager.services.kit.errors import Forbidden, InvalidInput
+from taskmanager.services.reference import templates
+from taskmanager.services.tasks import creation
 
 from ..support.accounts import make_user
 
@@ -32,9 +36,9 @@ def people(session: Any) -> dict[str, Any]:
 
 def make(session: Any, actor: Any, **fields: Any) -> Any:
     fields.setdefault("project", "p")
-    return tasks.create(
+    return creation.create(
         session,
-        spec=tasks.NewTask(template="tpl", content={"template": "tpl"}, **fields),
+        spec=creation.NewTask(template="tpl", content={"template": "tpl"}, **fields),
         actor=actor,
     )
 
@@ -46,7 +50,7 @@ def test_open_direct_tasks_move_to_the_user_with_history(session: Any, people: A
     done = make(session, admin, users=["leaver"])
     via_group = make(session, admin, groups=["team"])
     groups.add_member(session, group=people["team"], user=leaver)
-    tasks.set_status(session, task=done, status="done", actor=leaver)
+    task_changes.set_status(session, task=done, status="done", actor=leaver)
     session.commit()
 
     result = reassignment.reassign_open(session, from_user=leaver, to_user=heir, actor=admin)
@@ -68,7 +72,7 @@ def test_open_direct_tasks_move_to_the_user_with_history(session: Any, people: A
 
 def test_tasks_move_to_a_group_and_locks_are_released(session: Any, people: Any) -> None:
     admin, leaver = people["admin"], people["leaver"]
-    from taskmanager.services import locks
+    from taskmanager.services.dispensing import locks
 
     task = make(session, admin, users=["leaver"])
     locks.lock(session, task=task, actor=leaver)
@@ -86,7 +90,7 @@ def test_tasks_move_to_a_group_and_locks_are_released(session: Any, people: Any)
 
 
 def test_locks_stay_when_asked(session: Any, people: Any) -> None:
-    from taskmanager.services import locks
+    from taskmanager.services.dispensing import locks
 
     task = make(session, people["admin"], users=["leaver"])
     locks.lock(session, task=task, actor=people["leaver"])

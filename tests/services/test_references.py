@@ -1,4 +1,4 @@
-from taskmanager.services import references
+from taskmanager.services.kit import references
 
 
 def test_normalise_takes_the_last_url_segment() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from taskmanager.models import Meta, Task, db
-from taskmanager.services import rendering
+from taskmanager.services.metadata import rendering
 
 from ..support.task_factories import make_task, make_template, set_meta
 

@@ -1,7 +1,7 @@
 import pytest
 
-from taskmanager.services import roles
-from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.accounts import roles
+from taskmanager.services.kit.errors import Conflict, InvalidInput, NotFound
 
 
 def test_default_roles_are_found_by_name_id_or_url(session) -> None:

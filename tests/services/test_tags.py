@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from taskmanager.models import Tag, db
-from taskmanager.services import tags
-from taskmanager.services.errors import Conflict, InvalidInput
+from taskmanager.services.kit.errors import Conflict, InvalidInput
+from taskmanager.services.reference import tags
 
 
 def test_create_rename_delete(session) -> None:

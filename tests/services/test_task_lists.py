@@ -6,8 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import Task, User
-from taskmanager.services import groups, tags, task_lists, tasks
-from taskmanager.services.errors import Forbidden, NotFound
+from taskmanager.services.accounts import groups
+from taskmanager.services.flows import task_changes
+from taskmanager.services.kit.errors import Forbidden, NotFound
+from taskmanager.services.reference import tags
+from taskmanager.services.tasks import details
+from taskmanager.services.tasks import lists as task_lists
+from taskmanager.services.tasks import visibility as task_visibility
 
 from ..support.task_factories import build_world, make_group, make_task, make_user
 
@@ -60,7 +65,7 @@ def test_list_filters_combine(session, world) -> None:
     assert ids(tags=["x", "unknown"]) == []
     assert ids(application_name="viewr") == [t2]
     assert ids(project="p2", tags=["y"]) == [t4]
-    tasks.set_status(session, task=session.get(Task, t4), status="done", actor=admin)
+    task_changes.set_status(session, task=session.get(Task, t4), status="done", actor=admin)
     assert ids(status="done") == [t4]
     assert ids(status="queued") == [t1, t2, t3]
 
@@ -77,8 +82,8 @@ def test_pages_and_totals(session, world) -> None:
     page = task_lists.list_page(session, viewer=admin, limit=0)
     assert (_ids(page), page.total) == ([], 4)
     page = task_lists.list_page(session, viewer=admin, limit=10**9)
-    assert page.limit == tasks.LIST_LIMIT_MAX and page.total == 4
-    assert task_lists.list_page(session, viewer=admin).limit == tasks.LIST_LIMIT_MAX
+    assert page.limit == task_lists.LIST_LIMIT_MAX and page.total == 4
+    assert task_lists.list_page(session, viewer=admin).limit == task_lists.LIST_LIMIT_MAX
 
 
 def test_totals_of_users_with_groups_and_direct_tasks(session, world) -> None:
@@ -166,15 +171,15 @@ def test_user_group_and_tag_lists(session, world) -> None:
 def test_visibility_of_one_task(session, world) -> None:
     t1, t2, t3, _ = world["tasks"]
     alice = world["alice"]
-    assert tasks.get_visible_or_raise(session, task_id=t2, user=alice).id == t2
+    assert task_visibility.get_visible_or_raise(session, task_id=t2, user=alice).id == t2
     for hidden in (t3, "abc", 0, 2**40, -1):
         with pytest.raises(NotFound):
-            tasks.get_visible_or_raise(session, task_id=hidden, user=alice)
+            task_visibility.get_visible_or_raise(session, task_id=hidden, user=alice)
 
 
 def test_links_of_a_task(session, world) -> None:
     t1, t2, *_ = world["tasks"]
-    links = task_lists.links(session, task_ids=[t1, t2])
+    links = details.links(session, task_ids=[t1, t2])
     alice = world["alice"]
     assert links[t1].users == [alice.id] and links[t1].groups == []
     assert len(links[t1].tags) == 2

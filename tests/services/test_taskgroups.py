@@ -11,12 +11,15 @@ from taskmanager.models import (
     Tag,
     Task,
     TaskGroup,
+    TaskHistory,
     TaskTemplate,
     User,
     db,
 )
-from taskmanager.services import taskgroups, tasks
-from taskmanager.services.errors import InvalidInput, NotFound
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.kit.errors import InvalidInput, NotFound
+from taskmanager.services.taskgroups import completion, reads
+from taskmanager.services.tasks import creation
 
 from ..support import databases, rows
 from ..support.task_factories import make_group, make_template, make_user
@@ -24,7 +27,7 @@ from ..support.threads import run_together
 
 
 def _body(**extra):
-    return tasks.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
+    return creation.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def _set_status(session, task: Task, status: str, actor) -> None:
     old = task.status
     task.status = status
     session.flush()
-    taskgroups.on_task_status_changed(session, task=task, old_status=old, actor=actor)
+    completion.on_task_status_changed(session, task=task, old_status=old, actor=actor)
 
 
 def _group_tasks(session, group: TaskGroup) -> list[Task]:
@@ -52,13 +55,13 @@ def _group_tasks(session, group: TaskGroup) -> list[Task]:
 def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
     a, b = make_user(session, "a"), make_user(session, "b")
     make_group(session, "team", [a, b])
-    group = taskgroups.create(
+    group = taskgroup_changes.create(
         session, actor=admin, label="g", specs=[_body(), _body()], distribute_in_group="team"
     )
     assigned = [[u.username for u in task.users] for task in _group_tasks(session, group)]
     assert assigned == [["a"], ["a"]]
     # The next group goes to b: a has had two tasks.
-    second = taskgroups.create(
+    second = taskgroup_changes.create(
         session, actor=admin, label="g", specs=[_body()], distribute_in_group="team"
     )
     assert [[u.username for u in t.users] for t in _group_tasks(session, second)] == [["b"]]
@@ -67,7 +70,7 @@ def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
 def test_create_with_unique_gives_each_task_another_member(session, admin):
     members = [make_user(session, name) for name in ("a", "b", "c")]
     team = make_group(session, "team", members)
-    group = taskgroups.create(
+    group = taskgroup_changes.create(
         session,
         actor=admin,
         label="g",
@@ -78,7 +81,7 @@ def test_create_with_unique_gives_each_task_another_member(session, admin):
     assigned = sorted(t.users[0].username for t in _group_tasks(session, group))
     assert assigned == ["a", "b", "c"]
     with pytest.raises(InvalidInput) as refused:
-        taskgroups.create(
+        taskgroup_changes.create(
             session,
             actor=admin,
             label="g",
@@ -92,7 +95,7 @@ def test_create_with_unique_gives_each_task_another_member(session, admin):
 def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, admin):
     make_group(session, "team", [make_user(session, "a")])
     with pytest.raises(InvalidInput) as refused:
-        taskgroups.create(
+        taskgroup_changes.create(
             session,
             actor=admin,
             label="g",
@@ -101,39 +104,45 @@ def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, ad
         )
     assert "tasks.1" in refused.value.errors
     with pytest.raises(NotFound):
-        taskgroups.create(session, actor=admin, label="g", specs=[_body()], distribute_in_group="x")
+        taskgroup_changes.create(
+            session, actor=admin, label="g", specs=[_body()], distribute_in_group="x"
+        )
 
 
 def test_status_is_derived_from_the_tasks(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
+    group = taskgroup_changes.create(
+        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
+    )
     first, second = _group_tasks(session, group)
 
     def status() -> str:
-        return taskgroups.get_or_raise(session, reference=group.id, user=admin)[1]
+        return reads.get_or_raise(session, reference=group.id, user=admin)[1]
 
     assert status() == "queued"
     _set_status(session, first, "done", admin)
     assert status() == "queued"
     _set_status(session, second, "done", admin)
     assert status() == "done"
-    listed = taskgroups.list_visible(session, user=admin, status="done")
+    listed = reads.list_visible(session, user=admin, status="done")
     assert [g.id for g, _status in listed] == [group.id]
-    assert taskgroups.list_visible(session, user=admin, status="queued") == []
+    assert reads.list_visible(session, user=admin, status="queued") == []
 
 
 def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 3)
+    group = taskgroup_changes.create(
+        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 3
+    )
     first, second, third = _group_tasks(session, group)
     _set_status(session, first, "done", admin)
     _set_status(session, second, "aborted", admin)
     assert [t.status for t in _group_tasks(session, group)] == ["done", "aborted", "aborted"]
-    assert taskgroups.get_or_raise(session, reference="g", user=admin)[1] == "aborted"
+    assert reads.get_or_raise(session, reference="g", user=admin)[1] == "aborted"
     entries = [
         (json.loads(d.detail), d.action)
         for d in session.scalars(
-            select(taskgroups.history.TaskHistory).where(
-                taskgroups.history.TaskHistory.task_id == third.id,
-                taskgroups.history.TaskHistory.action == "status",
+            select(TaskHistory).where(
+                TaskHistory.task_id == third.id,
+                TaskHistory.action == "status",
             )
         )
     ]
@@ -144,7 +153,7 @@ def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
 
 def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
     session.add(Meta(label="HOST", value="http://cb.example"))
-    group = taskgroups.create(
+    group = taskgroup_changes.create(
         session,
         actor=admin,
         label="g",
@@ -167,11 +176,13 @@ def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
 
 
 def test_update_changes_fields_and_replaces_the_tasks(session, admin):
-    group = taskgroups.create(session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2)
+    group = taskgroup_changes.create(
+        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
+    )
     first, _second = _group_tasks(session, group)
     outside = rows.tasks(session, 1, status="done")[0]
     session.execute(update(Task).where(Task.id == first.id).values(status="done"))
-    taskgroups.update(
+    taskgroup_changes.update(
         session,
         taskgroup=group,
         actor=admin,
@@ -182,28 +193,26 @@ def test_update_changes_fields_and_replaces_the_tasks(session, admin):
     # Both remaining tasks are done: the membership change completes the group.
     assert session.get(TaskGroup, group.id).callback_fired is True
     with pytest.raises(NotFound):
-        taskgroups.update(session, taskgroup=group, actor=admin, changes={"tasks": [999999]})
+        taskgroup_changes.update(session, taskgroup=group, actor=admin, changes={"tasks": [999999]})
 
 
 def test_users_see_groups_holding_their_tasks(session, admin):
     ann = make_user(session, "ann")
-    visible = taskgroups.create(
+    visible = taskgroup_changes.create(
         session, actor=admin, label="v", specs=[_body(users=["ann"]), _body(users=["admin"])]
     )
-    taskgroups.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
-    assert [g.label for g, _s in taskgroups.list_visible(session, user=ann)] == ["v"]
-    group, _status = taskgroups.get_or_raise(session, reference="v", user=ann)
+    taskgroup_changes.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
+    assert [g.label for g, _s in reads.list_visible(session, user=ann)] == ["v"]
+    group, _status = reads.get_or_raise(session, reference="v", user=ann)
     assert group.id == visible.id
-    seen = taskgroups.tasks_of(session, taskgroup=group, user=ann)
+    seen = reads.tasks_of(session, taskgroup=group, user=ann)
     assert [session.get(Task, row.id).users[0].username for row in seen] == ["ann"]
     tagged = session.get(Task, seen[0].id)
     tagged.tags.append(Tag(name="t"))
     session.flush()
-    assert taskgroups.tasks_of(session, taskgroup=group, user=ann)[0].tags == [
-        (tagged.tags[0].id, "t")
-    ]
+    assert reads.tasks_of(session, taskgroup=group, user=ann)[0].tags == [(tagged.tags[0].id, "t")]
     with pytest.raises(NotFound):
-        taskgroups.get_or_raise(session, reference="h", user=ann)
+        reads.get_or_raise(session, reference="h", user=ann)
 
 
 def _race(app, group_id: int, statuses: list[str]) -> None:
@@ -219,7 +228,7 @@ def _race(app, group_id: int, statuses: list[str]) -> None:
             own.flush()
             if real:
                 barrier.wait(timeout=30)
-            taskgroups.on_task_status_changed(own, task=task, old_status=old, actor=None)
+            completion.on_task_status_changed(own, task=task, old_status=old, actor=None)
             own.commit()
 
     with app.app_context():
@@ -236,7 +245,7 @@ def _committed_group(app, size: int) -> int:
         admin = db.session.scalars(select(User).where(User.username == "admin")).one()
         if db.session.scalar(select(TaskTemplate.id).where(TaskTemplate.label == "tpl")) is None:
             make_template(db.session)
-        group = taskgroups.create(
+        group = taskgroup_changes.create(
             db.session,
             actor=admin,
             label="race",

@@ -16,8 +16,9 @@ from taskmanager.models import (
     task_users,
     utcnow,
 )
-from taskmanager.services import task_lists, tasks
-from taskmanager.services.errors import Forbidden, InvalidInput, NotFound
+from taskmanager.services.flows import task_changes
+from taskmanager.services.kit.errors import Forbidden, InvalidInput, NotFound
+from taskmanager.services.tasks import creation, details, editing, resolution
 
 from ..support.task_factories import (
     build_world,
@@ -98,7 +99,7 @@ def test_callback_url_is_stored_raw(session, template) -> None:
 
 def test_content_is_required(session, template) -> None:
     with pytest.raises(InvalidInput) as error:
-        tasks.create(session, spec=tasks.NewTask(project="p", template="tpl"), actor=None)
+        creation.create(session, spec=creation.NewTask(project="p", template="tpl"), actor=None)
     assert "content" in error.value.errors
 
 
@@ -125,9 +126,9 @@ def test_unknown_references_are_404(session, template, field) -> None:
     fields = {field: value, "users": [] if field != "users" else value}
     if field == "template":
         with pytest.raises(NotFound) as error:
-            tasks.create(
+            creation.create(
                 session,
-                spec=tasks.NewTask(project="p", template="nobody", content="x", users=["admin"]),
+                spec=creation.NewTask(project="p", template="nobody", content="x", users=["admin"]),
                 actor=None,
             )
     else:
@@ -149,9 +150,9 @@ def test_references_by_id_name_email_or_url(session, template) -> None:
     )
     assert [u.username for u in task.users] == ["alice", "bob", "carol"]
     assert [g.groupname for g in task.groups] == ["readers"]
-    by_id = tasks.create(
+    by_id = creation.create(
         session,
-        spec=tasks.NewTask(project="p", template=template.id, content="x", users=[bob.id]),
+        spec=creation.NewTask(project="p", template=template.id, content="x", users=[bob.id]),
         actor=None,
     )
     assert by_id.template_id == template.id
@@ -160,12 +161,12 @@ def test_references_by_id_name_email_or_url(session, template) -> None:
 def test_references_are_resolved_in_slices(session, monkeypatch) -> None:
     """More references than one statement may bind (65,535 on PostgreSQL) still resolve."""
     unknown = [f"nobody{i}" for i in range(22_000)]  # 66,000 parameters: id, username, e-mail
-    assert tasks.resolve_users(session, [*unknown, "admin"]).keys() == {"admin"}
-    monkeypatch.setattr(tasks, "LOOKUP_BATCH", 2)
+    assert resolution.resolve_users(session, [*unknown, "admin"]).keys() == {"admin"}
+    monkeypatch.setattr(resolution, "LOOKUP_BATCH", 2)
     names = [make_user(session, f"u{i}").username for i in range(5)]
-    assert {ref: user.username for ref, user in tasks.resolve_users(session, names).items()} == {
-        name: name for name in names
-    }
+    assert {
+        ref: user.username for ref, user in resolution.resolve_users(session, names).items()
+    } == {name: name for name in names}
 
 
 def test_users_with_distribute_in_group_is_refused(session, template) -> None:
@@ -178,8 +179,8 @@ def test_users_with_distribute_in_group_is_refused(session, template) -> None:
 def test_task_without_users_or_groups_goes_to_one_user(session, admin, template) -> None:
     make_user(session, "zero", weight=0)
     make_user(session, "gone", active=False)
-    task = tasks.create(
-        session, spec=tasks.NewTask(project="p", template="tpl", content="x"), actor=admin
+    task = creation.create(
+        session, spec=creation.NewTask(project="p", template="tpl", content="x"), actor=admin
     )
     assigned = [user.username for user in task.users]
     assert assigned == ["admin"]  # the only active user with a weight above 0
@@ -192,9 +193,9 @@ def test_distribute_in_group_picks_a_member(session, template) -> None:
     alice = make_user(session, "alice")
     make_user(session, "bob")
     make_group(session, "team", [alice])
-    task = tasks.create(
+    task = creation.create(
         session,
-        spec=tasks.NewTask(project="p", template="tpl", content="x", distribute_in_group="team"),
+        spec=creation.NewTask(project="p", template="tpl", content="x", distribute_in_group="team"),
         actor=None,
     )
     assert [user.username for user in task.users] == ["alice"]
@@ -267,10 +268,10 @@ def test_changing_template_or_content_is_checked_too(session, admin) -> None:
     make_template(session, "viewr", VIEWR_TEMPLATE)
     task = make_task(session, template="plain", content={"scan_sources": {"X": "a"}})
     with pytest.raises(InvalidInput):
-        tasks.update(session, task=task, changes={"template": "viewr"}, actor=admin)
+        task_changes.update(session, task=task, changes={"template": "viewr"}, actor=admin)
     other = make_task(session, template="viewr", content={"name": "n"})
     with pytest.raises(InvalidInput):
-        tasks.update(
+        task_changes.update(
             session, task=other, changes={"content": {"scan_sources": {"T1": "a"}}}, actor=admin
         )
 
@@ -279,23 +280,23 @@ def test_changing_template_or_content_is_checked_too(session, admin) -> None:
 
 
 def test_create_many_is_all_or_nothing(session, admin, template) -> None:
-    specs = [tasks.NewTask(project="p", template="tpl", content="x", users=["admin"])] * 5
-    bad = [*specs[:2], tasks.NewTask(project="p", template="nope", content="x"), *specs[2:]]
-    bad.append(tasks.NewTask(project="", template="tpl", content="x", users=["nobody"]))
+    specs = [creation.NewTask(project="p", template="tpl", content="x", users=["admin"])] * 5
+    bad = [*specs[:2], creation.NewTask(project="p", template="nope", content="x"), *specs[2:]]
+    bad.append(creation.NewTask(project="", template="tpl", content="x", users=["nobody"]))
     with pytest.raises(InvalidInput) as error:
-        tasks.create_many(session, specs=bad, actor=admin)
+        creation.create_many(session, specs=bad, actor=admin)
     assert set(error.value.errors) == {"2.template", "6.project", "6.users"}
     assert _count(session, Task) == 0
-    created = tasks.create_many(session, specs=specs, actor=admin)
+    created = creation.create_many(session, specs=specs, actor=admin)
     assert [summary.id for summary in created] == sorted(summary.id for summary in created)
     assert _count(session, Task) == 5
 
 
 def test_create_many_reports_rejected_elements_with_the_rest(session, admin, template) -> None:
     with pytest.raises(InvalidInput) as error:
-        tasks.create_many(
+        creation.create_many(
             session,
-            specs=[None, tasks.NewTask(project="p", template="x", content="c")],
+            specs=[None, creation.NewTask(project="p", template="x", content="c")],
             actor=admin,
             rejected={"0.project": ["Field required"]},
         )
@@ -304,21 +305,23 @@ def test_create_many_reports_rejected_elements_with_the_rest(session, admin, tem
 
 def test_create_many_limits(session, admin, template) -> None:
     with pytest.raises(InvalidInput):
-        tasks.create_many(session, specs=[], actor=admin)
-    spec = tasks.NewTask(project="p", template="tpl", content="x", users=["admin"])
+        creation.create_many(session, specs=[], actor=admin)
+    spec = creation.NewTask(project="p", template="tpl", content="x", users=["admin"])
     with pytest.raises(InvalidInput):
-        tasks.create_many(session, specs=[spec] * (tasks.BULK_CREATE_MAX + 1), actor=admin)
+        creation.create_many(session, specs=[spec] * (creation.BULK_CREATE_MAX + 1), actor=admin)
 
 
 def test_create_many_links_tags_users_groups_and_history(session, admin, template) -> None:
     alice = make_user(session, "alice")
     group = make_group(session, "team", [alice])
     specs = [
-        tasks.NewTask(project="p", template="tpl", content="x", tags=["a", "b"], users=["alice"]),
-        tasks.NewTask(project="p", template="tpl", content="y", groups=["team"], tags=["b"]),
-        tasks.NewTask(project="p", template="tpl", content="z", distribute_in_group="team"),
+        creation.NewTask(
+            project="p", template="tpl", content="x", tags=["a", "b"], users=["alice"]
+        ),
+        creation.NewTask(project="p", template="tpl", content="y", groups=["team"], tags=["b"]),
+        creation.NewTask(project="p", template="tpl", content="z", distribute_in_group="team"),
     ]
-    created = tasks.create_many(session, specs=specs, actor=admin)
+    created = creation.create_many(session, specs=specs, actor=admin)
     assert [[name for _, name in s.tags] for s in created] == [["a", "b"], ["b"], []]
     first, second, third = (session.get(Task, s.id) for s in created)
     assert [u.username for u in first.users] == ["alice"]
@@ -345,10 +348,12 @@ def test_field_gates_refuse_the_whole_change(session, world) -> None:
     t1 = session.get(Task, world["tasks"][0])
     alice = world["alice"]
     with pytest.raises(Forbidden) as error:
-        tasks.update(session, task=t1, changes={"status": "done", "project": "x"}, actor=alice)
+        task_changes.update(
+            session, task=t1, changes={"status": "done", "project": "x"}, actor=alice
+        )
     assert set(error.value.errors) == {"project"}
     with pytest.raises(Forbidden) as error:
-        tasks.update(session, task=t1, changes={"users": ["bob"]}, actor=alice)
+        task_changes.update(session, task=t1, changes={"users": ["bob"]}, actor=alice)
     assert set(error.value.errors) == {"users"}
     session.refresh(t1)
     assert (t1.status, t1.project) == ("queued", "p1")
@@ -356,20 +361,20 @@ def test_field_gates_refuse_the_whole_change(session, world) -> None:
 
 def test_user_may_set_status_of_own_task_superuser_of_any(session, world) -> None:
     t1, t2, t3, _ = (session.get(Task, i) for i in world["tasks"])
-    tasks.update(session, task=t2, changes={"status": "done"}, actor=world["alice"])
+    task_changes.update(session, task=t2, changes={"status": "done"}, actor=world["alice"])
     assert t2.status == "done"
     with pytest.raises(Forbidden):
-        tasks.update(session, task=t3, changes={"status": "done"}, actor=world["alice"])
-    tasks.update(session, task=t3, changes={"status": "aborted"}, actor=world["sue"])
+        task_changes.update(session, task=t3, changes={"status": "done"}, actor=world["alice"])
+    task_changes.update(session, task=t3, changes={"status": "aborted"}, actor=world["sue"])
     assert t3.status == "aborted"
-    tasks.update(session, task=t1, changes={"users": ["bob"]}, actor=world["sue"])
+    task_changes.update(session, task=t1, changes={"users": ["bob"]}, actor=world["sue"])
     assert [u.username for u in t1.users] == ["bob"]
 
 
 def test_update_edits_and_records_history(session, world) -> None:
     admin = world["admin"]
     task = session.get(Task, world["tasks"][0])
-    tasks.update(
+    task_changes.update(
         session,
         task=task,
         changes={
@@ -410,7 +415,7 @@ def test_update_edits_and_records_history(session, world) -> None:
 def test_bad_updates_change_nothing(session, world, changes) -> None:
     task = session.get(Task, world["tasks"][0])
     with pytest.raises((InvalidInput, NotFound)):
-        tasks.update(session, task=task, changes=changes, actor=world["admin"])
+        task_changes.update(session, task=task, changes=changes, actor=world["admin"])
     session.expire_all()
     task = session.get(Task, world["tasks"][0])
     assert (task.project, task.status, [u.username for u in task.users]) == (
@@ -428,7 +433,7 @@ def test_done_releases_lock_records_finisher_and_queues_callback(session, world)
     )
     task.lock_id, task.lock_time = alice.id, utcnow()
     session.flush()
-    assert tasks.mark_done(session, task=task, actor=alice) is True
+    assert task_changes.mark_done(session, task=task, actor=alice) is True
     session.expire_all()
     task = session.get(Task, task.id)
     assert (task.status, task.lock_id, task.done_by_id) == ("done", None, alice.id)
@@ -442,14 +447,14 @@ def test_done_releases_lock_records_finisher_and_queues_callback(session, world)
     actions = [action for action, _ in _history(session, task.id)]
     assert actions[-2:] == ["status", "unlock"]
     # Done again: no transition, no second callback.
-    assert tasks.mark_done(session, task=task, actor=alice) is False
+    assert task_changes.mark_done(session, task=task, actor=alice) is False
     assert _count(session, CallbackDelivery) == 1
 
 
 def test_other_statuses_queue_no_callback(session, world) -> None:
     task = make_task(session, callback_url="http://x/")
-    assert tasks.set_status(session, task=task, status="aborted", actor=None)
-    assert tasks.set_status(session, task=task, status="in-review", actor=None)
+    assert task_changes.set_status(session, task=task, status="aborted", actor=None)
+    assert task_changes.set_status(session, task=task, status="in-review", actor=None)
     assert _count(session, CallbackDelivery) == 0
     assert task.status == "in-review"
 
@@ -457,7 +462,7 @@ def test_other_statuses_queue_no_callback(session, world) -> None:
 def test_delete_removes_task_links_and_history(session, world) -> None:
     task = session.get(Task, world["tasks"][0])
     task_id = task.id
-    tasks.delete(session, task=task)
+    editing.delete(session, task=task)
     session.flush()
     assert session.get(Task, task_id) is None
     assert session.scalar(select(func.count()).where(task_users.c.task_id == task_id)) == 0
@@ -471,11 +476,11 @@ def test_delete_removes_task_links_and_history(session, world) -> None:
 
 def test_history_lists_oldest_first_with_actor(session, world) -> None:
     task = session.get(Task, world["tasks"][0])
-    tasks.set_status(session, task=task, status="done", actor=world["alice"])
-    entries, total = task_lists.list_history(session, task=task)
+    task_changes.set_status(session, task=task, status="done", actor=world["alice"])
+    entries, total = details.list_history(session, task=task)
     assert total == len(entries) == 2
     assert [e.action for e in entries] == ["create", "status"]
     assert entries[-1].actor_username == "alice"
     assert entries[-1].detail == {"old": "queued", "new": "done"}
-    entries, total = task_lists.list_history(session, task=task, offset=1, limit=1)
+    entries, total = details.list_history(session, task=task, offset=1, limit=1)
     assert [e.action for e in entries] == ["status"] and total == 2

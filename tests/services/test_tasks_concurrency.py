@@ -11,8 +11,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from taskmanager.models import CallbackDelivery, Tag, Task, TaskHistory, User, db
-from taskmanager.services import locks, tasks
-from taskmanager.services.errors import NotFound
+from taskmanager.services.dispensing import locks
+from taskmanager.services.flows import task_changes
+from taskmanager.services.kit.errors import NotFound
+from taskmanager.services.tasks import creation, editing, visibility
 
 from ..support.databases import backend_name
 from ..support.task_factories import make_task, make_template, make_user
@@ -52,8 +54,8 @@ def test_concurrent_done_makes_one_transition_and_one_callback(app) -> None:
 
     def finish(session: Any) -> bool:
         alice = session.scalars(select(User).where(User.username == "alice")).one()
-        task = tasks.get_visible_or_raise(session, task_id=task_id, user=alice)
-        return tasks.mark_done(session, task=task, actor=alice)
+        task = visibility.get_visible_or_raise(session, task_id=task_id, user=alice)
+        return task_changes.mark_done(session, task=task, actor=alice)
 
     results = _race(app, finish)
     assert sorted(results, key=str) == [False] * (RACERS - 1) + [True], results
@@ -73,10 +75,10 @@ def test_concurrent_creates_share_new_tags(app) -> None:
         db.session.commit()
 
     def create(session: Any) -> int:
-        spec = tasks.NewTask(
+        spec = creation.NewTask(
             project="p", template="tpl", content="x", users=["admin"], tags=["new", "fresh"]
         )
-        return len(tasks.create_many(session, specs=[spec], actor=None))
+        return len(creation.create_many(session, specs=[spec], actor=None))
 
     assert _race(app, create) == [1] * RACERS
     with app.app_context():
@@ -86,20 +88,30 @@ def test_concurrent_creates_share_new_tags(app) -> None:
 # A change read the task, then another request deleted it: the change answers NotFound (404),
 # never the ORM's StaleDataError or ObjectDeletedError (500).
 _CHANGES: list[tuple[str, Callable[[Any, Any, Any], Any]]] = [
-    ("edit", lambda s, task, who: tasks.update(s, task=task, changes={"project": "q"}, actor=who)),
+    (
+        "edit",
+        lambda s, task, who: task_changes.update(s, task=task, changes={"project": "q"}, actor=who),
+    ),
     (
         "reassign",
-        lambda s, task, who: tasks.update(s, task=task, changes={"users": ["bob"]}, actor=who),
+        lambda s, task, who: task_changes.update(
+            s, task=task, changes={"users": ["bob"]}, actor=who
+        ),
     ),
-    ("tags", lambda s, task, who: tasks.update(s, task=task, changes={"tags": ["t"]}, actor=who)),
+    (
+        "tags",
+        lambda s, task, who: task_changes.update(s, task=task, changes={"tags": ["t"]}, actor=who),
+    ),
     (
         "status",
-        lambda s, task, who: tasks.update(s, task=task, changes={"status": "done"}, actor=who),
+        lambda s, task, who: task_changes.update(
+            s, task=task, changes={"status": "done"}, actor=who
+        ),
     ),
     ("lock", lambda s, task, who: locks.lock(s, task=task, actor=who)),
     ("lock for bob", lambda s, task, who: locks.lock(s, task=task, actor=who, target=_bob(s))),
     ("release", lambda s, task, who: locks.release(s, task=task, actor=who)),
-    ("delete", lambda s, task, who: tasks.delete(s, task=task)),
+    ("delete", lambda s, task, who: editing.delete(s, task=task)),
 ]
 
 
@@ -120,7 +132,7 @@ def test_a_task_deleted_after_it_was_read_is_not_found(app, name, change) -> Non
 
     with app.app_context():
         admin = db.session.scalars(select(User).where(User.username == "admin")).one()
-        task = tasks.get_visible_or_raise(db.session, task_id=task_id, user=admin)
+        task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=admin)
         with Session(db.engine) as other:  # another request deletes it meanwhile
             other.execute(delete(Task).where(Task.id == task_id))
             other.commit()
@@ -143,9 +155,11 @@ def test_a_change_waits_for_a_deletion_in_progress_and_finds_the_task_gone(app) 
         def change() -> None:
             with app.app_context():
                 admin = db.session.scalars(select(User).where(User.username == "admin")).one()
-                task = tasks.get_visible_or_raise(db.session, task_id=task_id, user=admin)
+                task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=admin)
                 try:
-                    tasks.update(db.session, task=task, changes={"users": ["bob"]}, actor=admin)
+                    task_changes.update(
+                        db.session, task=task, changes={"users": ["bob"]}, actor=admin
+                    )
                     outcome.append(None)
                 except Exception as exc:  # noqa: BLE001 - checked below
                     outcome.append(exc)

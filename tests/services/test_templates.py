@@ -3,8 +3,8 @@ import json
 import pytest
 
 from taskmanager.models import Task
-from taskmanager.services import templates
-from taskmanager.services.errors import Conflict, InvalidInput
+from taskmanager.services.kit.errors import Conflict, InvalidInput
+from taskmanager.services.reference import templates
 
 VIEWR_YAML = """
 template_name: review

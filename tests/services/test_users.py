@@ -7,8 +7,8 @@ from flask_security.utils import verify_password
 from sqlalchemy import select
 
 from taskmanager.models import Role, User
-from taskmanager.services import users
-from taskmanager.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from taskmanager.services.accounts import users
+from taskmanager.services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from ..support.accounts import make_user
 
