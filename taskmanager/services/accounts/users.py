@@ -221,10 +221,6 @@ def set_password(user: User, password: str) -> None:
     user.fs_token_uniquifier = uuid.uuid4().hex
 
 
-def list_ids(session: Session, *, offset: int = 0, limit: int | None = None) -> list[int]:
-    return list_page(session, offset=offset, limit=limit).items
-
-
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
 ) -> listing.Page[int]:
@@ -316,10 +312,6 @@ def deactivate(session: Session, *, user: User) -> User:
         user.active = False
         session.flush()
     return user
-
-
-def has_role(user: User, role: Role) -> bool:
-    return role in user.roles
 
 
 def set_role(session: Session, *, user: User, role: Role, granted: bool) -> bool:

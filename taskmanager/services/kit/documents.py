@@ -75,26 +75,47 @@ def check(
     while stack:
         value, depth, trail = stack.pop()
         if isinstance(value, dict | list):
-            if depth >= JSON_MAX_DEPTH:
-                raise _too_deep()
-            if shared:
-                if walked.get(id(value), -1) >= depth:
-                    continue
-                walked[id(value)] = depth
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if strings and isinstance(key, str) and has_lone_surrogate(key):
-                    raise _surrogate((key, trail))
-                if isinstance(item, dict | list | _NotJson) or (strings and isinstance(item, str)):
-                    stack.append((item, depth + 1, (key, trail)))
-        elif isinstance(value, str):
-            if strings and has_lone_surrogate(value):
-                raise _surrogate(trail)
-        elif constants and isinstance(value, _NotJson):
-            field = _path(trail)
-            raise DocumentError(
-                f"{field or 'The document'}: {value.text} is not a JSON number", field=field
-            )
+            _push_items(stack, walked, value, depth, trail, strings=strings, shared=shared)
+        else:
+            _check_leaf(value, trail, strings=strings, constants=constants)
+
+
+def _push_items(
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]],
+    walked: dict[int, int],
+    container: dict[Any, Any] | list[Any],
+    depth: int,
+    trail: tuple[Any, ...] | None,
+    *,
+    strings: bool,
+    shared: bool,
+) -> None:
+    """Put a container's items that need a look on the stack (see `check`)."""
+    if depth >= JSON_MAX_DEPTH:
+        raise _too_deep()
+    if shared:
+        if walked.get(id(container), -1) >= depth:
+            return
+        walked[id(container)] = depth
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    for key, item in items:
+        if strings and isinstance(key, str) and has_lone_surrogate(key):
+            raise _surrogate((key, trail))
+        if isinstance(item, dict | list | _NotJson) or (strings and isinstance(item, str)):
+            stack.append((item, depth + 1, (key, trail)))
+
+
+def _check_leaf(
+    value: Any, trail: tuple[Any, ...] | None, *, strings: bool, constants: bool
+) -> None:
+    if isinstance(value, str):
+        if strings and has_lone_surrogate(value):
+            raise _surrogate(trail)
+    elif constants and isinstance(value, _NotJson):
+        field = _path(trail)
+        raise DocumentError(
+            f"{field or 'The document'}: {value.text} is not a JSON number", field=field
+        )
 
 
 _CONTAINERS = (dict, list)

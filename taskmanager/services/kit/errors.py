@@ -43,10 +43,6 @@ class Conflict(DomainError):
     status_code = 409
 
 
-class Unprocessable(DomainError):
-    status_code = 422
-
-
 class Unavailable(DomainError):
     """The database could not be reached, or gave up under load: answer 503 with Retry-After."""
 

@@ -120,6 +120,23 @@ def _prepare(
     template = lookups.templates.get(spec.template)
     if template is None:
         problems.add("template", f"Template {spec.template!r} does not exist", not_found=True)
+    row, parsed = _row(spec)
+    _check_row(problems, spec, row, callback_hosts)
+    tag_names, known_tags = _tags(spec, lookups, problems)
+    users = pick(lookups.users, spec.users, problems, "users", "User")
+    groups = pick(lookups.groups, spec.groups, problems, "groups", "Group")
+    distribute_in_group = _distribute_in_group(spec, lookups, problems)
+    raw_content = row["raw_content"]
+    if template is not None and raw_content:
+        lookups.scans.check(problems, template, raw_content, parsed)
+    if problems or template is None:
+        return None
+    row["template_id"] = template.id
+    return _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
+
+
+def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
+    """The task's column values, and its content when the client sent it parsed (else None)."""
     raw_content: str | None
     if spec.raw_content is not None:
         raw_content, parsed = spec.raw_content, None
@@ -139,6 +156,12 @@ def _prepare(
         "application_name": spec.application_name,
         "application_version": spec.application_version,
     }
+    return row, parsed
+
+
+def _check_row(
+    problems: Problems, spec: NewTask, row: dict[str, Any], callback_hosts: CallbackHosts
+) -> None:
     given_as = {
         "raw_content": "raw_content" if spec.raw_content is not None else "content",
         "raw_callback_url": "raw_callback_url" if spec.raw_callback_url else "callback_url",
@@ -152,6 +175,9 @@ def _prepare(
         field_name=given_as["raw_callback_url"],
     )
 
+
+def _tags(spec: NewTask, lookups: _Lookups, problems: Problems) -> tuple[list[str], list[Tag]]:
+    """The names of the tags to find or create, and the tags named by id or URL."""
     tag_names: list[str] = []
     known_tags: list[Tag] = []
     if len(spec.tags) > TAGS_PER_TASK_MAX:
@@ -165,28 +191,25 @@ def _prepare(
             known_tags.append(lookups.tags[ref])
         else:
             problems.add("tags", f"Tag {ref!r} does not exist", not_found=True)
-    users = pick(lookups.users, spec.users, problems, "users", "User")
-    groups = pick(lookups.groups, spec.groups, problems, "groups", "Group")
-    distribute_in_group = None
-    if spec.distribute_in_group is not None:
-        if spec.users or spec.groups:
-            problems.add(
-                "distribute_in_group",
-                "Give either users/groups or distribute_in_group, not both",
-            )
-        distribute_in_group = lookups.groups.get(spec.distribute_in_group)
-        if distribute_in_group is None:
-            problems.add(
-                "distribute_in_group",
-                f"Group {spec.distribute_in_group!r} does not exist",
-                not_found=True,
-            )
-    if template is not None and raw_content:
-        lookups.scans.check(problems, template, raw_content, parsed)
-    if problems or template is None:
+    return tag_names, known_tags
+
+
+def _distribute_in_group(spec: NewTask, lookups: _Lookups, problems: Problems) -> Group | None:
+    if spec.distribute_in_group is None:
         return None
-    row["template_id"] = template.id
-    return _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
+    if spec.users or spec.groups:
+        problems.add(
+            "distribute_in_group",
+            "Give either users/groups or distribute_in_group, not both",
+        )
+    group = lookups.groups.get(spec.distribute_in_group)
+    if group is None:
+        problems.add(
+            "distribute_in_group",
+            f"Group {spec.distribute_in_group!r} does not exist",
+            not_found=True,
+        )
+    return group
 
 
 def pick(

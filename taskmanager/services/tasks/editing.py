@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +181,30 @@ def _prepare_edits(
     callback_hosts: CallbackHosts,
     scan_check: str,
 ) -> _Edits:
+    columns = _columns(changes, problems, callback_hosts)
+    template = None
+    if "template" in changes:
+        template = resolve_templates(session, [changes["template"]]).get(changes["template"])
+        if template is None:
+            problems.add(
+                "template", f"Template {changes['template']!r} does not exist", not_found=True
+            )
+    if "template" in changes or "raw_content" in columns:
+        effective = template if "template" in changes else task.template
+        if effective is not None:
+            content = changes.get("content")
+            parsed = content if isinstance(content, dict) and "raw_content" not in changes else None
+            TemplateScans(scan_check).check(
+                problems, effective, columns.get("raw_content", task.raw_content), parsed
+            )
+    tags = _tags(session, changes["tags"], problems) if "tags" in changes else None
+    return _Edits(columns, template, tags)
+
+
+def _columns(
+    changes: Mapping[str, Any], problems: Problems, callback_hosts: CallbackHosts
+) -> dict[str, Any]:
+    """The changed column values, each checked under the field it was given as."""
     columns: dict[str, Any] = {}
     for name in (
         "project",
@@ -211,43 +235,27 @@ def _prepare_edits(
             callback_hosts,
             field_name=given_as["raw_callback_url"],
         )
+    return columns
 
-    template = None
-    if "template" in changes:
-        template = resolve_templates(session, [changes["template"]]).get(changes["template"])
-        if template is None:
-            problems.add(
-                "template", f"Template {changes['template']!r} does not exist", not_found=True
-            )
-    if "template" in changes or "raw_content" in columns:
-        effective = template if "template" in changes else task.template
-        if effective is not None:
-            content = changes.get("content")
-            parsed = content if isinstance(content, dict) and "raw_content" not in changes else None
-            TemplateScans(scan_check).check(
-                problems, effective, columns.get("raw_content", task.raw_content), parsed
-            )
 
-    tags = None
-    if "tags" in changes:
-        if len(changes["tags"]) > TAGS_PER_TASK_MAX:
-            problems.add(
-                "tags", f"At most {TAGS_PER_TASK_MAX} tags per task, got {len(changes['tags'])}"
-            )
-            return _Edits(columns, template, tags)
-        names = [ref for ref in changes["tags"] if is_tag_name(ref)]
-        for name in names:
-            check_tag_name(problems, name)
-        others = [ref for ref in changes["tags"] if not is_tag_name(ref)]
-        known = resolve_tags(session, others)
-        for ref in others:
-            if ref not in known:
-                problems.add("tags", f"Tag {ref!r} does not exist", not_found=True)
-        if not problems:
-            created = tags_by_name(session, names)
-            by_id = {tag.id: tag for tag in [*created.values(), *known.values()]}
-            tags = [by_id[key] for key in sorted(by_id)]
-    return _Edits(columns, template, tags)
+def _tags(session: Session, refs: Sequence[Any], problems: Problems) -> list[Tag] | None:
+    """The task's new tags in id order (named ones created when new); None when any is bad."""
+    if len(refs) > TAGS_PER_TASK_MAX:
+        problems.add("tags", f"At most {TAGS_PER_TASK_MAX} tags per task, got {len(refs)}")
+        return None
+    names = [ref for ref in refs if is_tag_name(ref)]
+    for name in names:
+        check_tag_name(problems, name)
+    others = [ref for ref in refs if not is_tag_name(ref)]
+    known = resolve_tags(session, others)
+    for ref in others:
+        if ref not in known:
+            problems.add("tags", f"Tag {ref!r} does not exist", not_found=True)
+    if problems:
+        return None
+    created = tags_by_name(session, names)
+    by_id = {tag.id: tag for tag in [*created.values(), *known.values()]}
+    return [by_id[key] for key in sorted(by_id)]
 
 
 def _apply_edits(session: Session, task: Task, edits: _Edits, actor: User) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,18 +48,7 @@ def _resolve(
     first and a name second (a name first for templates, whose URLs use the label).
     """
     keys = {ref: references.normalise(ref) for ref in set(refs)}
-    found: list[Any] = []
-    # In slices: each IN list is a bound parameter per value, and PostgreSQL takes 65,535.
-    pending = list(keys.items())
-    for start in range(0, len(pending), LOOKUP_BATCH):
-        batch = pending[start : start + LOOKUP_BATCH]
-        ids = {number for ref, _key in batch if (number := references.as_id(ref)) is not None}
-        texts = {key for _ref, key in batch if key}
-        conditions = [model.id.in_(ids)] if ids else []
-        if texts:
-            conditions += [name.column.in_({name.normalise(t) for t in texts}) for name in names]
-        if conditions:
-            found.extend(session.scalars(select(model).where(or_(*conditions))))
+    found = _find(session, model, names, keys)
     by_id = {obj.id: obj for obj in found}
     by_name = [(name, {name.key(obj): obj for obj in found}) for name in names]
 
@@ -77,6 +66,25 @@ def _resolve(
         if obj is not None:
             resolved[ref] = obj
     return resolved
+
+
+def _find(
+    session: Session, model: Any, names: Sequence[_NameColumn], keys: Mapping[Reference, str]
+) -> list[Any]:
+    """Every object whose id or name any of the references (with their keys) may mean."""
+    found: list[Any] = []
+    # In slices: each IN list is a bound parameter per value, and PostgreSQL takes 65,535.
+    pending = list(keys.items())
+    for start in range(0, len(pending), LOOKUP_BATCH):
+        batch = pending[start : start + LOOKUP_BATCH]
+        ids = {number for ref, _key in batch if (number := references.as_id(ref)) is not None}
+        texts = {key for _ref, key in batch if key}
+        conditions = [model.id.in_(ids)] if ids else []
+        if texts:
+            conditions += [name.column.in_({name.normalise(t) for t in texts}) for name in names]
+        if conditions:
+            found.extend(session.scalars(select(model).where(or_(*conditions))))
+    return found
 
 
 _USER_NAMES = (
