@@ -317,7 +317,7 @@ class Settings:
     auto_migrate: bool = True
     db_wait_timeout: float = 60.0
     auth_cache_seconds: float = 60.0
-    # How long a list total of 10,000 tasks or more is reused (services.task_lists.CountCache).
+    # How long a list total of 10,000 tasks or more is reused (services.tasks.lists.CountCache).
     list_count_cache_seconds: float = 5.0
     # Hardening: largest request body, shortest password accepted, cookies Secure even over HTTP.
     max_request_bytes: int = 64 * 1024 * 1024

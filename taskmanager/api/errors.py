@@ -63,7 +63,7 @@ def _flatten_validation_detail(detail: Any) -> dict[str, list[str]]:
 
 
 class _StrictJson:
-    """How every request body is parsed (API, web, /login): services/documents.py's rules, so
+    """How every request body is parsed (API, web, /login): services/kit/documents.py's rules, so
     that deep nesting, lone surrogates and NaN fail as a ValueError (`silent` readers get None)."""
 
     loads = staticmethod(documents.parse_json)
@@ -135,7 +135,7 @@ def register(app: APIFlask) -> None:
     # What the database refused or gave up on, once the request ran as often as it may
     # (application.py): races the services cannot see coming (a concurrent write took the name,
     # removed or changed the row), values it refused, deadlocks, a lost connection. Nothing was
-    # stored. A failure services/transactions.py does not name is a bug: 500.
+    # stored. A failure services/kit/transactions.py does not name is a bug: 500.
     @app.errorhandler(SQLAlchemyError)
     def database_error(error: SQLAlchemyError) -> tuple[dict[str, Any], int, dict[str, str]]:
         refusal = transactions.as_domain_error(error)

@@ -103,7 +103,7 @@ def _domain_error(error: DomainError) -> tuple[str, int]:
 
 @bp.errorhandler(SQLAlchemyError)
 def _database_error(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
-    """What the database refused or gave up on (services/transactions.py); else a 500."""
+    """What the database refused or gave up on (services/kit/transactions.py); else a 500."""
     refusal = transactions.as_domain_error(error)
     if refusal is None:
         raise error

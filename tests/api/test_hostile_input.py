@@ -1,8 +1,8 @@
 """Hostile input (issue 15), held on every database: deeply nested JSON, lone UTF-16 surrogates,
 values of the wrong JSON type and ids beyond any id column answer 4xx (400 naming the field, or
 404 for a path), never 500, and store nothing. The mechanisms: the request class parses every
-JSON body (services/documents.py), every body schema is strict (api/bodies.py), `<int:...>` is
-bounded (api/errors.py IdConverter), and references go through services/references.py."""
+JSON body (services/kit/documents.py), every body schema is strict (api/bodies.py), `<int:...>` is
+bounded (api/errors.py IdConverter), and references go through services/kit/references.py."""
 
 from __future__ import annotations
 

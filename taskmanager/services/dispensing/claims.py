@@ -232,7 +232,7 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
 
 
 def _claimable_by(user_id: BindParameter[Any]) -> ColumnElement[bool]:
-    """tasks.visible_to's rule, phrased as per-row lookups by task id.
+    """tasks.visibility.visible_to's rule, phrased as per-row lookups by task id.
 
     A claim walks the queue in id order and stops at the first task it may take; PostgreSQL
     would otherwise hash every task the user's groups hold before looking at the first one.

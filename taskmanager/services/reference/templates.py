@@ -42,7 +42,7 @@ def list_page(
 
 def parse_document(text: str) -> Any:
     """The JSON or YAML document in the text; ValueError when it is neither (or breaks the
-    rules every document keeps: see services/documents.py)."""
+    rules every document keeps: see services/kit/documents.py)."""
     return documents.parse_json_or_yaml(text)
 
 

@@ -5,7 +5,7 @@ from taskmanager.models import Group, User, group_membership
 from taskmanager.services.accounts import groups
 from taskmanager.services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from ..support.accounts import make_user
+from ...support.accounts import make_user
 
 
 def _member_names(session, group: Group) -> list[str]:

@@ -10,7 +10,7 @@ from taskmanager.models import Role, User
 from taskmanager.services.accounts import users
 from taskmanager.services.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from ..support.accounts import make_user
+from ...support.accounts import make_user
 
 
 def _role(session, name: str) -> Role:

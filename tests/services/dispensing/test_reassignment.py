@@ -16,7 +16,7 @@ from taskmanager.services.kit.errors import Forbidden, InvalidInput
 from taskmanager.services.reference import templates
 from taskmanager.services.tasks import creation
 
-from ..support.accounts import make_user
+from ...support.accounts import make_user
 
 
 @pytest.fixture

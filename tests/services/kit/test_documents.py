@@ -1,4 +1,4 @@
-"""The rules every parsed document keeps (services/documents.py); the API's side of them is in
+"""The rules every parsed document keeps (services/kit/documents.py); the API's side of them is in
 tests/api/test_hostile_input.py."""
 
 from __future__ import annotations

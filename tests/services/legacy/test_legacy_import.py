@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from taskmanager.services.legacy import legacy_import, steps
 
-from ..support import databases, legacy_schema
+from ...support import databases, legacy_schema
 
 
 @pytest.fixture

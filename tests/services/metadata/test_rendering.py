@@ -7,7 +7,7 @@ from sqlalchemy import update
 from taskmanager.models import Meta, Task, db
 from taskmanager.services.metadata import rendering
 
-from ..support.task_factories import make_task, make_template, set_meta
+from ...support.task_factories import make_task, make_template, set_meta
 
 
 def test_render_follows_safe_substitute() -> None:

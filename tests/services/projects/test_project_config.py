@@ -17,8 +17,8 @@ from taskmanager.models import Group, Role, Tag, TaskTemplate, User
 from taskmanager.services.kit.errors import InvalidInput
 from taskmanager.services.projects import project_config, project_repo
 
-from ..conftest import make_env
-from ..support.gitrepo import TEMPLATE, commit_file, make_project_repo
+from ...conftest import make_env
+from ...support.gitrepo import TEMPLATE, commit_file, make_project_repo
 
 
 def repo_settings(settings: Any, tmp_path: Path, repo: Path, **changes: Any) -> Any:

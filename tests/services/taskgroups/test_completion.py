@@ -2,13 +2,12 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taskmanager.models import (
     CallbackDelivery,
     Meta,
-    Tag,
     Task,
     TaskGroup,
     TaskHistory,
@@ -17,13 +16,12 @@ from taskmanager.models import (
     db,
 )
 from taskmanager.services.flows import taskgroup_changes
-from taskmanager.services.kit.errors import InvalidInput, NotFound
 from taskmanager.services.taskgroups import completion, reads
 from taskmanager.services.tasks import creation
 
-from ..support import databases, rows
-from ..support.task_factories import make_group, make_template, make_user
-from ..support.threads import run_together
+from ...support import databases
+from ...support.task_factories import make_template
+from ...support.threads import run_together
 
 
 def _body(**extra):
@@ -50,82 +48,6 @@ def _group_tasks(session, group: TaskGroup) -> list[Task]:
     return list(
         session.scalars(select(Task).where(Task.taskgroup_id == group.id).order_by(Task.id))
     )
-
-
-def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
-    a, b = make_user(session, "a"), make_user(session, "b")
-    make_group(session, "team", [a, b])
-    group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(), _body()], distribute_in_group="team"
-    )
-    assigned = [[u.username for u in task.users] for task in _group_tasks(session, group)]
-    assert assigned == [["a"], ["a"]]
-    # The next group goes to b: a has had two tasks.
-    second = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body()], distribute_in_group="team"
-    )
-    assert [[u.username for u in t.users] for t in _group_tasks(session, second)] == [["b"]]
-
-
-def test_create_with_unique_gives_each_task_another_member(session, admin):
-    members = [make_user(session, name) for name in ("a", "b", "c")]
-    team = make_group(session, "team", members)
-    group = taskgroup_changes.create(
-        session,
-        actor=admin,
-        label="g",
-        specs=[_body(), _body(), _body()],
-        distribute_in_group=team.id,
-        distribute_method="unique",
-    )
-    assigned = sorted(t.users[0].username for t in _group_tasks(session, group))
-    assert assigned == ["a", "b", "c"]
-    with pytest.raises(InvalidInput) as refused:
-        taskgroup_changes.create(
-            session,
-            actor=admin,
-            label="g",
-            specs=[_body()] * 4,
-            distribute_in_group="team",
-            distribute_method="unique",
-        )
-    assert "distribute_method" in refused.value.errors
-
-
-def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, admin):
-    make_group(session, "team", [make_user(session, "a")])
-    with pytest.raises(InvalidInput) as refused:
-        taskgroup_changes.create(
-            session,
-            actor=admin,
-            label="g",
-            specs=[_body(), _body(users=["admin"])],
-            distribute_in_group="team",
-        )
-    assert "tasks.1" in refused.value.errors
-    with pytest.raises(NotFound):
-        taskgroup_changes.create(
-            session, actor=admin, label="g", specs=[_body()], distribute_in_group="x"
-        )
-
-
-def test_status_is_derived_from_the_tasks(session, admin):
-    group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
-    )
-    first, second = _group_tasks(session, group)
-
-    def status() -> str:
-        return reads.get_or_raise(session, reference=group.id, user=admin)[1]
-
-    assert status() == "queued"
-    _set_status(session, first, "done", admin)
-    assert status() == "queued"
-    _set_status(session, second, "done", admin)
-    assert status() == "done"
-    listed = reads.list_visible(session, user=admin, status="done")
-    assert [g.id for g, _status in listed] == [group.id]
-    assert reads.list_visible(session, user=admin, status="queued") == []
 
 
 def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
@@ -173,46 +95,6 @@ def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
         ("http://cb.example/groups/1", '{"ok": true}', group.id)
     ]
     assert session.get(TaskGroup, group.id).callback_fired is True
-
-
-def test_update_changes_fields_and_replaces_the_tasks(session, admin):
-    group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
-    )
-    first, _second = _group_tasks(session, group)
-    outside = rows.tasks(session, 1, status="done")[0]
-    session.execute(update(Task).where(Task.id == first.id).values(status="done"))
-    taskgroup_changes.update(
-        session,
-        taskgroup=group,
-        actor=admin,
-        changes={"label": "renamed", "tasks": [first.id, f"/api/v1/tasks/{outside}"]},
-    )
-    assert [t.id for t in _group_tasks(session, group)] == [first.id, outside]
-    assert group.label == "renamed"
-    # Both remaining tasks are done: the membership change completes the group.
-    assert session.get(TaskGroup, group.id).callback_fired is True
-    with pytest.raises(NotFound):
-        taskgroup_changes.update(session, taskgroup=group, actor=admin, changes={"tasks": [999999]})
-
-
-def test_users_see_groups_holding_their_tasks(session, admin):
-    ann = make_user(session, "ann")
-    visible = taskgroup_changes.create(
-        session, actor=admin, label="v", specs=[_body(users=["ann"]), _body(users=["admin"])]
-    )
-    taskgroup_changes.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
-    assert [g.label for g, _s in reads.list_visible(session, user=ann)] == ["v"]
-    group, _status = reads.get_or_raise(session, reference="v", user=ann)
-    assert group.id == visible.id
-    seen = reads.tasks_of(session, taskgroup=group, user=ann)
-    assert [session.get(Task, row.id).users[0].username for row in seen] == ["ann"]
-    tagged = session.get(Task, seen[0].id)
-    tagged.tags.append(Tag(name="t"))
-    session.flush()
-    assert reads.tasks_of(session, taskgroup=group, user=ann)[0].tags == [(tagged.tags[0].id, "t")]
-    with pytest.raises(NotFound):
-        reads.get_or_raise(session, reference="h", user=ann)
 
 
 def _race(app, group_id: int, statuses: list[str]) -> None:

@@ -7,8 +7,8 @@ from taskmanager.models import Task, User
 from taskmanager.services.kit.errors import InvalidInput
 from taskmanager.services.tasks import assignment
 
-from ..support import rows
-from ..support.task_factories import make_group, make_user
+from ...support import rows
+from ...support.task_factories import make_group, make_user
 
 
 def _shares(chosen: list[User]) -> dict[str, float]:

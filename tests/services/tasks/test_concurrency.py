@@ -16,8 +16,8 @@ from taskmanager.services.flows import task_changes
 from taskmanager.services.kit.errors import NotFound
 from taskmanager.services.tasks import creation, editing, visibility
 
-from ..support.databases import backend_name
-from ..support.task_factories import make_task, make_template, make_user
+from ...support.databases import backend_name
+from ...support.task_factories import make_task, make_template, make_user
 
 RACERS = 4
 

@@ -7,7 +7,7 @@ from typing import Any
 from taskmanager.services.taskgroups import progress
 from taskmanager.services.tasks import dashboard
 
-from ..web.seed import seed
+from ...web.seed import seed
 
 
 def test_progress_counts_tasks_by_status_for_what_the_viewer_sees(session: Any) -> None:

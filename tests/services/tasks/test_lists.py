@@ -14,12 +14,12 @@ from taskmanager.services.tasks import details
 from taskmanager.services.tasks import lists as task_lists
 from taskmanager.services.tasks import visibility as task_visibility
 
-from ..support.task_factories import build_world, make_group, make_task, make_user
+from ...support.task_factories import build_world, make_group, make_task, make_user
 
 
 @pytest.fixture(autouse=True, params=["ids-as-a-set", "row-by-row"])
 def strategy(request, monkeypatch) -> str:
-    """Run every list test with both ways of checking membership (see task_lists)."""
+    """Run every list test with both ways of checking membership (see services.tasks.lists)."""
     threshold = 10**9 if request.param == "ids-as-a-set" else 0
     monkeypatch.setattr(task_lists, "SET_BASED_MAX", threshold)
     return str(request.param)
