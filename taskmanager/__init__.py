@@ -189,7 +189,8 @@ def prepare_database(app: APIFlask) -> None:
     """Migrate to head, run onboarding and load the project repository: every start does this."""
     from . import database
     from .models import db
-    from .services import onboarding, project_config
+    from .services.accounts import onboarding
+    from .services.projects import project_config
 
     settings = app.extensions["taskman_settings"]
     with app.app_context():

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 
 if TYPE_CHECKING:
-    from .services.legacy_upgrade import Schema
+    from .services.legacy.legacy_upgrade import Schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_NAME = "taskmanager_migrations"
@@ -182,7 +182,7 @@ def upgrade(database_uri: str, revision: str = "head", *, dry_run: bool = False)
     """Migrate to `revision`; an old TaskManager's tables are converted in place (to head).
 
     Returns what was found (`legacy_upgrade.Schema`); with `dry_run`, nothing is written."""
-    from .services import legacy_upgrade
+    from .services.legacy import legacy_upgrade
 
     engine = _migration_engine(database_uri)
     try:

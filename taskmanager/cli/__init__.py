@@ -23,9 +23,9 @@ def _settings() -> Settings:
 @contextlib.contextmanager
 def _startup_errors() -> Iterator[None]:
     """A bad project repository or config file stops start-up with a message, not a traceback."""
-    from ..services.errors import DomainError
-    from ..services.legacy_upgrade import LegacyUpgradeError
-    from ..services.project_repo import ProjectRepoError
+    from ..services.kit.errors import DomainError
+    from ..services.legacy.legacy_upgrade import LegacyUpgradeError
+    from ..services.projects.project_repo import ProjectRepoError
 
     try:
         yield
@@ -86,7 +86,7 @@ def db_upgrade(revision: str, dry_run: bool) -> None:
     An old TaskManager's database (task-manager 6.6) is converted in place, keeping every row.
     """
     from .. import database
-    from ..services import legacy_upgrade
+    from ..services.legacy import legacy_upgrade
 
     settings = _settings()
     with domain_errors():
@@ -154,8 +154,8 @@ def onboarding() -> None:
     """
     from .. import database
     from ..models import db as database_handle
-    from ..services import onboarding as onboarding_service
-    from ..services import project_config
+    from ..services.accounts import onboarding as onboarding_service
+    from ..services.projects import project_config
 
     settings = _settings()
     with domain_errors():
