@@ -68,6 +68,14 @@ def ensure_admin(session: Session, settings: Settings) -> User | None:
     return user
 
 
+def has_active_admin(session: Session) -> bool:
+    """Whether any active account holds the admin role."""
+    found = session.scalars(
+        select(User.id).where(User.active, User.roles.any(Role.name == "admin")).limit(1)
+    ).first()
+    return found is not None
+
+
 def accounts_with_default_password(session: Session, settings: Settings) -> list[str]:
     """Active admins whose stored hash still matches the password "admin" (checked, not assumed).
 
