@@ -32,7 +32,9 @@ from ...models import (
 )
 from ..kit.errors import DomainError
 
-IGNORED_TARGET_TABLES = {"login_failures", "alembic_version"}
+# Rows a server writes for itself before any data (throttling counters, the schema revision, the
+# fingerprints of its secrets) do not make a target "hold data".
+IGNORED_TARGET_TABLES = {"login_failures", "alembic_version", "site_facts"}
 # Our columns that are shorter than the old server's (Text there).
 MAX_LENGTHS = {
     ("tasks", "raw_callback_url"): 512,
