@@ -26,18 +26,14 @@ from ...models import (
     Task,
     TaskTemplate,
     User,
-    group_membership,
-    task_groups_assigned,
     task_tags,
-    task_users,
     utcnow,
 )
-from ..accounts import permissions
 from ..kit.errors import Conflict
 from ..kit.references import as_id
 from ..kit.typed_rows import as_tuple
 from ..reference import tags as tag_service
-from ..tasks import history
+from ..tasks import history, visibility
 from .locks import CLAIM_ATTEMPTS, TASKS, free_condition, set_lock
 
 
@@ -71,7 +67,7 @@ def claim_next(
         one_statement=bool(dialect.update_returning) and timeout is None,
         # A data-modifying WITH clause: only PostgreSQL runs an INSERT inside another statement.
         records_history=dialect.name == "postgresql" and timeout is None,
-        reads_all="task_read_all" in permissions.of(user),
+        reads_all=visibility.reads_all(user),
         project=project is not None,
         template=template is not None,
         tags=bool(tags),
@@ -175,7 +171,7 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     """
     conditions = [Task.status == "queued"]
     if not shape.reads_all:
-        conditions.append(_claimable_by(bindparam("claim_user_id")))
+        conditions.append(visibility.assigned_lookup(bindparam("claim_user_id")))
     if shape.project:
         conditions.append(Task.project == bindparam("claim_project"))
     if shape.template:
@@ -229,34 +225,6 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     if shape.lease:
         return never_locked, query.where(Task.lock_time < bindparam("claim_cutoff"))
     return (never_locked,)
-
-
-def _claimable_by(user_id: BindParameter[Any]) -> ColumnElement[bool]:
-    """tasks.visibility.visible_to's rule, phrased as per-row lookups by task id.
-
-    A claim walks the queue in id order and stops at the first task it may take; PostgreSQL
-    would otherwise hash every task the user's groups hold before looking at the first one.
-    """
-    direct = (
-        select(task_users.c.user_id)
-        .where(task_users.c.task_id == Task.id, task_users.c.user_id == user_id)
-        .limit(1)
-        .scalar_subquery()
-        .is_not(None)
-    )
-    via_group = (
-        select(task_groups_assigned.c.group_id)
-        .where(
-            task_groups_assigned.c.task_id == Task.id,
-            task_groups_assigned.c.group_id.in_(
-                select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
-            ),
-        )
-        .limit(1)
-        .scalar_subquery()
-        .is_not(None)
-    )
-    return or_(direct, via_group)
 
 
 def _has_every_tag(tag_ids: BindParameter[Any]) -> ColumnElement[bool]:

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...models import Task, TaskGroup, User
-from ..tasks.dashboard import Progress, visible
+from ..tasks import visibility
+from ..tasks.dashboard import Progress
 from . import reads
 
 
@@ -32,7 +33,7 @@ def progress_of_taskgroups(
     query = (
         select(TaskGroup.id, TaskGroup.label, Task.status, func.count())
         .join(Task, Task.taskgroup_id == TaskGroup.id)
-        .where(TaskGroup.id.in_(ids), visible(viewer))
+        .where(TaskGroup.id.in_(ids), visibility.visible_to_as_set(viewer))
         .group_by(TaskGroup.id, TaskGroup.label, Task.status)
     )
     found: dict[int, Progress] = {}

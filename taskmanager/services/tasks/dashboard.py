@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...models import Task, TaskHistory, TaskTemplate, User
-from .visibility import assigned_to, reads_all
+from . import visibility
 
 
 @dataclass
@@ -43,13 +43,6 @@ class Activity:
     detail: Any
 
 
-def visible(viewer: User) -> ColumnElement[bool]:
-    """SQL condition for aggregates: the tasks the viewer sees (the visibility rule of
-    services.tasks), as one id set for viewers who do not read all, so the cost follows what the
-    viewer has rather than the size of the table."""
-    return true() if reads_all(viewer) else assigned_to(viewer.id)
-
-
 @dataclass
 class Summary:
     """The viewer's tasks counted by status: in all, per project and per template."""
@@ -64,7 +57,7 @@ def summary(session: Session, *, viewer: User) -> Summary:
     query = (
         select(Task.project, TaskTemplate.id, TaskTemplate.label, Task.status, func.count())
         .join(TaskTemplate, TaskTemplate.id == Task.template_id)
-        .where(visible(viewer))
+        .where(visibility.visible_to_as_set(viewer))
         .group_by(Task.project, TaskTemplate.id, TaskTemplate.label, Task.status)
     )
     totals: dict[str, int] = {}
@@ -99,7 +92,7 @@ def recent_activity(session: Session, *, viewer: User, limit: int = 15) -> list[
         )
         .join(Task, Task.id == TaskHistory.task_id)
         .outerjoin(User, User.id == TaskHistory.actor_id)
-        .where(visible(viewer))
+        .where(visibility.visible_to_as_set(viewer))
         .order_by(TaskHistory.id.desc())
         .limit(limit)
     )

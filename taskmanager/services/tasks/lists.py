@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    union,
 )
 from sqlalchemy.orm import Session
 
@@ -31,19 +30,17 @@ from ...models import (
     Tag,
     Task,
     User,
-    group_membership,
     task_groups_assigned,
     task_tags,
-    task_users,
 )
 from ..accounts import groups, permissions
 from ..kit import listing
 from ..kit.errors import Forbidden
 from ..kit.typed_rows import as_tuples
 from ..reference import tags as tag_service
+from . import visibility
 from .creation import TaskSummary
 from .resolution import Reference, resolve_templates, resolve_users
-from .visibility import assigned_to, reads_all
 
 # Most rows one list page may hold, and its default: the official client asks without a limit
 # and expects every task it may see.
@@ -118,8 +115,7 @@ def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[An
     """SQL conditions for assignment, group and tags: row-by-row EXISTS, or id sets."""
 
     def row_test(query: Select[Any]) -> ColumnElement[bool]:
-        # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hash of every matching id,
-        # which it would build before returning the first row of a page.
+        # OFFSET 0: the fence of visibility.assigned_exists, for the same reason.
         return (query.offset(0) if fence else query).exists()
 
     def test(query: Select[Any], ids: Select[Any]) -> ColumnElement[bool]:
@@ -128,18 +124,11 @@ def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[An
     conditions: list[Any] = list(selection.columns)
     user_id = selection.assigned_user
     if user_id is not None:
-        if per_row:
-            direct = select(literal(1)).where(
-                task_users.c.task_id == Task.id, task_users.c.user_id == user_id
-            )
-            via_group = select(literal(1)).where(
-                task_groups_assigned.c.task_id == Task.id,
-                task_groups_assigned.c.group_id == group_membership.c.group_id,
-                group_membership.c.user_id == user_id,
-            )
-            conditions.append(row_test(direct) | row_test(via_group))
-        else:
-            conditions.append(assigned_to(user_id))
+        conditions.append(
+            visibility.assigned_exists(user_id, fence=fence)
+            if per_row
+            else visibility.assigned_to(user_id)
+        )
     if selection.group_id is not None:
         in_group = task_groups_assigned.c.group_id == selection.group_id
         conditions.append(
@@ -178,7 +167,7 @@ def _count(session: Session, selection: _Selection) -> int:
         if selection.assigned_user is None:
             counted = select(func.count()).select_from(Task)
         else:
-            counted = _assigned_count(session, selection.assigned_user)
+            counted = visibility.assigned_count(session, user_id=selection.assigned_user)
     elif (
         only_links
         and selection.assigned_user is None
@@ -192,29 +181,6 @@ def _count(session: Session, selection: _Selection) -> int:
         conditions = _membership(selection, per_row=False, fence=False)
         counted = select(func.count()).select_from(Task).where(*conditions)
     return session.scalar(counted) or 0
-
-
-def _assigned_count(session: Session, user_id: int) -> Select[Any]:
-    """COUNT of the tasks assigned to a user directly or through their groups."""
-    group_ids: list[int] = list(
-        session.scalars(
-            select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
-        )
-    )
-    direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
-    has_direct = bool(session.scalar(select(direct.exists())))
-    if not group_ids:
-        return select(func.count()).select_from(direct.subquery())
-    if not has_direct and len(group_ids) == 1:
-        # The common case (one group, nothing direct) needs no de-duplication: one index range.
-        return select(func.count()).where(task_groups_assigned.c.group_id == group_ids[0])
-    ids = union(
-        direct,
-        select(task_groups_assigned.c.task_id).where(
-            task_groups_assigned.c.group_id.in_(group_ids)
-        ),
-    ).subquery()
-    return select(func.count()).select_from(ids)
 
 
 def _total(session: Session, selection: _Selection, counts: CountCache | None) -> int:
@@ -335,7 +301,7 @@ def _select(
     application_name: str | None,
 ) -> _Selection:
     selection = _Selection()
-    if not reads_all(viewer):
+    if not visibility.reads_all(viewer):
         selection.assigned_user = viewer.id
     elif user is not None:
         subject = resolve_users(session, [user]).get(user)
@@ -389,6 +355,6 @@ def list_for_tag(
 ) -> Page:
     """The tag's tasks that the viewer may see."""
     selection = _Selection(tag_ids=[tag.id])
-    if not reads_all(viewer):
+    if not visibility.reads_all(viewer):
         selection.assigned_user = viewer.id
     return _page(session, selection, offset, limit)

@@ -22,7 +22,7 @@ from ...models import (
 from ..kit import pages
 from ..kit.pages import Page
 from ..kit.typed_rows import as_tuples
-from . import dashboard, lists
+from . import lists, visibility
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def _task_counts(
     query = select(key, func.count(), open_count).select_from(Task)
     if join is not None:
         query = query.join(join, join.c.task_id == Task.id)
-    query = query.where(key.in_(ids), dashboard.visible(viewer)).group_by(key)
+    query = query.where(key.in_(ids), visibility.visible_to_as_set(viewer)).group_by(key)
     rows = as_tuples(session.execute(query))
     return {row_key: (total, int(open_ or 0)) for row_key, total, open_ in rows}
 

@@ -1,4 +1,23 @@
-"""Who may see a task: the SQL conditions and the single-task lookup."""
+"""Who may see a task: the rule, once, in the forms the fast paths need.
+
+A viewer with `task_read_all` (admin, superuser) sees every task. Anyone else sees the tasks
+assigned to them directly (task_users) or to a group they belong to (task_groups_assigned and
+group_membership); a task assigned to nobody is seen only by those who read all. An account
+that may not sign in (inactive, or unconfirmed where confirmation is required) sees nothing
+because none of its requests gets past authentication (accounts.authentication.may_sign_in):
+the conditions here take the viewer as signed in and do not look at `active`.
+
+"Assigned to the user" comes in several SQL forms, each kept because a query plan needs it;
+tests/services/tasks/test_visibility.py checks that every one selects the same tasks:
+
+- `assigned_exists`: correlated EXISTS per task row, optionally fenced (single tasks, list
+  pages walked in id order, task groups);
+- `assigned_lookup`: per-row lookups by task id with LIMIT 1 (the claim's walk of the queue);
+- `assigned_to`: one set of ids (list counts and set-based pages, aggregates);
+- `assigned_count`: the COUNT of that set from the link tables' indexes (list totals).
+
+`visible_to` and `visible_to_as_set` add the read-all half of the rule for a viewer.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +29,8 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     bindparam,
-    exists,
+    func,
+    literal,
     or_,
     select,
     true,
@@ -29,29 +49,76 @@ from ..accounts import permissions
 from ..kit import references
 from ..kit.errors import NotFound
 
+UserId = int | BindParameter[Any]
+
+
+def reads_all(user: User) -> bool:
+    """Whether the user sees every task (task_read_all)."""
+    return "task_read_all" in permissions.of(user)
+
 
 def visible_to(user: User) -> ColumnElement[bool]:
-    """SQL condition: the task is assigned to the user directly or through one of their groups."""
-    if "task_read_all" in permissions.of(user):
-        return true()
-    return assigned_exists(user.id)
+    """SQL condition, checked per task row: the user may see the task."""
+    return true() if reads_all(user) else assigned_exists(user.id)
 
 
-def assigned_exists(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
-    direct = exists().where(task_users.c.task_id == Task.id, task_users.c.user_id == user_id)
-    via_group = exists().where(
+def visible_to_as_set(user: User) -> ColumnElement[bool]:
+    """SQL condition for aggregates: the user may see the task, as one id set, so the cost
+    follows what the user has rather than the size of the table."""
+    return true() if reads_all(user) else assigned_to(user.id)
+
+
+def assigned_exists(user_id: UserId, *, fence: bool = False) -> ColumnElement[bool]:
+    """SQL condition per task row: EXISTS a direct assignment OR EXISTS one through a group.
+
+    With `fence`, OFFSET 0 keeps PostgreSQL from turning each EXISTS into a hash of every
+    matching id, which it would build before returning the first row of a page.
+    """
+    direct = select(literal(1)).where(
+        task_users.c.task_id == Task.id, task_users.c.user_id == user_id
+    )
+    via_group = select(literal(1)).where(
         task_groups_assigned.c.task_id == Task.id,
         task_groups_assigned.c.group_id == group_membership.c.group_id,
         group_membership.c.user_id == user_id,
+    )
+    if fence:
+        direct, via_group = direct.offset(0), via_group.offset(0)
+    return direct.exists() | via_group.exists()
+
+
+def assigned_lookup(user_id: UserId) -> ColumnElement[bool]:
+    """SQL condition per task row, as lookups by task id that stop at the first match.
+
+    A claim walks the queue in id order and stops at the first task it may take; PostgreSQL
+    would otherwise hash every task the user's groups hold before looking at the first one.
+    """
+    direct = (
+        select(task_users.c.user_id)
+        .where(task_users.c.task_id == Task.id, task_users.c.user_id == user_id)
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
+    via_group = (
+        select(task_groups_assigned.c.group_id)
+        .where(
+            task_groups_assigned.c.task_id == Task.id,
+            task_groups_assigned.c.group_id.in_(
+                select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
+            ),
+        )
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
     )
     return or_(direct, via_group)
 
 
 def assigned_to(user_id: int) -> ColumnElement[bool]:
-    """SQL condition for lists: the task is assigned to the user directly or via a group.
+    """SQL condition: the task's id is in the set of the user's tasks (direct or via a group).
 
-    The same rule as `visible_to`, phrased as one id set so that counting and paging a user's
-    tasks costs what the user has, not what the table has.
+    Counting and paging a user's tasks this way costs what the user has, not what the table has.
     """
     direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
     via_group = (
@@ -65,8 +132,30 @@ def assigned_to(user_id: int) -> ColumnElement[bool]:
     return Task.id.in_(union(direct, via_group))
 
 
-def reads_all(user: User) -> bool:
-    return "task_read_all" in permissions.of(user)
+def assigned_count(session: Session, *, user_id: int) -> Select[Any]:
+    """COUNT of the tasks assigned to a user directly or through their groups.
+
+    The user's groups are read first so that the count reads only the link tables' indexes.
+    """
+    group_ids: list[int] = list(
+        session.scalars(
+            select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
+        )
+    )
+    direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
+    has_direct = bool(session.scalar(select(direct.exists())))
+    if not group_ids:
+        return select(func.count()).select_from(direct.subquery())
+    if not has_direct and len(group_ids) == 1:
+        # The common case (one group, nothing direct) needs no de-duplication: one index range.
+        return select(func.count()).where(task_groups_assigned.c.group_id == group_ids[0])
+    ids = union(
+        direct,
+        select(task_groups_assigned.c.task_id).where(
+            task_groups_assigned.c.group_id.in_(group_ids)
+        ),
+    ).subquery()
+    return select(func.count()).select_from(ids)
 
 
 @functools.cache
@@ -88,6 +177,3 @@ def get_visible_or_raise(session: Session, *, task_id: int | str, user: User) ->
     if task is None:
         raise NotFound(f"Task {number} does not exist", field="task")
     return task
-
-
-# --- references: ids, names or URLs ----------------------------------------------------------
