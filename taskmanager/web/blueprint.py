@@ -26,6 +26,7 @@ from ..models import User, db
 from ..security import csrf
 from ..services import onboarding, permissions, transactions
 from ..services.errors import DomainError, Unavailable
+from ..wording import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,6 +128,11 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
 def _utc(value: datetime) -> datetime:
     # Values Flask-Security just set (login tracking) are naive UTC until they are reloaded.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@bp.app_template_filter("counted")
+def _counted(count: int, singular: str, plural: str | None = None) -> str:
+    return counted(count, singular, plural)
 
 
 @bp.app_template_filter("datetime")
