@@ -49,6 +49,11 @@ def test_site_builds_strictly_without_warnings(tmp_path: Path) -> None:
     missing = [path for path in command_paths(main) if path not in reference]
     assert not missing
     assert "--continue-on-error" in reference
+    # The lock rule is written once (concepts.md) and included where locks are told about.
+    for page in ("concepts", "walkthrough", "api"):
+        html = (site / page / "index.html").read_text()
+        assert "Taking a lock over is a separate, explicit request" in html, page
+        assert "--8&lt;--" not in html and "--8<--" not in html, page
 
 
 def test_no_example_uses_the_port_mkdocs_serve_takes() -> None:
