@@ -132,10 +132,8 @@ def test_walkthrough_runs_as_written(server: ServerProcess, tmp_path: Path) -> N
     assert detail["status"] == "done"
     assert detail["done_by"] == api(server, "/users/ann")["uri"]
     assert api(server, f"/tasks/{task_id}/lock")["lock"] is None
-    steps = [
-        (entry["username"], entry["action"])
-        for entry in api(server, f"/tasks/{task_id}/history")["history"]
-    ]
+    history = api(server, f"/tasks/{task_id}/history")["history"]
+    steps = [(entry["username"], entry["action"]) for entry in history]
     assert steps == [
         ("admin", "create"),
         ("ann", "lock"),
@@ -143,6 +141,11 @@ def test_walkthrough_runs_as_written(server: ServerProcess, tmp_path: Path) -> N
         ("ann", "lock"),
         ("ann", "status"),
         ("ann", "unlock"),  # done releases the lock
+    ]
+    # Every unlock entry names the holder the same way; done says why.
+    assert [entry["detail"] for entry in history if entry["action"] == "unlock"] == [
+        {"user": "ann"},
+        {"user": "ann", "reason": "done"},
     ]
     assert "https://xnat.example.org/data/projects/STUDY1" in detail["content"]
 
