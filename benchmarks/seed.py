@@ -29,7 +29,7 @@ from taskmanager.models import (
     task_groups_assigned,
     utcnow,
 )
-from taskmanager.services import users
+from taskmanager.services.accounts import users
 
 PASSWORD = "bench-pass"
 CHUNK = 10_000

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from taskmanager import create_app
 from taskmanager.config import load_settings
 from taskmanager.models import CallbackDelivery, Meta, Role, Task, TaskTemplate, User, db
-from taskmanager.services import locks, taskgroups
-from taskmanager.services import tasks as task_service
 from taskmanager.services.callbacks import outbox as callbacks
+from taskmanager.services.dispensing import locks
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.tasks import creation
 from tests.support.task_factories import (
     PASSWORD,
     make_group,
@@ -138,15 +139,13 @@ def _seed(session: Any) -> World:
     ]
     groups = []
     for label in ("round-1", "round-2"):
-        group = taskgroups.create(
+        group = taskgroup_changes.create(
             session,
             actor=session.get(User, alice.id),
             label=label,
             callback_url="http://127.0.0.1:9/groups",
             specs=[
-                task_service.NewTask(
-                    project="grouped", template="plain", content={}, users=["alice"]
-                )
+                creation.NewTask(project="grouped", template="plain", content={}, users=["alice"])
             ]
             * 3,
         )

@@ -189,7 +189,8 @@ def prepare_database(app: APIFlask) -> None:
     """Migrate to head, run onboarding and load the project repository: every start does this."""
     from . import database
     from .models import db
-    from .services import onboarding, project_config
+    from .services.accounts import onboarding, site_secrets
+    from .services.projects import project_config
 
     settings = app.extensions["taskman_settings"]
     with app.app_context():
@@ -200,7 +201,17 @@ def prepare_database(app: APIFlask) -> None:
             # The start ends here: close the connection the wait left in the app's pool.
             db.engine.dispose()
             raise
+        site_secrets.check(db.session, settings)
+        for warning in database.configuration_warnings(db.session.connection()):
+            log.warning("%s", warning)
+        db.session.commit()
         onboarding.run(db.session, settings)
+        if not onboarding.has_active_admin(db.session):
+            log.warning(
+                "No active admin account: nobody can manage users, templates or tasks. Set "
+                "TASKMAN_ADMIN_USERNAME, TASKMAN_ADMIN_PASSWORD and TASKMAN_ADMIN_EMAIL and run "
+                "`taskmanager onboarding` (or start again)"
+            )
         project_config.load_from_repository(db.session, settings)
         for username in onboarding.accounts_with_default_password(db.session, settings):
             log.warning(

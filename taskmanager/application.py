@@ -27,7 +27,7 @@ from sqlalchemy.engine import ExceptionContext
 from werkzeug.exceptions import HTTPException
 
 from .models import db
-from .services import transactions
+from .services.kit import transactions
 
 log = logging.getLogger(__name__)
 

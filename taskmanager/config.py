@@ -412,7 +412,7 @@ class Settings(BaseSettings):
     auto_migrate: Switch = _env("TASKMAN_AUTO_MIGRATE", True)
     db_wait_timeout: float = _env("TASKMAN_DB_WAIT_TIMEOUT", 60.0)
     auth_cache_seconds: float = _env("TASKMAN_AUTH_CACHE_SECONDS", 60.0)
-    # How long a list total of 10,000 tasks or more is reused (services.task_lists.CountCache).
+    # How long a list total of 10,000 tasks or more is reused (services.tasks.lists.CountCache).
     list_count_cache_seconds: float = _env("TASKMAN_LIST_COUNT_CACHE_SECONDS", 5.0)
     # Hardening: largest request body, shortest password accepted, cookies Secure even over HTTP.
     max_request_bytes: int = _env("TASKMAN_MAX_REQUEST_BYTES", 64 * 1024 * 1024, ge=1024)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 
 if TYPE_CHECKING:
-    from .services.legacy_upgrade import Schema
+    from .services.legacy.legacy_upgrade import Schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_NAME = "taskmanager_migrations"
@@ -155,6 +155,25 @@ def check_driver(database_uri: str) -> None:
         ) from error
 
 
+def configuration_warnings(connection: Connection) -> list[str]:
+    """What in the database's own set-up works against TaskManager, as warnings to log."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return []
+    collation = connection.execute(
+        text(
+            "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+            " AND TABLE_NAME = 'users' AND COLUMN_NAME = 'username'"
+        )
+    ).scalar()
+    if collation and not collation.endswith("_bin"):
+        return [
+            f"users.username has the collation {collation}, which compares names without regard "
+            "to case (or accents): 'Alice' and 'alice' would be one account. Create the database "
+            "with CHARACTER SET utf8mb4 COLLATE utf8mb4_bin (docs/getting-started.md)"
+        ]
+    return []
+
+
 def _migration_engine(database_uri: str) -> Engine:
     """An engine whose transactions cover DDL too. pysqlite commits before a CREATE or ALTER on
     its own; SQLite itself can roll them back, so it is given the BEGIN itself."""
@@ -182,7 +201,7 @@ def upgrade(database_uri: str, revision: str = "head", *, dry_run: bool = False)
     """Migrate to `revision`; an old TaskManager's tables are converted in place (to head).
 
     Returns what was found (`legacy_upgrade.Schema`); with `dry_run`, nothing is written."""
-    from .services import legacy_upgrade
+    from .services.legacy import legacy_upgrade
 
     engine = _migration_engine(database_uri)
     try:

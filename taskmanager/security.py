@@ -12,8 +12,8 @@ from flask_wtf import CSRFProtect
 
 from .config import Settings
 from .models import Role, User, db
-from .services import authentication, throttling
-from .services.authentication import CredentialCache
+from .services.accounts import authentication, throttling
+from .services.accounts.authentication import CredentialCache
 
 security = Security()
 csrf = CSRFProtect()

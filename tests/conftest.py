@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from taskmanager import create_app
 from taskmanager.config import load_settings
 from taskmanager.models import Base, db
-from taskmanager.services import onboarding
+from taskmanager.services.accounts import onboarding
 
 from .support import databases
 

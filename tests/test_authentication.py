@@ -1,7 +1,7 @@
 import pytest
 
 from taskmanager.models import User, db
-from taskmanager.services import authentication, users
+from taskmanager.services.accounts import authentication, users
 
 from .conftest import basic_auth
 

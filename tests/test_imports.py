@@ -21,7 +21,10 @@ for name in sys.argv[1:]:
 
 def test_every_module_imports_first() -> None:
     services = Path(taskmanager.__file__).parent / "services"
-    names = sorted(f"taskmanager.services.{path.stem}" for path in services.glob("[!_]*.py"))
+    names = sorted(
+        ".".join(("taskmanager", "services", *path.relative_to(services).with_suffix("").parts))
+        for path in services.rglob("[!_]*.py")
+    )
     assert len(names) > 20
     result = subprocess.run(
         [sys.executable, "-c", CHECK, *names], capture_output=True, text=True, timeout=120

@@ -3,9 +3,9 @@ import logging
 from sqlalchemy import select
 
 from taskmanager.models import Role, User
-from taskmanager.services import onboarding
-from taskmanager.services.authentication import CredentialCache, authenticate_basic
-from taskmanager.services.permissions import DEFAULT_ROLES
+from taskmanager.services.accounts import onboarding
+from taskmanager.services.accounts.authentication import CredentialCache, authenticate_basic
+from taskmanager.services.accounts.permissions import DEFAULT_ROLES
 
 
 def test_roles_have_exactly_the_contract_permissions(session) -> None:
@@ -51,8 +51,8 @@ def test_admin_account_and_force_update(session, settings) -> None:
 
 
 def test_default_admin_password_is_detected_from_the_stored_hash(app, session, settings) -> None:
-    from taskmanager.services import onboarding as onboarding_service
-    from taskmanager.services import users as user_service
+    from taskmanager.services.accounts import onboarding as onboarding_service
+    from taskmanager.services.accounts import users as user_service
 
     assert onboarding_service.accounts_with_default_password(session, settings) == ["admin"]
     admin = user_service.get_or_raise(session, reference="admin")
@@ -65,7 +65,7 @@ def test_start_warns_loudly_while_the_default_password_is_unchanged(app, caplog)
     """Every start checks the stored hash: a WARNING while admin/admin works, silence after."""
     from taskmanager import prepare_database
     from taskmanager.models import db
-    from taskmanager.services import users
+    from taskmanager.services.accounts import users
 
     def warnings() -> list[logging.LogRecord]:
         caplog.clear()

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from .conftest import make_env
@@ -99,3 +100,60 @@ def test_an_unreachable_server_is_waited_for_then_named(tmp_path: Path) -> None:
     assert status == 1
     assert f"no database server answered at 127.0.0.1:{port} within 3 s" in line, line
     assert "TASKMAN_DB_WAIT_TIMEOUT" in line
+
+
+def start_and_stop(database_url: str, tmp_path: Path, **extra: str) -> str:
+    """Start `taskmanager run` until it serves, then stop it; what it printed."""
+    env = {**os.environ, **make_env(database_url, tmp_path / "instance", **extra)}
+    for name in ("TASKMAN_ADMIN_USERNAME", "TASKMAN_ADMIN_PASSWORD", "TASKMAN_ADMIN_EMAIL"):
+        if extra.get(name) is None:
+            env.pop(name, None)
+    output = ""
+    with subprocess.Popen(
+        [TASKMANAGER, "run", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output += line
+            if "Running on" in line:
+                process.terminate()
+        process.wait(timeout=30)
+    return output
+
+
+def test_no_admin_account_is_a_warning_naming_the_fix(tmp_path: Path) -> None:
+    with databases.scratch_database(tmp_path, prefix="tm_noadmin") as url:
+        output = start_and_stop(url, tmp_path)
+    warning = [line for line in output.splitlines() if "No active admin account" in line]
+    assert len(warning) == 1, output
+    assert "WARNING" in warning[0] and "`taskmanager onboarding`" in warning[0]
+    assert "TASKMAN_ADMIN_USERNAME, TASKMAN_ADMIN_PASSWORD" in warning[0]
+
+
+def test_a_case_insensitive_username_collation_is_a_warning(tmp_path: Path) -> None:
+    """MariaDB's default collations compare 'Alice' and 'alice' as one name: said at start.
+    PostgreSQL and SQLite compare names exactly, and no warning is given there."""
+    if databases.backend_name() != "mysql":
+        with databases.scratch_database(tmp_path, prefix="tm_collation") as url:
+            output = start_and_stop(url, tmp_path)
+        assert "collation" not in output, output
+        return
+    name = f"tm_collation_{uuid.uuid4().hex[:8]}"
+    server = create_engine(databases.server_url() or "", isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(
+            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        )
+    server.dispose()
+    url = other_database(name)
+    try:
+        output = start_and_stop(url, tmp_path)
+    finally:
+        databases.drop_database(url)
+    warning = [line for line in output.splitlines() if "collation" in line]
+    assert len(warning) == 1 and "WARNING" in warning[0], output
+    assert "utf8mb4_general_ci" in warning[0] and "COLLATE utf8mb4_bin" in warning[0]

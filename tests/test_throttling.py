@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from taskmanager.models import LoginFailure, db, utcnow
-from taskmanager.services import authentication, throttling
-from taskmanager.services.errors import Throttled
+from taskmanager.services.accounts import authentication, throttling
+from taskmanager.services.kit.errors import Throttled
 
 from .conftest import basic_auth
 from .support.accounts import PASSWORD, headers, make_user

@@ -18,7 +18,7 @@ from taskmanager import create_app, database
 from taskmanager.cli import main
 from taskmanager.config import load_settings
 from taskmanager.models import Base, db
-from taskmanager.services import legacy_upgrade
+from taskmanager.services.legacy import legacy_upgrade
 
 from .conftest import basic_auth, make_env
 from .support import databases, legacy_dumps, legacy_schema

@@ -7,7 +7,7 @@ from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
 
-from ..services import task_lists
+from ..services.tasks import lists
 from . import auth, errors, health, openapi, reference
 
 v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="API v1")
@@ -82,7 +82,7 @@ def init_app(app: APIFlask) -> None:
         importlib.import_module(f"{__name__}.{name}")
     errors.register(app)
     settings = app.extensions["taskman_settings"]
-    app.extensions["taskman_count_cache"] = task_lists.CountCache(settings.list_count_cache_seconds)
+    app.extensions["taskman_count_cache"] = lists.CountCache(settings.list_count_cache_seconds)
     app.spec_processor(lambda spec: _document_security(app, spec))
     app.register_blueprint(health.bp)
     app.register_blueprint(reference.bp)

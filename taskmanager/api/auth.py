@@ -13,8 +13,8 @@ from flask_security.utils import get_request_attr
 
 from ..models import User, db
 from ..security import csrf
-from ..services import authentication, permissions
-from ..services.errors import Forbidden
+from ..services.accounts import authentication, permissions
+from ..services.kit.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
 

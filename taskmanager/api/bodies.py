@@ -18,8 +18,8 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ..services.errors import InvalidInput
-from ..services.references import MAX_ID
+from ..services.kit.errors import InvalidInput
+from ..services.kit.references import MAX_ID
 from . import v1
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from ..models import CallbackDelivery, db
 from ..services.callbacks import outbox as callback_service
-from ..services.listing import MAX_LIMIT
-from ..services.references import MAX_ID
+from ..services.kit.listing import MAX_LIMIT
+from ..services.kit.references import MAX_ID
 from . import bodies, v1
 from .auth import permission_required
 

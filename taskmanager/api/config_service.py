@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import db
-from ..services import config_import
-from ..services.errors import Forbidden
+from ..services.kit.errors import Forbidden
+from ..services.projects import config_import
 from . import bodies, v1
 from .auth import caller, login_required
 from .bodies import Body

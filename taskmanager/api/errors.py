@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from ..models import db
-from ..services import documents, transactions
-from ..services.errors import DomainError, InvalidInput, Throttled, Unavailable
-from ..services.references import MAX_ID
+from ..services.kit import documents, transactions
+from ..services.kit.errors import DomainError, InvalidInput, Throttled, Unavailable
+from ..services.kit.references import MAX_ID
 
 # The documented shape of every error answer (OpenAPI).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -41,7 +41,7 @@ def error_body(
 
 
 class _StrictJson:
-    """How every request body is parsed (API, web, /login): services/documents.py's rules, so
+    """How every request body is parsed (API, web, /login): services/kit/documents.py's rules, so
     that deep nesting, lone surrogates and NaN fail as a ValueError (`silent` readers get None)."""
 
     loads = staticmethod(documents.parse_json)
@@ -109,7 +109,7 @@ def register(app: APIFlask) -> None:
     # What the database refused or gave up on, once the request ran as often as it may
     # (application.py): races the services cannot see coming (a concurrent write took the name,
     # removed or changed the row), values it refused, deadlocks, a lost connection. Nothing was
-    # stored. A failure services/transactions.py does not name is a bug: 500.
+    # stored. A failure services/kit/transactions.py does not name is a bug: 500.
     @app.errorhandler(SQLAlchemyError)
     def database_error(error: SQLAlchemyError) -> tuple[dict[str, Any], int, dict[str, str]]:
         refusal = transactions.as_domain_error(error)

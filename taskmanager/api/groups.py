@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import Group, db
-from ..services import groups as group_service
-from ..services import users as user_service
-from ..services.validation import max_length
+from ..services.accounts import groups as group_service
+from ..services.accounts import users as user_service
+from ..services.kit.validation import max_length
 from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import observability
 from ..models import db
-from ..services import statistics
+from ..services.tasks import statistics
 
 COMPATIBLE_VERSION = "6.6.0"
 

@@ -10,8 +10,11 @@ from flask import Response, current_app, request, url_for
 from pydantic import BaseModel, Field
 
 from ..models import Task, User, db
-from ..services import locks, tasks, users
-from ..services.errors import DomainError
+from ..services.accounts import users
+from ..services.dispensing import claims as dispensing_claims
+from ..services.dispensing import locks
+from ..services.kit.errors import DomainError
+from ..services.tasks import visibility
 from . import bodies, examples, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
@@ -82,7 +85,7 @@ def _timeout() -> float | None:
 
 
 def _visible_task(task_id: str) -> Task:
-    return tasks.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    return visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
 
 
 LOCK_DOC = (
@@ -179,7 +182,7 @@ def claim_next_task(json_data: ClaimIn) -> Any:
             filters["tag"] = request.args.getlist("tag")
     tag = filters.get("tag") or []
     me = caller()
-    claim = locks.claim_next(
+    claim = dispensing_claims.claim_next(
         db.session,
         user=me,
         timeout=_timeout(),

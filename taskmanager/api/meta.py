@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import Meta, db
-from ..services import meta as meta_service
-from ..services.validation import max_length
+from ..services.kit.validation import max_length
+from ..services.metadata import meta as meta_service
 from . import bodies, v1
 from .auth import permission_required
 from .bodies import Body

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..services.listing import MAX_LIMIT, Page
-from ..services.references import MAX_ID
+from ..services.kit.listing import MAX_LIMIT, Page
+from ..services.kit.references import MAX_ID
 from .uris import uri_maker
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import db
-from ..services import roles as role_service
+from ..services.accounts import roles as role_service
 from . import bodies, v1
 from .auth import permission_required
 from .pagination import PageInfo, PageQuery, url_page

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ..models import User
-from ..services.validation import max_length
+from ..services.kit.validation import max_length
 from .bodies import Body, Reference
 from .pagination import PageInfo
 

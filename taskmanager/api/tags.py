@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import Tag, db
-from ..services import tags as tag_service
-from ..services.validation import max_length
+from ..services.kit.validation import max_length
+from ..services.reference import tags as tag_service
 from . import bodies, v1
 from .auth import login_required, permission_required
 from .bodies import Body

@@ -8,9 +8,10 @@ from flask import Response, jsonify, url_for
 from pydantic import BaseModel, Field
 
 from ..models import TaskGroup, db
-from ..services import task_lists, taskgroups
-from ..services import tasks as task_service
-from ..services.references import MAX_ID
+from ..services.flows import taskgroup_changes
+from ..services.kit.references import MAX_ID
+from ..services.taskgroups import reads
+from ..services.tasks import creation, lists
 from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
@@ -71,7 +72,7 @@ class TaskGroupList(BaseModel):
     taskgroups: list[TaskGroupSummary]
     offset: int
     limit: int = Field(
-        description=f"The limit applied: at most {task_service.LIST_LIMIT_MAX} (the default)"
+        description=f"The limit applied: at most {lists.LIST_LIMIT_MAX} (the default)"
     )
 
 
@@ -93,12 +94,12 @@ def detail(
     """The detail, as is: a group may hold thousands of tasks, not worth validating again.
 
     With `warnings` (TASKMAN_SCAN_CHECK=warn), they are added under `warnings`."""
-    group_tasks = taskgroups.tasks_of(db.session, taskgroup=taskgroup, user=caller())
+    group_tasks = reads.tasks_of(db.session, taskgroup=taskgroup, user=caller())
     uris = _Uris.make()
     response = jsonify(
         {
             **summary(taskgroup, status),
-            "callback_url": taskgroups.render(db.session, taskgroup.raw_callback_url),
+            "callback_url": reads.render(db.session, taskgroup.raw_callback_url),
             "raw_callback_url": taskgroup.raw_callback_url,
             "callback_content": taskgroup.callback_content,
             "tasks": [summary_dict(task, uris) for task in group_tasks],
@@ -122,7 +123,7 @@ def detail(
 )
 @permission_required(*READ)
 def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
-    rows = taskgroups.list_visible(
+    rows = reads.list_visible(
         db.session,
         user=caller(),
         status=query_data.status,
@@ -132,7 +133,7 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
     return {
         "taskgroups": [summary(group, status) for group, status in rows],
         "offset": query_data.offset,
-        "limit": task_lists.effective_limit(query_data.limit),
+        "limit": lists.effective_limit(query_data.limit),
     }
 
 
@@ -154,13 +155,13 @@ def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
 @permission_required(*WRITE)
 def create_taskgroup(json_data: TaskGroupIn) -> Response:
     warnings: dict[str, list[str]] = {}
-    taskgroup = taskgroups.create(
+    taskgroup = taskgroup_changes.create(
         db.session,
         actor=caller(),
         label=json_data.label,
         callback_url=json_data.callback_url,
         callback_content=json_data.callback_content,
-        specs=[task_service.NewTask(**dict(item)) for item in json_data.tasks],
+        specs=[creation.NewTask(**dict(item)) for item in json_data.tasks],
         distribute_in_group=json_data.distribute_in_group,
         distribute_method=json_data.distribute_method,
         callback_hosts=callback_hosts(),
@@ -168,7 +169,7 @@ def create_taskgroup(json_data: TaskGroupIn) -> Response:
         warnings=warnings,
     )
     db.session.commit()
-    group, status = taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=caller())
+    group, status = reads.get_or_raise(db.session, reference=taskgroup.id, user=caller())
     return detail(group, status, 201, {f"tasks.{key}": value for key, value in warnings.items()})
 
 
@@ -180,7 +181,7 @@ def create_taskgroup(json_data: TaskGroupIn) -> Response:
 )
 @permission_required(*READ)
 def get_taskgroup(reference: str) -> Response:
-    return detail(*taskgroups.get_or_raise(db.session, reference=reference, user=caller()))
+    return detail(*reads.get_or_raise(db.session, reference=reference, user=caller()))
 
 
 @v1.put("/taskgroups/<reference>")
@@ -194,8 +195,8 @@ def get_taskgroup(reference: str) -> Response:
 @permission_required(*WRITE)
 def update_taskgroup(reference: str, json_data: TaskGroupUpdate) -> Response:
     me = caller()
-    taskgroup, _status = taskgroups.get_or_raise(db.session, reference=reference, user=me)
-    taskgroups.update(
+    taskgroup, _status = reads.get_or_raise(db.session, reference=reference, user=me)
+    taskgroup_changes.update(
         db.session,
         taskgroup=taskgroup,
         actor=me,
@@ -203,4 +204,4 @@ def update_taskgroup(reference: str, json_data: TaskGroupUpdate) -> Response:
         callback_hosts=callback_hosts(),
     )
     db.session.commit()
-    return detail(*taskgroups.get_or_raise(db.session, reference=taskgroup.id, user=me))
+    return detail(*reads.get_or_raise(db.session, reference=taskgroup.id, user=me))

@@ -13,13 +13,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..config import CallbackHosts
 from ..models import Task, db, utcnow
-from ..services import groups as group_service
-from ..services import meta as meta_service
-from ..services import rendering, task_lists
-from ..services import tags as tag_service
-from ..services import tasks as task_service
-from ..services import users as user_service
-from ..services.errors import InvalidInput
+from ..services.accounts import groups as group_service
+from ..services.accounts import users as user_service
+from ..services.flows import task_changes
+from ..services.kit.errors import InvalidInput
+from ..services.metadata import meta as meta_service
+from ..services.metadata import rendering
+from ..services.reference import tags as tag_service
+from ..services.tasks import creation, details, editing, visibility
+from ..services.tasks import lists as task_lists
 from . import bodies, examples, v1
 from .auth import caller, permission_required
 from .pagination import page_keys
@@ -69,7 +71,7 @@ def _taskgroup_uri(taskgroup_id: int) -> str:
     return f"{request.script_root}{v1.url_prefix}/taskgroups/{taskgroup_id}"
 
 
-def summary_dict(summary: task_service.TaskSummary, uris: _Uris) -> dict[str, Any]:
+def summary_dict(summary: creation.TaskSummary, uris: _Uris) -> dict[str, Any]:
     return {
         "uri": uris.task(summary.id),
         "id": str(summary.id),
@@ -92,7 +94,7 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
     if values is None:
         # Most content names no variable: then the meta values need not be read at all.
         values = rendering.values_for(db.session, task.raw_content, task.raw_callback_url)
-    links = task_lists.links(db.session, task_ids=[task.id])[task.id]
+    links = details.links(db.session, task_ids=[task.id])[task.id]
     uris = _Uris.make()
     uri = uris.task(task.id)
     return {
@@ -130,8 +132,8 @@ def _committed(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _new_task(item: TaskIn) -> task_service.NewTask:
-    return task_service.NewTask(**dict(item))  # shallow: content objects stay as given
+def _new_task(item: TaskIn) -> creation.NewTask:
+    return creation.NewTask(**dict(item))  # shallow: content objects stay as given
 
 
 def _listing(data: dict[str, Any], status: int = 200) -> Response:
@@ -195,7 +197,7 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
     if isinstance(body, dict):
         item = bodies.parse(TaskIn, body, depth=1)
         warnings: dict[str, list[str]] = {}
-        task = task_service.create(
+        task = creation.create(
             db.session,
             spec=_new_task(item),
             actor=actor,
@@ -205,14 +207,14 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
         )
         return _answer(_committed(task_dict(task)), warnings, 201)
     if isinstance(body, list):
-        if len(body) > task_service.BULK_CREATE_MAX:
+        if len(body) > creation.BULK_CREATE_MAX:
             raise InvalidInput(
-                f"At most {task_service.BULK_CREATE_MAX} tasks per request, got {len(body)}",
+                f"At most {creation.BULK_CREATE_MAX} tasks per request, got {len(body)}",
                 field="tasks",
             )
         specs, rejected = _validate_many(body)
         noted: dict[str, list[str]] = {}
-        summaries = task_service.create_many(
+        summaries = creation.create_many(
             db.session,
             specs=specs,
             actor=actor,
@@ -252,13 +254,13 @@ def callback_hosts() -> CallbackHosts:
 
 def _validate_many(
     body: list[Any],
-) -> tuple[list[task_service.NewTask | None], dict[str, list[str]]]:
+) -> tuple[list[creation.NewTask | None], dict[str, list[str]]]:
     """Check the shape of every element (not only up to the first bad one)."""
     try:
         return [_new_task(item) for item in _TASK_LIST.validate_python(body)], {}
     except ValidationError:
         pass
-    specs: list[task_service.NewTask | None] = []
+    specs: list[creation.NewTask | None] = []
     rejected: dict[str, list[str]] = {}
     for index, element in enumerate(body):
         try:
@@ -276,7 +278,7 @@ def _validate_many(
 @v1.doc(summary="One task", description="404 when the caller may not see it.", tags=["Tasks"])
 @permission_required(*READ)
 def get_task(task_id: str) -> dict[str, Any]:
-    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
     return task_dict(task)
 
 
@@ -296,9 +298,9 @@ def get_task(task_id: str) -> dict[str, Any]:
 @permission_required(*UPDATE)
 def update_task(task_id: str, body: TaskUpdate) -> tuple[dict[str, Any], int] | Response:
     actor = caller()
-    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=actor)
+    task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=actor)
     warnings: dict[str, list[str]] = {}
-    task_service.update(
+    task_changes.update(
         db.session,
         task=task,
         changes=body.model_dump(exclude_unset=True),
@@ -316,9 +318,9 @@ def update_task(task_id: str, body: TaskUpdate) -> tuple[dict[str, Any], int] | 
 @v1.doc(summary="Delete a task", tags=["Tasks"])
 @permission_required("task_delete")
 def delete_task(task_id: str) -> dict[str, Any]:
-    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
     number = task.id
-    task_service.delete(db.session, task=task)
+    editing.delete(db.session, task=task)
     db.session.commit()
     return {"message": f"Task {number} deleted"}
 
@@ -333,7 +335,7 @@ def delete_task(task_id: str) -> dict[str, Any]:
 )
 @permission_required(*READ)
 def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]:
-    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
     at = query.timestamp or utcnow()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
@@ -351,8 +353,8 @@ def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]
 )
 @permission_required(*READ)
 def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
-    task = task_service.get_visible_or_raise(db.session, task_id=task_id, user=caller())
-    entries, total = task_lists.list_history(
+    task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
+    entries, total = details.list_history(
         db.session, task=task, offset=query.offset, limit=query.limit
     )
     user_uri = _Uris.make().user

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from ..services.references import MAX_ID
+from ..services.kit.references import MAX_ID
 from .bodies import Body, Reference
 
 Content = dict[str, Any] | list[Any] | str

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..models import TaskTemplate, db
-from ..services import templates as template_service
-from ..services.validation import max_length
+from ..services.kit.validation import max_length
+from ..services.reference import templates as template_service
 from . import bodies, examples, v1
 from .auth import permission_required
 from .bodies import Body

@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app
 
 from ..models import User, db
-from ..services import roles as role_service
-from ..services import users as user_service
+from ..services.accounts import roles as role_service
+from ..services.accounts import users as user_service
 from . import bodies, v1
 from .auth import caller, permission_required, require_any
 from .pagination import PageQuery, url_page

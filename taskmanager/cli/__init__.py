@@ -24,9 +24,10 @@ def _settings() -> Settings:
 @contextlib.contextmanager
 def _startup_errors() -> Iterator[None]:
     """A bad project repository or config file stops start-up with a message, not a traceback."""
-    from ..services.errors import DomainError
-    from ..services.legacy_upgrade import LegacyUpgradeError
-    from ..services.project_repo import ProjectRepoError
+    from ..services.accounts.site_secrets import SecretsChanged
+    from ..services.kit.errors import DomainError
+    from ..services.legacy.legacy_upgrade import LegacyUpgradeError
+    from ..services.projects.project_repo import ProjectRepoError
 
     try:
         yield
@@ -34,6 +35,8 @@ def _startup_errors() -> Iterator[None]:
         raise click.ClickException(f"Project repository: {exc}") from exc
     except LegacyUpgradeError as exc:
         raise click.ClickException(f"Database: {exc}") from exc
+    except SecretsChanged as exc:
+        raise click.ClickException(f"Secrets: {exc}") from exc
     except DomainError as exc:
         raise click.ClickException(f"Project config: {exc}") from exc
 
@@ -74,7 +77,7 @@ def db_upgrade(revision: str, dry_run: bool) -> None:
     An old TaskManager's database (task-manager 6.6) is converted in place, keeping every row.
     """
     from .. import database
-    from ..services import legacy_upgrade
+    from ..services.legacy import legacy_upgrade
 
     settings = _settings()
     with domain_errors():
@@ -133,6 +136,30 @@ def db_wait(timeout: float | None) -> None:
     click.echo("Database is reachable")
 
 
+@db.command("accept-secrets", short_help="Adopt the configured secrets (after a change).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_accept_secrets(yes: bool) -> None:
+    """Record this SECRET_KEY and SECURITY_PASSWORD_SALT as the database's (after a change).
+
+    Passwords stored under another salt stop verifying, and sessions and tokens signed with
+    another secret key end.
+    """
+    from sqlalchemy.engine import make_url
+
+    from ..models import db as database_handle
+    from ..services.accounts import site_secrets
+
+    settings = _settings()
+    where = make_url(settings.database_uri).render_as_string(hide_password=True)
+    if not yes:
+        click.confirm(f"Make the configured secrets the ones of {where}?", abort=True)
+    app = _app(settings, migrate=False)
+    with app.app_context():
+        site_secrets.accept(database_handle.session, settings)
+        database_handle.engine.dispose()
+    click.echo(f"The configured secrets are now those of {where}.")
+
+
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision the database is at."""
@@ -149,8 +176,8 @@ def onboarding() -> None:
     """
     from .. import database
     from ..models import db as database_handle
-    from ..services import onboarding as onboarding_service
-    from ..services import project_config
+    from ..services.accounts import onboarding as onboarding_service
+    from ..services.projects import project_config
 
     settings = _settings()
     with domain_errors():

@@ -284,7 +284,7 @@ class DatabaseBackend:
             raise
 
     def get_template(self, label: str) -> dict[str, Any] | None:
-        from ..services import templates
+        from ..services.reference import templates
 
         template = templates.get_by_reference(self.session, reference=label)
         if template is None:
@@ -292,25 +292,25 @@ class DatabaseBackend:
         return {"label": template.label, "content": template.content}
 
     def create_template(self, label: str, content: str) -> None:
-        from ..services import templates
+        from ..services.reference import templates
 
         with self.transaction(f"template {label!r}") as session:
             templates.create(session, label=label, content=content)
 
     def update_template(self, label: str, content: str) -> None:
-        from ..services import templates
+        from ..services.reference import templates
 
         with self.transaction(f"template {label!r}") as session:
             template = templates.get_or_raise(session, reference=label)
             templates.update(session, template=template, changes={"content": content})
 
     def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
-        from ..services import tasks
-        from ..services.errors import DomainError
+        from ..services.kit.errors import DomainError
+        from ..services.tasks import creation
 
         try:
-            specs = [tasks.NewTask(**body) for body in bodies]
-            created = tasks.create_many(
+            specs = [creation.NewTask(**body) for body in bodies]
+            created = creation.create_many(
                 self.session, specs=specs, actor=None, callback_hosts=self._callback_hosts
             )
             self.session.commit()
@@ -324,28 +324,30 @@ class DatabaseBackend:
         return len(created)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
-        from ..services import taskgroups, tasks
+        from ..services.flows import taskgroup_changes
+        from ..services.tasks import creation
 
         with self.transaction("task group") as session:
-            group = taskgroups.create(
+            group = taskgroup_changes.create(
                 session,
                 actor=None,
                 label=body["label"],
                 callback_url=body.get("callback_url"),
                 callback_content=body.get("callback_content"),
-                specs=[tasks.NewTask(**item) for item in body.get("tasks") or ()],
+                specs=[creation.NewTask(**item) for item in body.get("tasks") or ()],
                 callback_hosts=self._callback_hosts,
             )
         return {"id": str(group.id), "label": group.label}
 
     def create_user(self, fields: dict[str, Any], roles: list[str], *, confirmed: bool) -> None:
-        from ..services import users
+        from ..services.accounts import users
 
         with self.transaction(f"user {fields['username']!r}") as session:
             users.create(session, **fields, roles=roles, confirmed=confirmed)
 
     def exists(self, kind: str, name: str) -> bool:
-        from ..services import groups, roles, tags, templates, users
+        from ..services.accounts import groups, roles, users
+        from ..services.reference import tags, templates
 
         service: Any = {
             "role": roles,
@@ -357,7 +359,7 @@ class DatabaseBackend:
         return service.get_by_reference(self.session, reference=name) is not None
 
     def import_config(self, definition: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:
-        from ..services import config_import
+        from ..services.projects import config_import
 
         with self.transaction("config") as session:
             result = config_import.import_config(

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from ..services.errors import DomainError
+from ..services.kit.errors import DomainError
 
 # Exit codes (documented in docs/cli.md).
 EXIT_OK = 0

@@ -31,7 +31,7 @@ def import_legacy(source_url: str, dry_run: bool) -> None:
     The configured database is migrated first and must hold nothing but what onboarding
     creates. Everything is written in one transaction: all of it, or nothing.
     """
-    from ..services import legacy_import
+    from ..services.legacy import legacy_import, steps
 
     backend = DatabaseBackend()
     try:
@@ -66,7 +66,7 @@ def import_legacy(source_url: str, dry_run: bool) -> None:
         # The old server on SQLite did not enforce its foreign keys.
         click.echo(
             f"{table}: {count} row(s) whose {column} names nothing in the old database: "
-            + ("left out" if table in legacy_import.LINK_TABLES else f"{column} cleared")
+            + ("left out" if table in steps.LINK_TABLES else f"{column} cleared")
         )
     if dry_run:
         rows = counted(sum(counts.values()), "row")

@@ -122,8 +122,8 @@ def scan_problem(path: Path, label: str, missing: list[str], extra: list[str]) -
 def template_problems(backend: Backend, files: Sequence[TaskFile]) -> list[Problem]:
     """Each template must exist where the tasks go, and the scan names in a task's
     `scan_sources` must be the scans its template declares (the server's own rule)."""
-    from ..services.tasks import scan_mismatch
-    from ..services.templates import declared_scans
+    from ..services.reference.templates import declared_scans
+    from ..services.tasks.checks import scan_mismatch
 
     by_label: dict[str, list[TaskFile]] = {}
     for task_file in files:

@@ -4,6 +4,7 @@ from .accounts import Group, Role, User, group_membership, roles_users
 from .base import Base, db, utcnow
 from .callbacks import CallbackDelivery
 from .meta import Meta, MetaHistory
+from .site import SiteFact
 from .tasks import (
     Tag,
     Task,
@@ -24,6 +25,7 @@ __all__ = [
     "Meta",
     "MetaHistory",
     "Role",
+    "SiteFact",
     "Tag",
     "Task",
     "TaskGroup",

@@ -15,8 +15,8 @@ from wtforms.validators import Optional
 
 from ..models import User, db
 from ..security import security
-from ..services import authentication, roles
-from ..services import users as user_service
+from ..services.accounts import authentication, roles
+from ..services.accounts import users as user_service
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ from werkzeug.wrappers import Response
 from .. import __version__
 from ..models import User, db
 from ..security import csrf
-from ..services import onboarding, permissions, transactions
-from ..services import users as user_service
-from ..services.errors import DomainError, Unavailable
+from ..services.accounts import onboarding, permissions
+from ..services.accounts import users as user_service
+from ..services.kit import transactions
+from ..services.kit.errors import DomainError, Unavailable
 from ..wording import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,7 +116,7 @@ def _domain_error(error: DomainError) -> tuple[str, int]:
 
 @bp.errorhandler(SQLAlchemyError)
 def _database_error(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
-    """What the database refused or gave up on (services/transactions.py); else a 500."""
+    """What the database refused or gave up on (services/kit/transactions.py); else a 500."""
     refusal = transactions.as_domain_error(error)
     if refusal is None:
         raise error

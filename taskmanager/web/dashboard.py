@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from flask import render_template
 
 from ..models import db
-from ..services import dashboard as aggregates
+from ..services.taskgroups import progress as taskgroup_progress
+from ..services.tasks import dashboard as task_dashboard
 from .blueprint import bp, me
 from .taskviews import task_table_page
 
@@ -24,7 +25,7 @@ def ordered_statuses(statuses: Iterable[str]) -> list[str]:
 @bp.get("/")
 def dashboard() -> str:
     viewer = me()
-    counted = aggregates.summary(db.session, viewer=viewer)
+    counted = task_dashboard.summary(db.session, viewer=viewer)
     return render_template(
         "dashboard.html",
         title="Dashboard",
@@ -32,7 +33,9 @@ def dashboard() -> str:
         statuses=ordered_statuses(counted.totals),
         projects=counted.projects,
         templates=counted.templates,
-        taskgroups=aggregates.newest_taskgroups(db.session, viewer=viewer, limit=TASKGROUPS_SHOWN),
-        activity=aggregates.recent_activity(db.session, viewer=viewer),
+        taskgroups=taskgroup_progress.newest_taskgroups(
+            db.session, viewer=viewer, limit=TASKGROUPS_SHOWN
+        ),
+        activity=task_dashboard.recent_activity(db.session, viewer=viewer),
         mine=task_table_page(owner=viewer, sort="id"),
     )

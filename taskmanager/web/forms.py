@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import db
-from ..services.errors import DomainError, Forbidden
+from ..services.kit.errors import DomainError, Forbidden
 
 T = TypeVar("T")
 

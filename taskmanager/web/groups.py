@@ -6,9 +6,9 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import Group, db
-from ..services import browse
-from ..services import groups as group_service
-from ..services import users as user_service
+from ..services.accounts import account_pages
+from ..services.accounts import groups as group_service
+from ..services.accounts import users as user_service
 from .blueprint import bp, me, permission_required
 from .forms import GroupForm, MemberForm, attempt, attempt_action
 from .lists import render_list
@@ -20,9 +20,9 @@ def groups() -> str:
     return render_list(
         "groups/list.html",
         title="Groups",
-        sorts=browse.GROUP_SORTS,
+        sorts=account_pages.GROUP_SORTS,
         default_sort="groupname",
-        fetch=lambda shown, **paging: browse.groups_page(
+        fetch=lambda shown, **paging: account_pages.groups_page(
             db.session, viewer=me(), search=shown["q"], **paging
         ),
     )
@@ -32,7 +32,7 @@ def _member_form(group: Group, members: list[int]) -> MemberForm:
     form = MemberForm()
     form.user.choices = [
         (str(user_id), label)
-        for user_id, label in browse.user_choices(db.session)
+        for user_id, label in account_pages.user_choices(db.session)
         if user_id not in members
     ]
     return form
@@ -41,7 +41,7 @@ def _member_form(group: Group, members: list[int]) -> MemberForm:
 @bp.get("/groups/<int:group_id>")
 def group(group_id: int) -> str:
     subject = group_service.readable_or_raise(db.session, reference=group_id, actor=me())
-    members = browse.members_of(db.session, group=subject)
+    members = account_pages.members_of(db.session, group=subject)
     return render_template(
         "groups/detail.html",
         title=subject.groupname,
@@ -104,7 +104,7 @@ def group_delete(group_id: int) -> Response:
 @permission_required("group_update")
 def group_member_add(group_id: int) -> str | Response:
     subject = group_service.get_or_raise(db.session, reference=group_id)
-    members = browse.members_of(db.session, group=subject)
+    members = account_pages.members_of(db.session, group=subject)
     form = _member_form(subject, [m.id for m in members])
     if form.validate_on_submit():
         newcomer = user_service.get_or_raise(db.session, reference=int(form.user.data))

@@ -8,7 +8,8 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse, references
+from ..services.accounts import account_pages
+from ..services.kit import references
 from ..wording import counted
 from .blueprint import bp, permission_required
 from .forms import MailForm
@@ -24,13 +25,13 @@ def _int_args(name: str) -> list[int]:
 @permission_required("user_read_all")
 def compose_mail() -> str | Response:
     form = MailForm()
-    form.users.choices = browse.user_choices(db.session)
-    form.groups.choices = browse.group_choices(db.session)
+    form.users.choices = account_pages.user_choices(db.session)
+    form.groups.choices = account_pages.group_choices(db.session)
     if request.method == "GET":
         form.users.data = _int_args("user")
         form.groups.data = _int_args("group")
     if form.validate_on_submit():
-        addresses = browse.mail_addresses(
+        addresses = account_pages.mail_addresses(
             db.session, user_ids=form.users.data, group_ids=form.groups.data
         )
         if not addresses:

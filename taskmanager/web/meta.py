@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import meta as meta_service
+from ..services.metadata import meta as meta_service
 from .blueprint import bp, permission_required, require
 from .forms import MetaForm, MetaValueForm, attempt
 from .lists import Pager

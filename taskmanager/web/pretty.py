@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..services import documents
+from ..services.kit import documents
 
 
 def pretty_document(text: str | None) -> str:

@@ -6,9 +6,11 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse, reassignment, references
-from ..services import groups as group_service
-from ..services import users as user_service
+from ..services.accounts import account_pages
+from ..services.accounts import groups as group_service
+from ..services.accounts import users as user_service
+from ..services.dispensing import reassignment
+from ..services.kit import references
 from ..wording import counted
 from .blueprint import bp, me, permission_required
 from .forms import ReassignForm, attempt
@@ -21,15 +23,17 @@ NOBODY = ("", "—")
 @permission_required(*reassignment.REQUIRED)
 def reassign() -> str | Response:
     form = ReassignForm()
-    everyone = [(str(i), label) for i, label in browse.user_choices(db.session, active_only=False)]
+    everyone = [
+        (str(i), label) for i, label in account_pages.user_choices(db.session, active_only=False)
+    ]
     form.from_user.choices = [NOBODY, *everyone]
     form.to_user.choices = [
         NOBODY,
-        *((str(i), label) for i, label in browse.user_choices(db.session)),
+        *((str(i), label) for i, label in account_pages.user_choices(db.session)),
     ]
     form.to_group.choices = [
         NOBODY,
-        *((str(i), name) for i, name in browse.group_choices(db.session)),
+        *((str(i), name) for i, name in account_pages.group_choices(db.session)),
     ]
     if request.method == "GET" and request.args.get("from_user", "").isdigit():
         form.from_user.data = request.args["from_user"]

@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse
-from ..services import tags as tag_service
+from ..services.reference import tags as tag_service
+from ..services.tasks import task_pages
 from .blueprint import bp, me, permission_required
 from .forms import TagForm, attempt, attempt_action
 from .lists import render_list
@@ -19,9 +19,9 @@ def tags() -> str:
     return render_list(
         "tags/list.html",
         title="Tags",
-        sorts=browse.TAG_SORTS,
+        sorts=task_pages.TAG_SORTS,
         default_sort="name",
-        fetch=lambda shown, **paging: browse.tags_page(
+        fetch=lambda shown, **paging: task_pages.tags_page(
             db.session, viewer=me(), search=shown["q"], **paging
         ),
     )

@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..models import db
-from ..services import browse
-from ..services import templates as template_service
+from ..services.reference import templates as template_service
+from ..services.tasks import task_pages
 from .blueprint import bp, me, permission_required
 from .forms import TemplateForm, attempt, attempt_action
 from .lists import render_list
@@ -21,9 +21,9 @@ def templates() -> str:
     return render_list(
         "task_templates/list.html",
         title="Templates",
-        sorts=browse.TEMPLATE_SORTS,
+        sorts=task_pages.TEMPLATE_SORTS,
         default_sort="label",
-        fetch=lambda shown, **paging: browse.templates_page(
+        fetch=lambda shown, **paging: task_pages.templates_page(
             db.session, viewer=me(), search=shown["q"], **paging
         ),
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import render_template, request
 
 from ..models import db
-from ..services import browse, rendering, taskgroups
-from ..services import dashboard as aggregates
 from ..services.callbacks import outbox as callbacks
+from ..services.metadata import rendering
+from ..services.taskgroups import progress as taskgroup_progress
+from ..services.taskgroups import reads, taskgroup_pages
+from ..services.tasks import dashboard as task_dashboard
+from ..services.tasks import task_pages
 from .blueprint import bp, me, permission_required
 from .dashboard import ordered_statuses
 from .lists import Pager, Sorter
@@ -21,9 +24,9 @@ CALLBACKS_SHOWN = 10
 @permission_required("task_read", "task_read_all")
 def taskgroups_list() -> str:
     pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.TASKGROUP_SORTS, "-id")
+    sorter = Sorter.from_request(taskgroup_pages.TASKGROUP_SORTS, "-id")
     filters = {"q": request.args.get("q", "").strip(), "status": request.args.get("status", "")}
-    page = browse.taskgroups_page(
+    page = taskgroup_pages.taskgroups_page(
         db.session,
         viewer=me(),
         search=filters["q"],
@@ -39,7 +42,7 @@ def taskgroups_list() -> str:
         title="Task groups",
         rows=page.items,
         statuses=statuses,
-        status_choices=[(s, s) for s in taskgroups.STATUSES],
+        status_choices=[(s, s) for s in reads.STATUSES],
         pager=pager,
         sorter=sorter,
         filters=filters,
@@ -50,9 +53,9 @@ def taskgroups_list() -> str:
 @permission_required("task_read", "task_read_all")
 def taskgroup(taskgroup_id: int) -> str:
     viewer = me()
-    subject, status = taskgroups.get_or_raise(db.session, reference=taskgroup_id, user=viewer)
+    subject, status = reads.get_or_raise(db.session, reference=taskgroup_id, user=viewer)
     pager = Pager.from_request()
-    page = browse.tasks_page(
+    page = task_pages.tasks_page(
         db.session,
         viewer=viewer,
         taskgroup=subject,
@@ -61,8 +64,10 @@ def taskgroup(taskgroup_id: int) -> str:
         limit=pager.per_page,
     )
     pager.total = page.total
-    progress = aggregates.progress_of_taskgroups(db.session, viewer=viewer, ids=[subject.id])
-    counts = progress.get(subject.id) or aggregates.Progress(subject.id, subject.label)
+    progress = taskgroup_progress.progress_of_taskgroups(
+        db.session, viewer=viewer, ids=[subject.id]
+    )
+    counts = progress.get(subject.id) or task_dashboard.Progress(subject.id, subject.label)
     deliveries, deliveries_total = callbacks.list_deliveries(
         db.session, taskgroup_id=subject.id, limit=CALLBACKS_SHOWN
     )

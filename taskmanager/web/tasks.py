@@ -8,10 +8,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from ..models import Task, db
-from ..services import browse, locks, references, rendering, task_lists
-from ..services import tasks as task_service
-from ..services import users as user_service
+from ..services.accounts import account_pages
+from ..services.accounts import users as user_service
 from ..services.callbacks import outbox as callbacks
+from ..services.dispensing import locks
+from ..services.flows import task_changes
+from ..services.kit import references
+from ..services.metadata import rendering
+from ..services.tasks import details, task_pages, visibility
 from .blueprint import bp, can, me, permission_required
 from .dashboard import KNOWN_STATUSES, ordered_statuses
 from .forms import LockForm, TaskForm, attempt, attempt_action
@@ -39,13 +43,13 @@ def tasks() -> str | Response:
         "status": request.args.get("status", ""),
         "project": request.args.get("project", ""),
         "template": request.args.get("template", ""),
-        "user": request.args.get("user", "") if task_service.reads_all(viewer) else "",
+        "user": request.args.get("user", "") if visibility.reads_all(viewer) else "",
         "tag": request.args.get("tag", ""),
     }
     pager = Pager.from_request()
-    sorter = Sorter.from_request(browse.TASK_SORTS, "id")
+    sorter = Sorter.from_request(task_pages.TASK_SORTS, "id")
     status = filters["status"]
-    page = browse.tasks_page(
+    page = task_pages.tasks_page(
         db.session,
         viewer=viewer,
         project=filters["project"] or None,
@@ -59,7 +63,7 @@ def tasks() -> str | Response:
         limit=pager.per_page,
     )
     pager.total = page.total
-    statuses = ordered_statuses(browse.statuses(db.session))
+    statuses = ordered_statuses(task_pages.statuses(db.session))
     return render_template(
         "tasks/list.html",
         title="Tasks",
@@ -70,10 +74,12 @@ def tasks() -> str | Response:
         filters=filters,
         choices={
             "status": [(OPEN, "open (not done or aborted)")] + [(s, s) for s in statuses],
-            "project": _pairs(browse.projects(db.session)),
-            "template": _pairs(browse.template_labels(db.session)),
-            "user": _pairs(browse.usernames(db.session)) if task_service.reads_all(viewer) else [],
-            "tag": _pairs(browse.tag_names(db.session)),
+            "project": _pairs(task_pages.projects(db.session)),
+            "template": _pairs(task_pages.template_labels(db.session)),
+            "user": _pairs(task_pages.usernames(db.session))
+            if visibility.reads_all(viewer)
+            else [],
+            "tag": _pairs(task_pages.tag_names(db.session)),
         },
     )
 
@@ -83,7 +89,7 @@ def _pairs(values: list[str]) -> list[tuple[str, str]]:
 
 
 def _visible(task_id: int) -> Task:
-    return task_service.get_visible_or_raise(db.session, task_id=task_id, user=me())
+    return visibility.get_visible_or_raise(db.session, task_id=task_id, user=me())
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -92,7 +98,7 @@ def task(task_id: int) -> str:
     subject = _visible(task_id)
     values = rendering.current_values(db.session)
     content = rendering.render(subject.raw_content, values)
-    history, history_total = task_lists.list_history(
+    history, history_total = details.list_history(
         db.session, task=subject, offset=0, limit=HISTORY_SHOWN
     )
     deliveries, deliveries_total = callbacks.list_deliveries(
@@ -102,7 +108,7 @@ def task(task_id: int) -> str:
     lock_form = LockForm()
     if locks.may_lock_for_others(me()):
         lock_form.user.choices = [
-            (str(user_id), label) for user_id, label in browse.user_choices(db.session)
+            (str(user_id), label) for user_id, label in account_pages.user_choices(db.session)
         ]
         if holder is not None:
             lock_form.user.data = str(holder.id)
@@ -130,8 +136,8 @@ def task(task_id: int) -> str:
 
 def _task_form(subject: Task) -> TaskForm:
     form = TaskForm()
-    form.users.choices = browse.user_choices(db.session)
-    form.groups.choices = browse.group_choices(db.session)
+    form.users.choices = account_pages.user_choices(db.session)
+    form.groups.choices = account_pages.group_choices(db.session)
     if request.method == "GET":
         form.status.data = subject.status
         form.users.data = [user.id for user in subject.users]
@@ -183,7 +189,7 @@ def task_edit(task_id: int) -> str | Response:
             return redirect(url_for("web.task", task_id=subject.id))
         ok, _ = attempt(
             form,
-            lambda: task_service.update(
+            lambda: task_changes.update(
                 db.session,
                 task=subject,
                 changes=changes,

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from ..models import Group, Tag, Task, TaskTemplate, User, db
-from ..services import browse
+from ..services.dispensing import locks
+from ..services.tasks import task_pages
 from .blueprint import me
 
 EMBEDDED_ROWS = 20
@@ -27,7 +28,7 @@ def lock_timeout() -> float | None:
 def held_locks(rows: list[Task]) -> set[int]:
     """Ids of the rows whose lock is held now (with a lease, a lapsed lock shows as free)."""
     locked = [task.id for task in rows if task.lock_id is not None]
-    return browse.held_locks(db.session, task_ids=locked, timeout=lock_timeout())
+    return locks.held_locks(db.session, task_ids=locked, timeout=lock_timeout())
 
 
 def task_table_page(
@@ -39,7 +40,7 @@ def task_table_page(
     sort: str = "-id",
 ) -> TaskTable:
     """Open tasks of a user, group, tag or template that the signed-in user sees (newest first)."""
-    page = browse.tasks_page(
+    page = task_pages.tasks_page(
         db.session,
         viewer=me(),
         user=owner.username if owner is not None else None,

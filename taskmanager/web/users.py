@@ -8,8 +8,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response
 
 from ..models import User, db
-from ..services import browse, permissions, roles
-from ..services import users as user_service
+from ..services.accounts import account_pages, permissions, roles
+from ..services.accounts import users as user_service
 from .blueprint import bp, can, me, permission_required
 from .forms import UserForm, WeightForm, attempt, attempt_action
 from .lists import render_list
@@ -24,17 +24,17 @@ def users() -> str:
     return render_list(
         "users/list.html",
         title="Users",
-        sorts=browse.USER_SORTS,
+        sorts=account_pages.USER_SORTS,
         default_sort="username",
         filters=("role", "active"),
-        fetch=lambda shown, **paging: browse.users_page(
+        fetch=lambda shown, **paging: account_pages.users_page(
             db.session,
             search=shown["q"],
             role=shown["role"] or None,
             active=ACTIVE_CHOICES.get(shown["active"]),
             **paging,
         ),
-        role_choices=[(name, name) for name in browse.role_names(db.session)],
+        role_choices=[(name, name) for name in account_pages.role_names(db.session)],
     )
 
 
@@ -46,7 +46,7 @@ def _readable(user_id: int) -> User:
 def user(user_id: int) -> str:
     subject = _readable(user_id)
     tasks = task_table_page(owner=subject)
-    groups = browse.groups_of(db.session, user=subject)
+    groups = account_pages.groups_of(db.session, user=subject)
     weight_form = WeightForm(assignment_weight=subject.assignment_weight)
     return render_template(
         "users/detail.html",
@@ -65,7 +65,7 @@ def _check_password_length(password: str | None) -> None:
 
 
 def _role_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in browse.role_names(db.session)]
+    return [(name, name) for name in account_pages.role_names(db.session)]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import CallbackDelivery
-from ..services import documents
 from ..services.callbacks import outbox
 from ..services.callbacks.destinations import DestinationRefused
 from ..services.callbacks.policy import Outcome
+from ..services.kit import documents
 from . import http
 
 log = logging.getLogger(__name__)

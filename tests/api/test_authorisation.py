@@ -22,10 +22,14 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from taskmanager.models import User
-from taskmanager.services import groups, locks, meta, roles, tags, taskgroups, templates
-from taskmanager.services import tasks as task_service
-from taskmanager.services import users as user_service
+from taskmanager.services.accounts import groups, roles
+from taskmanager.services.accounts import users as user_service
 from taskmanager.services.callbacks import outbox as callbacks
+from taskmanager.services.dispensing import locks
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.metadata import meta
+from taskmanager.services.reference import tags, templates
+from taskmanager.services.tasks import creation
 
 from ..support.accounts import headers, in_app, make_user
 from ..support.task_factories import make_task, make_template
@@ -259,10 +263,10 @@ def _user(session: Any, username: str) -> User:
 
 
 def _taskgroup(session: Any, world: World, owner: str) -> int:
-    spec = task_service.NewTask(project="p", template="tpl", content={"n": 1}, users=[owner])
+    spec = creation.NewTask(project="p", template="tpl", content={"n": 1}, users=[owner])
     admin = _user(session, "admin")
     label = world.unique("tg")
-    return taskgroups.create(session, actor=admin, label=label, specs=[spec]).id
+    return taskgroup_changes.create(session, actor=admin, label=label, specs=[spec]).id
 
 
 def _held_task(session: Any, world: World) -> int:
@@ -397,7 +401,7 @@ def _ids(answer: dict[str, Any]) -> list[int]:
 
 def test_a_user_learns_nothing_of_others_tasks(app, client) -> None:
     """Lists, counts, filters, task groups and claims show a plain user their tasks only."""
-    spec = task_service.NewTask
+    spec = creation.NewTask
     with in_app(app) as session:
         make_template(session, "tpl")
         make_user(session, "uma", "user", commit=False)
@@ -408,7 +412,7 @@ def test_a_user_learns_nothing_of_others_tasks(app, client) -> None:
             make_task(session, users=[OTHER], project="hidden", tags=["secret", "shared"]).id
             for _ in range(3)
         ]
-        shared_group = taskgroups.create(
+        shared_group = taskgroup_changes.create(
             session,
             actor=admin,
             label="mixed",
@@ -417,7 +421,7 @@ def test_a_user_learns_nothing_of_others_tasks(app, client) -> None:
                 spec(project="p", template="tpl", content="x", users=["uma"]),
             ],
         )
-        taskgroups.create(
+        taskgroup_changes.create(
             session,
             actor=admin,
             label="theirs",

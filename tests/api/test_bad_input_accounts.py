@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from taskmanager.services import groups, meta, tags, templates
+from taskmanager.services.accounts import groups
+from taskmanager.services.metadata import meta
+from taskmanager.services.reference import tags, templates
 
 from ..support.accounts import headers, in_app, make_user
 

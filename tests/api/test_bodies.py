@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from taskmanager.models import Task, User, db
-from taskmanager.services.references import MAX_ID
+from taskmanager.services.kit.references import MAX_ID
 
 from ..support.task_factories import make_task, make_template
 

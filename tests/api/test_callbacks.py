@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from taskmanager.config import parse_callback_hosts
 from taskmanager.models import CallbackDelivery, db
-from taskmanager.services import users
+from taskmanager.services.accounts import users
 from taskmanager.services.callbacks import outbox
 from taskmanager.workers.delivery import send
 

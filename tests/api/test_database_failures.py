@@ -13,8 +13,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from taskmanager.application import _ApiErrorsAsJson
 from taskmanager.models import Task, TaskHistory, User, db
-from taskmanager.services import tasks as task_service
-from taskmanager.services import transactions
+from taskmanager.services.flows import task_changes
+from taskmanager.services.kit import transactions
+from taskmanager.services.tasks import visibility
 
 from ..support import rows
 from ..support.connections import DeadlockOnce, kill, killer, on_statement
@@ -64,7 +65,7 @@ def test_a_row_changed_meanwhile_answers_409(client, admin_headers, task_ids, mo
     def stale(*_args: Any, **_kwargs: Any) -> None:
         raise StaleDataError("UPDATE statement on table 'tasks' expected to update 1 row(s)")
 
-    monkeypatch.setattr(task_service, "update", stale)
+    monkeypatch.setattr(task_changes, "update", stale)
     response = client.put(
         f"/api/v1/tasks/{task_ids[0]}", json={"project": "x"}, headers=admin_headers
     )
@@ -81,7 +82,7 @@ def test_a_row_deleted_meanwhile_answers_404(
         session.expire(task)
         task.project  # noqa: B018 - the ORM finds the row gone: ObjectDeletedError
 
-    monkeypatch.setattr(task_service, "update", deleted_meanwhile)
+    monkeypatch.setattr(task_changes, "update", deleted_meanwhile)
     response = client.put(
         f"/api/v1/tasks/{task_ids[0]}", json={"project": "x"}, headers=admin_headers
     )
@@ -195,7 +196,7 @@ def test_an_unexpected_error_answers_500_in_the_error_shape(
         raise RuntimeError("a bug")
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
-    monkeypatch.setattr(task_service, "get_visible_or_raise", broken)
+    monkeypatch.setattr(visibility, "get_visible_or_raise", broken)
     body = _assert_error_shape(
         client.get(f"/api/v1/tasks/{task_ids[0]}", headers=admin_headers), 500
     )

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from taskmanager.services import groups
+from taskmanager.services.accounts import groups
 
 from ..support.accounts import assert_shape, headers, in_app, make_user
 

@@ -1,8 +1,8 @@
 """Hostile input (issue 15), held on every database: deeply nested JSON, lone UTF-16 surrogates,
 values of the wrong JSON type and ids beyond any id column answer 4xx (400 naming the field, or
 404 for a path), never 500, and store nothing. The mechanisms: the request class parses every
-JSON body (services/documents.py), every body schema is strict (api/bodies.py), `<int:...>` is
-bounded (api/errors.py IdConverter), and references go through services/references.py."""
+JSON body (services/kit/documents.py), every body schema is strict (api/bodies.py), `<int:...>` is
+bounded (api/errors.py IdConverter), and references go through services/kit/references.py."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from taskmanager.api.bodies import Body
 from taskmanager.models import Meta, Tag, Task, TaskGroup, TaskTemplate, User, db
-from taskmanager.services import taskgroups
-from taskmanager.services.documents import JSON_MAX_DEPTH
-from taskmanager.services.references import MAX_ID
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.kit.documents import JSON_MAX_DEPTH
+from taskmanager.services.kit.references import MAX_ID
 
 from ..support.task_factories import make_group, make_task, make_template, make_user, set_meta
 from ..web.conftest import csrf_token_from, web_login
@@ -44,7 +44,7 @@ def world(app: Any) -> dict[str, Any]:
         make_group(db.session, "team", [alice])
         task = make_task(db.session, users=["alice"], tags=["t"])
         set_meta(db.session, "site", "leiden")
-        group = taskgroups.create(db.session, actor=None, label="round")
+        group = taskgroup_changes.create(db.session, actor=None, label="round")
         db.session.commit()
         return {"task": task.id, "alice": alice.id, "taskgroup": group.id}
 

@@ -8,10 +8,14 @@ import pytest
 
 from taskmanager import _flask_config
 from taskmanager.config import ConfigurationError, load_settings
-from taskmanager.services import groups, tags, taskgroups, validation
-from taskmanager.services import tasks as task_service
+from taskmanager.services.accounts import groups
 from taskmanager.services.callbacks import outbox as callbacks
-from taskmanager.services.listing import MAX_LIMIT
+from taskmanager.services.flows import taskgroup_changes
+from taskmanager.services.kit import validation
+from taskmanager.services.kit.listing import MAX_LIMIT
+from taskmanager.services.reference import tags
+from taskmanager.services.tasks import checks, creation, resolution
+from taskmanager.services.tasks import lists as task_lists
 
 from ..conftest import make_env
 from ..support.accounts import in_app
@@ -81,7 +85,7 @@ def test_tags_per_task_are_limited_on_create_bulk_and_change(app, client, admin_
     with in_app(app) as session:
         make_template(session, "tpl")
         task_id = make_task(session, users=["admin"]).id
-    many = [f"t{i}" for i in range(task_service.TAGS_PER_TASK_MAX + 1)]
+    many = [f"t{i}" for i in range(checks.TAGS_PER_TASK_MAX + 1)]
     task = {"project": "p", "template": "tpl", "content": "x", "users": ["admin"]}
     _refused(
         client.post("/api/v1/tasks", json={**task, "tags": many}, headers=admin_headers), "tags"
@@ -108,9 +112,9 @@ def test_tag_filters_are_limited(app, client, admin_headers) -> None:
 
 def test_task_group_members_are_limited(app, client, admin_headers) -> None:
     with in_app(app) as session:
-        admin = task_service.resolve_users(session, ["admin"])["admin"]
-        taskgroups.create(session, actor=admin, label="g")
-    members = list(range(1, task_service.BULK_CREATE_MAX + 2))
+        admin = resolution.resolve_users(session, ["admin"])["admin"]
+        taskgroup_changes.create(session, actor=admin, label="g")
+    members = list(range(1, creation.BULK_CREATE_MAX + 2))
     _refused(
         client.put("/api/v1/taskgroups/g", json={"tasks": members}, headers=admin_headers), "tasks"
     )
@@ -123,7 +127,7 @@ def test_task_strings_longer_than_their_column_are_refused(app, client, admin_he
         task_id = make_task(session, users=["admin"]).id
     given_as = {"raw_callback_url": "callback_url", "raw_content": "content"}
     task = {"project": "p", "template": "tpl", "content": "x", "users": ["admin"]}
-    for column_name, column in task_service.COLUMNS.items():
+    for column_name, column in checks.COLUMNS.items():
         length = validation.max_length(column)
         too_long = "x" * (length + 1 if length else validation.TEXT_MAX_BYTES + 1)
         for field in {column_name, given_as.get(column_name, column_name)}:
@@ -164,7 +168,7 @@ def test_every_list_caps_its_limit(app, client, admin_headers) -> None:
         answer = response.get_json()
         # Task lists (which the official client reads whole) have their own, larger cap.
         tasks_listed = re.search(r"/(tasks|taskgroups|history)$", path)
-        cap = task_service.LIST_LIMIT_MAX if tasks_listed else MAX_LIMIT
+        cap = task_lists.LIST_LIMIT_MAX if tasks_listed else MAX_LIMIT
         assert answer["limit"] == cap, (path, answer["limit"])
         checked.append(path)
     assert "/api/v1/callbacks" in checked and "/api/v1/taskgroups" in checked

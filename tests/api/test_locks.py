@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import update
 
 from taskmanager.models import Task, db, utcnow
-from taskmanager.services import users
+from taskmanager.services.accounts import users
 
 from ..conftest import basic_auth
 from ..support import rows

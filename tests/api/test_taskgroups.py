@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import select
 
 from taskmanager.models import Task, db
-from taskmanager.services import taskgroups
+from taskmanager.services.taskgroups import completion
 
 from ..conftest import basic_auth
 from ..support.task_factories import PASSWORD, make_group, make_template, make_user
@@ -102,7 +102,7 @@ def test_status_and_callback_follow_the_tasks(client, app, admin_headers, team) 
         for task in group_tasks:
             task.status = "done"
             db.session.flush()
-            taskgroups.on_task_status_changed(
+            completion.on_task_status_changed(
                 db.session, task=task, old_status="queued", actor=None
             )
         db.session.commit()

@@ -81,7 +81,7 @@ def test_deleting_a_template_in_use_is_refused(client, app) -> None:
         "/api/v1/task_templates", json={"label": "used", "content": {}}, headers=headers("admin")
     )
     with in_app(app) as session:
-        from taskmanager.services import templates
+        from taskmanager.services.reference import templates
 
         session.add(
             Task(

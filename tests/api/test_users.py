@@ -6,7 +6,7 @@ from flask_security.utils import verify_password
 from sqlalchemy import select
 
 from taskmanager.models import User
-from taskmanager.services import groups
+from taskmanager.services.accounts import groups
 
 from ..support.accounts import assert_shape, headers, in_app, make_user
 

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from taskmanager.database import current_revision
-from taskmanager.services import legacy_upgrade
+from taskmanager.services.legacy import legacy_upgrade
 
 from ..support import databases, docpages, legacy_dumps, needs
 from ..support.servers import free_port

@@ -12,7 +12,7 @@ from flask_security.utils import hash_password
 from sqlalchemy.orm import Session
 
 from taskmanager.models import User, db
-from taskmanager.services import users
+from taskmanager.services.accounts import users
 
 PASSWORD = "secret-pass"
 

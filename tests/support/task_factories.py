@@ -11,7 +11,8 @@ from flask_security.utils import hash_password
 from sqlalchemy.orm import Session
 
 from taskmanager.models import Group, Meta, MetaHistory, Task, TaskTemplate, User, utcnow
-from taskmanager.services import tasks, users
+from taskmanager.services.accounts import users
+from taskmanager.services.tasks import creation
 
 PASSWORD = "secret-pass"
 _password_hashes: dict[str, str] = {}
@@ -86,7 +87,7 @@ def make_task(
     fields.setdefault("content", {"template": label})
     if not fields.get("users") and not fields.get("groups"):
         fields.setdefault("users", ["admin"])
-    return tasks.create(session, spec=tasks.NewTask(template=label, **fields), actor=actor)
+    return creation.create(session, spec=creation.NewTask(template=label, **fields), actor=actor)
 
 
 def build_world(session: Session, admin: User) -> dict[str, Any]:

@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from taskmanager.models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User
-from taskmanager.services import groups, locks, meta, tags, taskgroups, tasks, templates
+from taskmanager.services.accounts import groups
+from taskmanager.services.dispensing import locks
+from taskmanager.services.flows import task_changes, taskgroup_changes
+from taskmanager.services.metadata import meta
+from taskmanager.services.reference import tags, templates
+from taskmanager.services.tasks import creation
 
 from ..support.accounts import PASSWORD, make_user
 
@@ -46,12 +51,12 @@ def _task(session: Session, actor: User, **fields: Any) -> Task:
             "scan_sources": {"T1": "$XNAT/data/subject-001/T1W.nii.gz"},
         },
     )
-    return tasks.create(session, spec=tasks.NewTask(**fields), actor=actor)
+    return creation.create(session, spec=creation.NewTask(**fields), actor=actor)
 
 
 def seed(session: Session) -> World:
     """Users (admin, a superuser, three plain users), a group, a template, tags, tasks."""
-    from taskmanager.services import users
+    from taskmanager.services.accounts import users
 
     admin = users.get_or_raise(session, reference="admin")
     manager = make_user(session, "manager", "superuser", name="Maria Manager", commit=False)
@@ -76,15 +81,15 @@ def seed(session: Session) -> World:
             callback_content='{"ok": true}',
         ),
     ]
-    tasks.set_status(session, task=made[1], status="done", actor=alice)
-    tasks.set_status(session, task=made[5], status="done", actor=carol)
+    task_changes.set_status(session, task=made[1], status="done", actor=alice)
+    task_changes.set_status(session, task=made[5], status="done", actor=carol)
     locks.lock(session, task=made[0], actor=alice)
-    group = taskgroups.create(
+    group = taskgroup_changes.create(
         session,
         actor=admin,
         label="batch-1",
         specs=[
-            tasks.NewTask(
+            creation.NewTask(
                 project="brain-study", template="t1-review", content={"n": n}, users=["bob"]
             )
             for n in (1, 2)

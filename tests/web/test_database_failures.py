@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from taskmanager.models import Task, User, db
-from taskmanager.services import tasks as task_service
+from taskmanager.services.flows import task_changes
 
 from ..support import rows
 from ..support.connections import killer, on_statement
@@ -54,7 +54,7 @@ def test_a_task_changed_meanwhile_shows_the_conflict_page(signed_in, task_id, mo
     def stale(*_args: Any, **_kwargs: Any) -> None:
         raise StaleDataError("UPDATE statement on table 'tasks' expected to update 1 row(s)")
 
-    monkeypatch.setattr(task_service, "update", stale)
+    monkeypatch.setattr(task_changes, "update", stale)
     response = _edit(signed_in, task_id)
     assert response.status_code == 409
     assert response.mimetype == "text/html"
@@ -71,7 +71,7 @@ def test_a_task_deleted_meanwhile_shows_the_not_found_page(
         session.expire(task)
         task.project  # noqa: B018 - the ORM finds the row gone: ObjectDeletedError
 
-    monkeypatch.setattr(task_service, "update", deleted_meanwhile)
+    monkeypatch.setattr(task_changes, "update", deleted_meanwhile)
     response = _edit(signed_in, task_id)
     assert response.status_code == 404
     assert response.mimetype == "text/html"

@@ -150,7 +150,7 @@ def test_posts_without_the_csrf_token_are_refused(app: Any, client: Any, world: 
 def test_admins_are_warned_while_the_default_password_is_unchanged(
     app: Any, client: Any, world: World
 ) -> None:
-    from taskmanager.services import users
+    from taskmanager.services.accounts import users
 
     def warned(page: str) -> bool:
         return "still uses the default password" in " ".join(page.split())
@@ -172,7 +172,7 @@ def test_the_default_password_banner_links_to_the_page_that_changes_it(
     assert "new_password" in changed
 
     # Another admin is sent to the account's edit page, where its password is set.
-    from taskmanager.services import roles, users
+    from taskmanager.services.accounts import roles, users
 
     with database(app) as session:
         users.set_role(
@@ -188,7 +188,7 @@ def test_the_default_password_banner_links_to_the_page_that_changes_it(
 
 
 def test_a_user_manager_cannot_give_themself_a_role(app: Any, client: Any, world: World) -> None:
-    from taskmanager.services import roles, users
+    from taskmanager.services.accounts import roles, users
 
     with database(app) as session:
         roles.create(session, name="clerk", permissions=["user_add", "user_update_all"])
@@ -235,7 +235,7 @@ def test_user_forms_refuse_short_passwords(app: Any, client: Any, world: World) 
     assert response.status_code == 200 and "at least 8 characters" in response.get_data(True)
     response.close()
     with database(app) as session:
-        from taskmanager.services import users
+        from taskmanager.services.accounts import users
 
         assert users.get_by_reference(session, reference="shorty") is None
     assert login(app.test_client(), "alice")  # her password is unchanged
@@ -424,7 +424,7 @@ def test_registration_roles_and_weight_are_the_sites_choice(
     from taskmanager import create_app
     from taskmanager.config import load_settings
     from taskmanager.models import db
-    from taskmanager.services import onboarding
+    from taskmanager.services.accounts import onboarding
 
     from ..conftest import make_env
 
@@ -458,7 +458,7 @@ def test_registration_roles_and_weight_are_the_sites_choice(
         assert answer.status_code == 200, answer.get_data(as_text=True)
         answer.close()
         with site.app_context():
-            from taskmanager.services import users
+            from taskmanager.services.accounts import users
 
             ed = users.get_or_raise(db.session, reference="ed")
             assert [role.name for role in ed.roles] == ["user"]
@@ -504,14 +504,15 @@ def test_list_pages_load_in_a_fixed_number_of_queries(
 
 
 def add_tasks(session: Any, world: World) -> None:
-    from taskmanager.services import groups, tasks
+    from taskmanager.services.accounts import groups
+    from taskmanager.services.tasks import creation
 
     alice, bob = session.merge(world.alice), session.merge(world.bob)
     for n in range(12):
         team = groups.create(session, groupname=f"team{n}", users=[alice, bob])
-        tasks.create(
+        creation.create(
             session,
-            spec=tasks.NewTask(
+            spec=creation.NewTask(
                 project=f"p{n % 3}",
                 template="t1-review",
                 content={"n": n},

@@ -22,7 +22,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from ...config import CallbackHosts
-from ..errors import InvalidInput
+from ..kit.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # What TASKMAN_CALLBACK_ALLOWED_HOSTS unset means; for callers that are given no rules.

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from ...config import Settings
 from ...models import CallbackDelivery, Task, TaskGroup, utcnow
-from .. import references
-from ..errors import Conflict, InvalidInput, NotFound
+from ..kit import references
+from ..kit.errors import Conflict, InvalidInput, NotFound
 from .policy import REPUBLISH_AFTER, Outcome, after_attempt, claimable, lease
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import pytest
 
 from taskmanager.config import parse_callback_hosts
 from taskmanager.services.callbacks import destinations
-from taskmanager.services.errors import InvalidInput
+from taskmanager.services.kit.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import pytest
 
 from taskmanager import workers
 from taskmanager.models import TaskGroup, db, utcnow
-from taskmanager.services import statistics
 from taskmanager.services.callbacks import outbox
 from taskmanager.services.callbacks.policy import Outcome
-from taskmanager.services.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.kit.errors import Conflict, InvalidInput, NotFound
+from taskmanager.services.tasks import statistics
 
 from ...support.callbacks import age_row, count, fresh_row, make_tasks, quick, set_row
 

@@ -1,0 +1,1 @@
+"""Accounts: users, groups, roles, permissions, signing in and onboarding."""

@@ -1,0 +1,1 @@
+"""Dispensing tasks: locks, claims and reassignment."""

@@ -1,0 +1,1 @@
+"""Changes that compose tasks and task groups (above both)."""

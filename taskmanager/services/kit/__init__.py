@@ -1,0 +1,1 @@
+"""Shared plumbing of the services: errors, transactions, rows, validation, documents, references, pages."""

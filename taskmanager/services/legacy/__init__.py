@@ -1,0 +1,1 @@
+"""Carrying data over from task-manager 6.6.0."""

@@ -1,0 +1,1 @@
+"""Meta values and the rendering of texts that name them."""

@@ -1,0 +1,1 @@
+"""Project configuration: importing it from a document or a repository."""

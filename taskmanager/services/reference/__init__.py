@@ -1,0 +1,1 @@
+"""Reference data tasks name: tags and templates."""

@@ -1,0 +1,1 @@
+"""Task groups: tasks created together, whose status follows their tasks."""

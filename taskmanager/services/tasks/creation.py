@@ -1,0 +1,404 @@
+"""Creating tasks, one or in batches, all or nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    select,
+)
+from sqlalchemy.orm import Session, lazyload, load_only
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ...config import CallbackHosts
+from ...models import (
+    Group,
+    Tag,
+    Task,
+    TaskTemplate,
+    User,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+    utcnow,
+)
+from ..callbacks import destinations as callback_destinations
+from ..kit import bulk
+from ..kit.errors import InvalidInput
+from ..reference import tags as tag_service
+from . import assignment, history
+from .checks import (
+    TAGS_PER_TASK_MAX,
+    Problems,
+    TemplateScans,
+    check,
+    check_callback_url,
+    check_tag_name,
+    is_tag_name,
+    stored_text,
+)
+from .resolution import Reference, resolve_groups, resolve_tags, resolve_templates, resolve_users
+
+# Most tasks one request may create.
+BULK_CREATE_MAX = 10_000
+DEFAULT_TRACKING_ID = "unassigned"
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """One task to create, as a client describes it (references by id, name or URL)."""
+
+    project: str
+    template: Reference
+    content: Any = None
+    raw_content: str | None = None
+    callback_url: str | None = None
+    raw_callback_url: str | None = None
+    callback_content: Any = None
+    generator_url: str | None = None
+    tracking_id: str | None = None
+    application_name: str | None = None
+    application_version: str | None = None
+    tags: Sequence[Reference] = ()
+    users: Sequence[Reference] = ()
+    groups: Sequence[Reference] = ()
+    distribute_in_group: Reference | None = None
+
+
+@dataclass
+class TaskSummary:
+    """What a list shows of a task."""
+
+    id: int
+    status: str
+    project: str
+    template_id: int
+    tags: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    row: dict[str, Any]
+    template: TaskTemplate
+    tag_names: list[str]
+    known_tags: list[Tag]
+    users: list[User]
+    groups: list[Group]
+    distribute_in_group: Group | None
+
+
+@dataclass
+class _Lookups:
+    templates: dict[Reference, TaskTemplate]
+    users: dict[Reference, User]
+    groups: dict[Reference, Group]
+    tags: dict[Reference, Tag]
+    scans: TemplateScans
+
+
+def _lookups(session: Session, specs: Sequence[NewTask], scan_check: str) -> _Lookups:
+    """Every template, user, group and existing tag the batch names, in four queries."""
+    group_refs = {ref for spec in specs for ref in spec.groups}
+    group_refs |= {s.distribute_in_group for s in specs if s.distribute_in_group is not None}
+    tag_refs = {ref for spec in specs for ref in spec.tags if not is_tag_name(ref)}
+    return _Lookups(
+        templates=resolve_templates(session, {spec.template for spec in specs}),
+        users=resolve_users(session, {ref for spec in specs for ref in spec.users}),
+        groups=resolve_groups(session, group_refs),
+        tags=resolve_tags(session, tag_refs),
+        scans=TemplateScans(scan_check),
+    )
+
+
+def _prepare(
+    spec: NewTask, lookups: _Lookups, problems: Problems, callback_hosts: CallbackHosts
+) -> _Prepared | None:
+    template = lookups.templates.get(spec.template)
+    if template is None:
+        problems.add("template", f"Template {spec.template!r} does not exist", not_found=True)
+    row, parsed = _row(spec)
+    _check_row(problems, spec, row, callback_hosts)
+    tag_names, known_tags = _tags(spec, lookups, problems)
+    users = pick(lookups.users, spec.users, problems, "users", "User")
+    groups = pick(lookups.groups, spec.groups, problems, "groups", "Group")
+    distribute_in_group = _distribute_in_group(spec, lookups, problems)
+    raw_content = row["raw_content"]
+    if template is not None and raw_content:
+        lookups.scans.check(problems, template, raw_content, parsed)
+    if problems or template is None:
+        return None
+    row["template_id"] = template.id
+    return _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
+
+
+def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
+    """The task's column values, and its content when the client sent it parsed (else None)."""
+    raw_content: str | None
+    if spec.raw_content is not None:
+        raw_content, parsed = spec.raw_content, None
+    else:
+        raw_content = stored_text(spec.content)
+        parsed = spec.content if isinstance(spec.content, dict) else None
+    row: dict[str, Any] = {
+        "project": spec.project,
+        "status": "queued",
+        "raw_content": raw_content,
+        "raw_callback_url": (
+            spec.raw_callback_url if spec.raw_callback_url is not None else spec.callback_url
+        ),
+        "callback_content": stored_text(spec.callback_content),
+        "tracking_id": spec.tracking_id if spec.tracking_id is not None else DEFAULT_TRACKING_ID,
+        "generator_url": spec.generator_url,
+        "application_name": spec.application_name,
+        "application_version": spec.application_version,
+    }
+    return row, parsed
+
+
+def _check_row(
+    problems: Problems, spec: NewTask, row: dict[str, Any], callback_hosts: CallbackHosts
+) -> None:
+    given_as = {
+        "raw_content": "raw_content" if spec.raw_content is not None else "content",
+        "raw_callback_url": "raw_callback_url" if spec.raw_callback_url else "callback_url",
+    }
+    for name, value in row.items():
+        check(problems, name, value, field_name=given_as.get(name, name))
+    check_callback_url(
+        problems,
+        row["raw_callback_url"],
+        callback_hosts,
+        field_name=given_as["raw_callback_url"],
+    )
+
+
+def _tags(spec: NewTask, lookups: _Lookups, problems: Problems) -> tuple[list[str], list[Tag]]:
+    """The names of the tags to find or create, and the tags named by id or URL."""
+    tag_names: list[str] = []
+    known_tags: list[Tag] = []
+    if len(spec.tags) > TAGS_PER_TASK_MAX:
+        problems.add("tags", f"At most {TAGS_PER_TASK_MAX} tags per task, got {len(spec.tags)}")
+    for ref in spec.tags:
+        if is_tag_name(ref):
+            assert isinstance(ref, str)
+            check_tag_name(problems, ref)
+            tag_names.append(ref)
+        elif ref in lookups.tags:
+            known_tags.append(lookups.tags[ref])
+        else:
+            problems.add("tags", f"Tag {ref!r} does not exist", not_found=True)
+    return tag_names, known_tags
+
+
+def _distribute_in_group(spec: NewTask, lookups: _Lookups, problems: Problems) -> Group | None:
+    if spec.distribute_in_group is None:
+        return None
+    if spec.users or spec.groups:
+        problems.add(
+            "distribute_in_group",
+            "Give either users/groups or distribute_in_group, not both",
+        )
+    group = lookups.groups.get(spec.distribute_in_group)
+    if group is None:
+        problems.add(
+            "distribute_in_group",
+            f"Group {spec.distribute_in_group!r} does not exist",
+            not_found=True,
+        )
+    return group
+
+
+def pick(
+    found: Mapping[Reference, Any],
+    references: Sequence[Reference],
+    problems: Problems,
+    field_name: str,
+    kind: str,
+) -> list[Any]:
+    chosen: dict[int, Any] = {}
+    for ref in references:
+        obj = found.get(ref)
+        if obj is None:
+            problems.add(field_name, f"{kind} {ref!r} does not exist", not_found=True)
+        else:
+            chosen[obj.id] = obj
+    return [chosen[key] for key in sorted(chosen)]
+
+
+def create(
+    session: Session,
+    *,
+    spec: NewTask,
+    actor: User | None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
+) -> Task:
+    """Create one task (404 for an unknown template, user or group; 400 for bad values).
+
+    `warnings`, when given, receives what was accepted but should be known (field: messages).
+    """
+    lookups = _lookups(session, [spec], scan_check)
+    problems = Problems()
+    prepared = _prepare(spec, lookups, problems, callback_hosts)
+    if prepared is None:
+        raise problems.error()
+    if warnings is not None:
+        warnings.update(problems.warnings)
+    (summary,) = _insert(session, [prepared], actor=actor)
+    task = session.get(Task, summary.id)
+    assert task is not None
+    return task
+
+
+def create_many(
+    session: Session,
+    *,
+    specs: Sequence[NewTask | None],
+    actor: User | None,
+    rejected: Mapping[str, list[str]] | None = None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
+) -> list[TaskSummary]:
+    """Create tasks all or nothing: any bad task refuses the whole batch, naming each by index.
+
+    `None` stands for an element the caller already found malformed; its errors, keyed
+    `index.field`, come in `rejected` and are reported with the others. `warnings`, when
+    given, receives the warnings of the created tasks, keyed `index.field` too.
+    """
+    if not specs:
+        raise InvalidInput("Give at least one task", field="tasks")
+    if len(specs) > BULK_CREATE_MAX:
+        raise InvalidInput(
+            f"At most {BULK_CREATE_MAX} tasks per request, got {len(specs)}", field="tasks"
+        )
+    lookups = _lookups(session, [spec for spec in specs if spec is not None], scan_check)
+    prepared: list[_Prepared] = []
+    errors: dict[str, list[str]] = dict(rejected or {})
+    noted: dict[str, list[str]] = {}
+    for index, spec in enumerate(specs):
+        if spec is None:
+            continue
+        problems = Problems()
+        item = _prepare(spec, lookups, problems, callback_hosts)
+        for name, messages in problems.warnings.items():
+            noted[f"{index}.{name}"] = messages
+        if item is None:
+            for name, messages in problems.errors.items():
+                errors.setdefault(f"{index}.{name}", []).extend(messages)
+        else:
+            prepared.append(item)
+    if errors:
+        bad = len({key.split(".", 1)[0] for key in errors})
+        raise InvalidInput(
+            f"{bad} of {len(specs)} tasks are invalid; none was created",
+            errors=dict(sorted(errors.items(), key=lambda kv: _index_key(kv[0]))),
+        )
+    if warnings is not None:
+        warnings.update(noted)
+    return _insert(session, prepared, actor=actor)
+
+
+def _index_key(key: str) -> tuple[int, str]:
+    index, _, name = key.partition(".")
+    return (int(index) if index.isdigit() else -1, name)
+
+
+def tags_by_name(session: Session, names: Iterable[str]) -> dict[str, Tag]:
+    """The tags with these names, created when missing (in name order, so that concurrent
+    requests wait for each other instead of deadlocking), indexed by the names asked for."""
+    wanted = sorted(set(names))
+    found = tag_service.get_or_create_many(session, names=wanted)
+    exact = {tag.name: tag for tag in found}
+    # A case- or pad-insensitive collation may answer with a tag spelled differently.
+    folded = {tag.name.casefold().rstrip(): tag for tag in found}
+    return {name: exact.get(name) or folded[name.casefold().rstrip()] for name in wanted}
+
+
+def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> list[TaskSummary]:
+    """Bulk INSERT the tasks and their links; hand out tasks that name nobody; record history."""
+    tags = tags_by_name(session, {name for item in items for name in item.tag_names})
+    now = utcnow()
+    rows = [{**item.row, "create_time": now, "update_time": now} for item in items]
+    ids = bulk.insert_rows_returning_ids(session, cast(Table, Task.__table__), rows)
+    user_links, group_links, tag_links = [], [], []
+    summaries: list[TaskSummary] = []
+    created: dict[int, dict[str, Any]] = {}
+    automatic: dict[int | None, list[int]] = defaultdict(list)
+    groups_by_id: dict[int, Group] = {}
+    for task_id, item in zip(ids, items, strict=True):
+        task_tags_ = {tag.id: tag for tag in item.known_tags}
+        task_tags_.update((tags[name].id, tags[name]) for name in item.tag_names)
+        tag_links += [{"task_id": task_id, "tag_id": tag_id} for tag_id in task_tags_]
+        user_links += [{"task_id": task_id, "user_id": user.id} for user in item.users]
+        group_links += [{"task_id": task_id, "group_id": group.id} for group in item.groups]
+        summaries.append(
+            TaskSummary(
+                id=task_id,
+                status="queued",
+                project=item.row["project"],
+                template_id=item.template.id,
+                tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
+            )
+        )
+        created[task_id] = {"project": item.row["project"]}
+        if item.users or item.groups:
+            created[task_id].update(assignment_detail(item.users, item.groups))
+        else:
+            group = item.distribute_in_group
+            automatic[group.id if group else None].append(task_id)
+            if group is not None:
+                groups_by_id[group.id] = group
+    bulk.insert_rows(session, task_users, user_links)
+    bulk.insert_rows(session, task_groups_assigned, group_links)
+    bulk.insert_rows(session, task_tags, tag_links)
+    for group_id, task_ids in automatic.items():
+        group = groups_by_id.get(group_id) if group_id is not None else None
+        for task, user in _assign_automatically(session, task_ids, group):
+            created[task.id].update(users=[user.username], automatic=True)
+            if group is not None:
+                created[task.id]["distribute_in_group"] = group.groupname
+    # One entry per task: its creation with the assignment it was created with.
+    history.record_many(
+        session, entries=[(task_id, "create", created[task_id]) for task_id in ids], actor=actor
+    )
+    return summaries
+
+
+def _assign_automatically(
+    session: Session, task_ids: list[int], group: Group | None
+) -> list[tuple[Task, User]]:
+    """One call to weighted assignment for the tasks created without users or groups."""
+    tasks: list[Task] = []
+    for start in range(0, len(task_ids), 1000):
+        chunk = task_ids[start : start + 1000]
+        query = (
+            select(Task)
+            .where(Task.id.in_(chunk))
+            .order_by(Task.id)
+            .options(
+                load_only(Task.id, Task.project, Task.status, Task.template_id),
+                lazyload(Task.template),
+            )
+        )
+        tasks.extend(session.scalars(query))
+    for task in tasks:
+        # Brand new: nobody is assigned yet, so the collection needs no loading.
+        set_committed_value(task, "users", [])
+    chosen = assignment.assign_automatically(session, tasks=tasks, group=group)
+    return list(zip(tasks, chosen, strict=True))
+
+
+def assignment_detail(users: Iterable[User], groups: Iterable[Group]) -> dict[str, Any]:
+    return {
+        "users": [user.username for user in users],
+        "groups": [group.groupname for group in groups],
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------

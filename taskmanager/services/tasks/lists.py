@@ -1,0 +1,394 @@
+"""Lists of tasks: pages of summaries with their total, in a fixed number of queries.
+
+A page costs three queries (count, page, the page's tags) whatever its size. The count reads
+only the link tables' indexes when it can. For the page, a visibility or tag condition is
+either checked row by row while walking tasks in id order (cheap when the caller may see many
+tasks: the walk stops after one page) or as one set of ids (cheap when the set is small).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachetools import TTLCache
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    false,
+    func,
+    literal,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session
+
+from ...models import (
+    Group,
+    Tag,
+    Task,
+    User,
+    group_membership,
+    task_groups_assigned,
+    task_tags,
+    task_users,
+)
+from ..accounts import groups, permissions
+from ..kit import listing
+from ..kit.errors import Forbidden
+from ..kit.typed_rows import as_tuples
+from ..reference import tags as tag_service
+from .creation import TaskSummary
+from .resolution import Reference, resolve_templates, resolve_users
+from .visibility import assigned_to, reads_all
+
+# Most rows one list page may hold, and its default: the official client asks without a limit
+# and expects every task it may see.
+LIST_LIMIT_MAX = 10_000
+
+# Above this many matching tasks, shallow pages check conditions row by row (see above).
+SET_BASED_MAX = 20_000
+SHALLOW_OFFSET = 1_000
+
+
+Page = listing.Page[TaskSummary]
+
+
+@dataclass
+class _Selection:
+    """Which tasks a list holds: column conditions plus assignment, group and tag membership."""
+
+    columns: list[ColumnElement[bool]] = field(default_factory=list)
+    # (name, value) of each column condition: with the fields below, the list's identity.
+    column_filters: list[tuple[str, Any]] = field(default_factory=list)
+    assigned_user: int | None = None
+    group_id: int | None = None
+    tag_ids: list[int] = field(default_factory=list)
+    empty: bool = False
+
+    def key(self) -> tuple[Any, ...]:
+        return (
+            self.assigned_user,
+            self.group_id,
+            tuple(self.tag_ids),
+            tuple(self.column_filters),
+        )
+
+
+class CountCache:
+    """Totals of large task lists, remembered per process for a few seconds.
+
+    An exact COUNT reads every matching index entry, so its cost grows with the list; paging
+    through 100,000 tasks would pay it on every page. A total of at least `min_count` is reused
+    for `ttl_seconds` (it may lag behind changes by that long); smaller totals are always counted
+    afresh. A ttl of 0 turns the cache off.
+    """
+
+    def __init__(
+        self, ttl_seconds: float, min_count: int = 10_000, max_entries: int = 1024
+    ) -> None:
+        self.min_count = min_count
+        self._entries: TTLCache[tuple[Any, ...], int] | None = (
+            TTLCache(max_entries, ttl_seconds, timer=time.monotonic) if ttl_seconds > 0 else None
+        )
+        self._mutex = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> int | None:
+        if self._entries is None:
+            return None
+        with self._mutex:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], count: int) -> None:
+        if self._entries is None or count < self.min_count:
+            return
+        with self._mutex:
+            self._entries[key] = count
+
+
+def effective_limit(limit: int | None) -> int:
+    """The limit a list uses: the default and the cap are LIST_LIMIT_MAX."""
+    return LIST_LIMIT_MAX if limit is None else max(0, min(limit, LIST_LIMIT_MAX))
+
+
+def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[Any]:
+    """SQL conditions for assignment, group and tags: row-by-row EXISTS, or id sets."""
+
+    def row_test(query: Select[Any]) -> ColumnElement[bool]:
+        # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hash of every matching id,
+        # which it would build before returning the first row of a page.
+        return (query.offset(0) if fence else query).exists()
+
+    def test(query: Select[Any], ids: Select[Any]) -> ColumnElement[bool]:
+        return row_test(query) if per_row else Task.id.in_(ids)
+
+    conditions: list[Any] = list(selection.columns)
+    user_id = selection.assigned_user
+    if user_id is not None:
+        if per_row:
+            direct = select(literal(1)).where(
+                task_users.c.task_id == Task.id, task_users.c.user_id == user_id
+            )
+            via_group = select(literal(1)).where(
+                task_groups_assigned.c.task_id == Task.id,
+                task_groups_assigned.c.group_id == group_membership.c.group_id,
+                group_membership.c.user_id == user_id,
+            )
+            conditions.append(row_test(direct) | row_test(via_group))
+        else:
+            conditions.append(assigned_to(user_id))
+    if selection.group_id is not None:
+        in_group = task_groups_assigned.c.group_id == selection.group_id
+        conditions.append(
+            test(
+                select(literal(1)).where(task_groups_assigned.c.task_id == Task.id, in_group),
+                select(task_groups_assigned.c.task_id).where(in_group),
+            )
+        )
+    if len(selection.tag_ids) > 1 and not per_row:
+        # Every tag, as one set: the tasks holding all of them (one join, not one per tag).
+        conditions.append(
+            Task.id.in_(
+                select(task_tags.c.task_id)
+                .where(task_tags.c.tag_id.in_(selection.tag_ids))
+                .group_by(task_tags.c.task_id)
+                .having(func.count() == len(selection.tag_ids))
+            )
+        )
+        return conditions
+    for tag_id in selection.tag_ids:
+        tagged = task_tags.c.tag_id == tag_id
+        conditions.append(
+            test(
+                select(literal(1)).where(task_tags.c.task_id == Task.id, tagged),
+                select(task_tags.c.task_id).where(tagged),
+            )
+        )
+    return conditions
+
+
+def _count(session: Session, selection: _Selection) -> int:
+    """SQL COUNT of the selection, from the smallest index that answers it."""
+    only_links = not selection.columns
+    counted: Select[Any]
+    if only_links and selection.group_id is None and not selection.tag_ids:
+        if selection.assigned_user is None:
+            counted = select(func.count()).select_from(Task)
+        else:
+            counted = _assigned_count(session, selection.assigned_user)
+    elif (
+        only_links
+        and selection.assigned_user is None
+        and selection.group_id is None
+        and (len(selection.tag_ids) == 1)
+    ):
+        counted = select(func.count()).where(task_tags.c.tag_id == selection.tag_ids[0])
+    elif only_links and selection.assigned_user is None and not selection.tag_ids:
+        counted = select(func.count()).where(task_groups_assigned.c.group_id == selection.group_id)
+    else:
+        conditions = _membership(selection, per_row=False, fence=False)
+        counted = select(func.count()).select_from(Task).where(*conditions)
+    return session.scalar(counted) or 0
+
+
+def _assigned_count(session: Session, user_id: int) -> Select[Any]:
+    """COUNT of the tasks assigned to a user directly or through their groups."""
+    group_ids: list[int] = list(
+        session.scalars(
+            select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
+        )
+    )
+    direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
+    has_direct = bool(session.scalar(select(direct.exists())))
+    if not group_ids:
+        return select(func.count()).select_from(direct.subquery())
+    if not has_direct and len(group_ids) == 1:
+        # The common case (one group, nothing direct) needs no de-duplication: one index range.
+        return select(func.count()).where(task_groups_assigned.c.group_id == group_ids[0])
+    ids = union(
+        direct,
+        select(task_groups_assigned.c.task_id).where(
+            task_groups_assigned.c.group_id.in_(group_ids)
+        ),
+    ).subquery()
+    return select(func.count()).select_from(ids)
+
+
+def _total(session: Session, selection: _Selection, counts: CountCache | None) -> int:
+    if selection.empty:
+        return 0
+    if counts is None:
+        return _count(session, selection)
+    key = selection.key()
+    total = counts.get(key)
+    if total is None:
+        total = _count(session, selection)
+        counts.put(key, total)
+    return total
+
+
+def _page(
+    session: Session,
+    selection: _Selection,
+    offset: int,
+    limit: int | None,
+    counts: CountCache | None = None,
+) -> Page:
+    """Count, one page of summaries ordered by id, and the page's tags."""
+    offset, limit = max(0, offset), effective_limit(limit)
+    total = _total(session, selection, counts)
+    items: list[TaskSummary] = []
+    if limit and offset < total:
+        per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET
+        fence = per_row and session.get_bind().dialect.name == "postgresql"
+        query = (
+            select(Task.id, Task.status, Task.project, Task.template_id)
+            .where(*_membership(selection, per_row=per_row, fence=fence))
+            .order_by(Task.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [TaskSummary(*row) for row in session.execute(query)]
+    if items:
+        by_id = {item.id: item for item in items}
+        tag_rows = session.execute(
+            select(task_tags.c.task_id, Tag.id, Tag.name)
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(task_tags.c.task_id.in_(list(by_id)))
+            .order_by(task_tags.c.task_id, Tag.id)
+        )
+        for task_id, tag_id, name in as_tuples(tag_rows):
+            by_id[task_id].tags.append((tag_id, name))
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def list_page(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None = None,
+    template: Reference | None = None,
+    user: Reference | None = None,
+    status: str | None = None,
+    tags: Sequence[str] = (),
+    application_name: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    counts: CountCache | None = None,
+) -> Page:
+    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks.
+
+    With `counts`, a large total may come from that cache (see CountCache).
+    """
+    selection = _select(
+        session,
+        viewer=viewer,
+        project=project,
+        template=template,
+        user=user,
+        status=status,
+        tags=tags,
+        application_name=application_name,
+    )
+    return _page(session, selection, offset, limit, counts)
+
+
+def filter_conditions(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None = None,
+    template: Reference | None = None,
+    user: Reference | None = None,
+    status: str | None = None,
+    tags: Sequence[str] = (),
+    application_name: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The tasks list_page would list, as SQL conditions (for other orders and columns)."""
+    selection = _select(
+        session,
+        viewer=viewer,
+        project=project,
+        template=template,
+        user=user,
+        status=status,
+        tags=tags,
+        application_name=application_name,
+    )
+    if selection.empty:
+        return [false()]
+    return _membership(selection, per_row=False, fence=False)
+
+
+def _select(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None,
+    template: Reference | None,
+    user: Reference | None,
+    status: str | None,
+    tags: Sequence[str],
+    application_name: str | None,
+) -> _Selection:
+    selection = _Selection()
+    if not reads_all(viewer):
+        selection.assigned_user = viewer.id
+    elif user is not None:
+        subject = resolve_users(session, [user]).get(user)
+        selection.empty |= subject is None
+        selection.assigned_user = subject.id if subject else None
+    for column, value in (
+        (Task.project, project),
+        (Task.status, status),
+        (Task.application_name, application_name),
+    ):
+        if value is not None:
+            selection.columns.append(column == value)
+            selection.column_filters.append((column.key, value))
+    if template is not None:
+        found = resolve_templates(session, [template]).get(template)
+        selection.empty |= found is None
+        if found is not None:
+            selection.columns.append(Task.template_id == found.id)
+            selection.column_filters.append(("template_id", found.id))
+    if tags:
+        tag_service.check_filters(tags)
+        wanted = set(tags)
+        named = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))).all())
+        selection.empty |= len(named) < len(wanted)
+        selection.tag_ids = sorted(named.values())
+    return selection
+
+
+def list_for_user(
+    session: Session, *, viewer: User, user: User, offset: int = 0, limit: int | None = None
+) -> Page:
+    """A user's tasks (direct or via groups): one's own, or anyone's with task/user read-all."""
+    if user.id != viewer.id and not (permissions.of(viewer) & {"task_read_all", "user_read_all"}):
+        raise Forbidden("You may only list your own tasks", field="user")
+    return _page(session, _Selection(assigned_user=user.id), offset, limit)
+
+
+def list_for_group(
+    session: Session, *, viewer: User, group: Group, offset: int = 0, limit: int | None = None
+) -> Page:
+    """Tasks assigned to a group: for members, and for those who read all groups or tasks."""
+    if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not groups.is_member(
+        session, group=group, user=viewer
+    ):
+        raise Forbidden("You may only list the tasks of your own groups", field="group")
+    return _page(session, _Selection(group_id=group.id), offset, limit)
+
+
+def list_for_tag(
+    session: Session, *, viewer: User, tag: Tag, offset: int = 0, limit: int | None = None
+) -> Page:
+    """The tag's tasks that the viewer may see."""
+    selection = _Selection(tag_ids=[tag.id])
+    if not reads_all(viewer):
+        selection.assigned_user = viewer.id
+    return _page(session, selection, offset, limit)

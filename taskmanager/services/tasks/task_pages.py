@@ -1,0 +1,223 @@
+"""Tasks, tags and templates pages for browsing (web UI), with the viewer's task counts per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ...models import (
+    Group,
+    Tag,
+    Task,
+    TaskGroup,
+    TaskTemplate,
+    User,
+    task_groups_assigned,
+    task_tags,
+)
+from ..kit import pages
+from ..kit.pages import Page
+from ..kit.typed_rows import as_tuples
+from . import dashboard, lists
+
+T = TypeVar("T")
+
+
+@dataclass
+class CountedRow(Generic[T]):
+    """An object with the number of its tasks the viewer sees, and how many are open."""
+
+    item: T
+    tasks: int = 0
+    open_tasks: int = 0
+
+
+def _task_counts(
+    session: Session, viewer: User, key: Any, ids: list[int], join: Any = None
+) -> dict[int, tuple[int, int]]:
+    if not ids:
+        return {}
+    open_count = func.sum(case((pages.open_condition(), 1), else_=0))
+    query = select(key, func.count(), open_count).select_from(Task)
+    if join is not None:
+        query = query.join(join, join.c.task_id == Task.id)
+    query = query.where(key.in_(ids), dashboard.visible(viewer)).group_by(key)
+    rows = as_tuples(session.execute(query))
+    return {row_key: (total, int(open_ or 0)) for row_key, total, open_ in rows}
+
+
+TAG_SORTS = ("name", "id")
+
+
+def tags_page(
+    session: Session,
+    *,
+    viewer: User,
+    search: str | None = None,
+    sort: str = "name",
+    offset: int = 0,
+    limit: int = 50,
+) -> Page[CountedRow[Tag]]:
+    query = select(Tag)
+    condition = pages.matches((Tag.name,), search)
+    if condition is not None:
+        query = query.where(condition)
+    columns = {"name": Tag.name, "id": Tag.id}
+    page = pages.page_of(session, pages.ordered(query, columns, sort, Tag.id), offset, limit)
+    counts = _task_counts(
+        session, viewer, task_tags.c.tag_id, [tag.id for tag in page.items], join=task_tags
+    )
+    return Page(
+        items=[CountedRow(tag, *counts.get(tag.id, (0, 0))) for tag in page.items],
+        total=page.total,
+    )
+
+
+TEMPLATE_SORTS = ("label", "id")
+
+
+def templates_page(
+    session: Session,
+    *,
+    viewer: User,
+    search: str | None = None,
+    sort: str = "label",
+    offset: int = 0,
+    limit: int = 50,
+) -> Page[CountedRow[TaskTemplate]]:
+    query = select(TaskTemplate)
+    condition = pages.matches((TaskTemplate.label,), search)
+    if condition is not None:
+        query = query.where(condition)
+    columns = {"label": TaskTemplate.label, "id": TaskTemplate.id}
+    page = pages.page_of(
+        session, pages.ordered(query, columns, sort, TaskTemplate.id), offset, limit
+    )
+    counts = _task_counts(session, viewer, Task.template_id, [t.id for t in page.items])
+    return Page(
+        items=[CountedRow(t, *counts.get(t.id, (0, 0))) for t in page.items],
+        total=page.total,
+    )
+
+
+# --- task groups -----------------------------------------------------------------------------
+
+
+TASK_SORTS = ("id", "status", "project", "update_time", "create_time")
+
+
+def tasks_page(
+    session: Session,
+    *,
+    viewer: User,
+    project: str | None = None,
+    template: str | None = None,
+    user: str | None = None,
+    group: Group | None = None,
+    taskgroup: TaskGroup | None = None,
+    status: str | None = None,
+    open_only: bool = False,
+    tags: Sequence[str] = (),
+    sort: str = "id",
+    offset: int = 0,
+    limit: int = 50,
+) -> Page[Task]:
+    """Tasks the viewer sees, filtered as the task list API filters them, in any order offered.
+
+    A page costs a fixed number of queries: the count, the tasks (with template and lock
+    holder), and one each for their users, groups and tags. The API's filters go through the
+    task list service, which also counts them and (in id order) pages them at the API's speed.
+    """
+    api_filters: dict[str, Any] = {
+        "viewer": viewer,
+        "project": project,
+        "template": template,
+        "user": user,
+        "status": status,
+        "tags": tags,
+    }
+    extra: list[ColumnElement[bool]] = []
+    if group is not None:
+        extra.append(
+            Task.id.in_(
+                select(task_groups_assigned.c.task_id).where(
+                    task_groups_assigned.c.group_id == group.id
+                )
+            )
+        )
+    if taskgroup is not None:
+        extra.append(Task.taskgroup_id == taskgroup.id)
+    if open_only:
+        extra.append(pages.open_condition())
+    if not extra and sort == "id":
+        # The API's own order: the task list service pages it at the API's speed.
+        listed = lists.list_page(session, **api_filters, offset=offset, limit=limit)
+        ids = [summary.id for summary in listed.items]
+        return Page(items=_load_tasks(session, ids), total=listed.total)
+    conditions = lists.filter_conditions(session, **api_filters) + extra
+    columns = {key: getattr(Task, key) for key in TASK_SORTS}
+    query = pages.ordered(select(Task).where(*conditions), columns, sort, Task.id).options(
+        *_TASK_ROW
+    )
+    if extra:
+        return pages.page_of(session, query, offset, limit)
+    # The task list service counts the API's filters from the link tables' indexes where it can.
+    total = lists.list_page(session, **api_filters, limit=0).total
+    rows: Iterable[Task] = (
+        session.scalars(query.offset(max(offset, 0)).limit(limit)) if total else []
+    )
+    return Page(items=list(rows), total=total)
+
+
+# What a row of a task table shows besides the task's own columns.
+_TASK_ROW = (
+    joinedload(Task.lock),
+    selectinload(Task.users),
+    selectinload(Task.groups),
+    selectinload(Task.tags),
+)
+
+
+def _load_tasks(session: Session, ids: list[int]) -> list[Task]:
+    """The tasks with these ids, in this order, with what a task table row shows."""
+    if not ids:
+        return []
+    found = {
+        task.id: task
+        for task in session.scalars(select(Task).where(Task.id.in_(ids)).options(*_TASK_ROW))
+    }
+    return [found[task_id] for task_id in ids if task_id in found]
+
+
+def _distinct(session: Session, column: Any) -> list[str]:
+    """The distinct values of an indexed column in order: one index probe per value."""
+    values = select(func.min(column).label("v")).cte("distinct_values", recursive=True)
+    following = select(select(func.min(column)).where(column > values.c.v).scalar_subquery())
+    values = values.union_all(following.where(values.c.v.is_not(None)))
+    return list(session.scalars(select(values.c.v).where(values.c.v.is_not(None))))
+
+
+def projects(session: Session) -> list[str]:
+    """Every project name in use, by name (for choosing one; like template labels, not secret)."""
+    return _distinct(session, Task.project)
+
+
+def statuses(session: Session) -> list[str]:
+    """Every status in use."""
+    return _distinct(session, Task.status)
+
+
+def template_labels(session: Session) -> list[str]:
+    return list(session.scalars(select(TaskTemplate.label).order_by(TaskTemplate.label)))
+
+
+def tag_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Tag.name).order_by(Tag.name)))
+
+
+def usernames(session: Session) -> list[str]:
+    return list(session.scalars(select(User.username).order_by(User.username)))
