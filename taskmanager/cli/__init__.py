@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from ..config import ConfigurationError, Settings, load_settings
-from .errors import domain_errors
+from ..wording import counted
+from .confirm import confirm_destructive, shown, yes_option
+from .errors import database_errors, domain_errors
 
 
 def _settings() -> Settings:
@@ -50,21 +51,8 @@ class _Commands(click.Group):
     """Database problems end a command with one line saying why and what fixes it."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import OperationalError
-
-        from ..database import DatabaseUnavailable, connection_problem
-
-        try:
+        with database_errors():
             return super().invoke(ctx)
-        except DatabaseUnavailable as exc:
-            raise click.ClickException(f"Database: {exc}") from exc
-        except OperationalError as exc:
-            problem = None
-            with contextlib.suppress(ConfigurationError):
-                problem = connection_problem(exc, make_url(load_settings().database_uri))
-            said = " ".join(line.strip() for line in str(exc.orig or exc).splitlines())
-            raise click.ClickException(f"Database: {problem or said}") from exc
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +66,7 @@ def db() -> None:
     """Database schema migrations."""
 
 
-@db.command("upgrade")
+@db.command("upgrade", short_help="Migrate the schema up (default: newest).")
 @click.argument("revision", default="head")
 @click.option(
     "--dry-run", is_flag=True, help="Say what the upgrade would do (tables, rows); change nothing."
@@ -100,25 +88,32 @@ def db_upgrade(revision: str, dry_run: bool) -> None:
         click.echo("Dry run: nothing was changed.")
         return
     if schema.kind == legacy_upgrade.LEGACY:
-        click.echo(f"Converted the old TaskManager's tables ({sum(schema.counts.values())} rows).")
+        rows = counted(sum(schema.counts.values()), "row")
+        click.echo(f"Converted the old TaskManager's tables ({rows}).")
     click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
 
 
-@db.command("downgrade")
+@db.command("downgrade", short_help="Migrate the schema down (data is lost).")
 @click.argument("revision", default="base")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
-def db_downgrade(revision: str, force: bool) -> None:
+@yes_option
+def db_downgrade(revision: str, yes: bool) -> None:
     """Migrate the database schema down to REVISION (default: empty; data is lost)."""
     from .. import database
 
     settings = _settings()
-    if not force and revision == "base":
-        click.confirm("This drops every table and all data. Continue?", abort=True)
+    where = shown(settings.database_uri)
+    if revision == "base":
+        confirm_destructive(f"drop every table and all data in {where}", yes=yes)
+    else:
+        confirm_destructive(
+            f"migrate {where} down to revision {revision}, dropping what newer revisions added",
+            yes=yes,
+        )
     database.downgrade(settings.database_uri, revision)
     click.echo(f"Database at revision {database.current_revision(settings.database_uri)}")
 
 
-@db.command("wait")
+@db.command("wait", short_help="Wait until the database accepts connections.")
 @click.option(
     "--timeout",
     type=float,
@@ -141,7 +136,7 @@ def db_wait(timeout: float | None) -> None:
     click.echo("Database is reachable")
 
 
-@db.command("accept-secrets")
+@db.command("accept-secrets", short_help="Adopt the configured secrets (after a change).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def db_accept_secrets(yes: bool) -> None:
     """Record this SECRET_KEY and SECURITY_PASSWORD_SALT as the database's (after a change).
@@ -173,7 +168,7 @@ def db_current() -> None:
     click.echo(database.current_revision(_settings().database_uri) or "empty (no revision)")
 
 
-@main.command()
+@main.command(short_help="Create the roles and the admin account.")
 def onboarding() -> None:
     """Create the roles and the TASKMAN_ADMIN_* account (idempotent); migrates first.
 
@@ -201,7 +196,7 @@ def onboarding() -> None:
         database_handle.engine.dispose()
 
 
-@main.command()
+@main.command(short_help="Run the development server.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: TASKMANAGER_PORT or 5000).")
 @click.option("--debug", is_flag=True, help="Reload on code changes and show tracebacks.")
@@ -222,7 +217,7 @@ def run(host: str, port: int | None, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
 
 
-@main.command()
+@main.command(short_help="Run the production server (gunicorn).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: TASKMANAGER_PORT or 5000).")
 @click.option(
@@ -265,20 +260,10 @@ from .worker import worker  # noqa: E402  (registered on `main`, defined beside 
 main.add_command(worker)
 
 
-def _alias(*args: str) -> Any:
-    def entry() -> None:
-        sys.exit(
-            main.main(args=[*args, *sys.argv[1:]], prog_name="taskmanager", standalone_mode=True)
-        )
-
-    return entry
-
-
-db_init_alias = _alias("db", "upgrade")
-onboarding_alias = _alias("onboarding")
-
-
 # The data-manager commands (tasks, templates, users, config, export, demo data, db clean).
 from . import commands  # noqa: E402
 
 commands.register(main)
+
+db_init_alias = commands.old_script(db_upgrade, "taskmanager-db-init", prefer_database=True)
+onboarding_alias = commands.old_script(onboarding, "taskmanager-onboarding", prefer_database=True)

@@ -375,10 +375,11 @@ class DatabaseBackend:
 
 
 def _wants_http(ctx: click.Context) -> bool:
-    """Whether the user named a server or credentials on the command line."""
-    explicit = click.core.ParameterSource.COMMANDLINE
+    """Whether the user named a server or credentials (on the command line, or as TASKMAN_URL
+    or TASKMAN_TOKEN, which the help offers)."""
+    named = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
     return any(
-        ctx.get_parameter_source(name) == explicit
+        ctx.get_parameter_source(name) in named
         for name in ("url", "auth_user", "auth_password", "token")
     )
 
@@ -402,12 +403,12 @@ def backend_options(
             help="The server's address (also TASKMAN_URL).",
         ),
         click.option(
-            *dict.fromkeys((user_flag, "--auth-user")),
+            *dict.fromkeys(("--auth-user", user_flag)),
             "auth_user",
-            help="User to log in as (default: the ~/.netrc entry for the URL's host).",
+            help="User to log in as (default: the entry for the URL's host in $NETRC or ~/.netrc).",
         ),
         click.option(
-            *dict.fromkeys((password_flag, "--auth-password")),
+            *dict.fromkeys(("--auth-password", password_flag)),
             "auth_password",
             help="Password (asked for when omitted).",
         ),

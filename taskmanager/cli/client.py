@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import netrc
+import os
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -32,7 +33,8 @@ class TokenAuth(AuthBase):
 def resolve_auth(
     url: str, *, user: str | None, password: str | None, token: str | None
 ) -> tuple[AuthBase, str]:
-    """Credentials in the order: --user/--password, a token, then ~/.netrc for the URL's host."""
+    """Credentials in the order: --auth-user/--auth-password, a token, then the netrc file
+    ($NETRC, else ~/.netrc) entry for the URL's host."""
     if user:
         if password is None:
             password = click.prompt(f"Password for {user}", hide_input=True, err=True)
@@ -40,18 +42,21 @@ def resolve_auth(
     if token:
         return TokenAuth(token), "the token"
     host = urlsplit(url).hostname or ""
+    # NETRC names another file, as it does for curl and requests.
+    netrc_path = os.environ.get("NETRC") or None
+    where = netrc_path or "~/.netrc"
     try:
-        entry = netrc.netrc().authenticators(host)
+        entry = netrc.netrc(netrc_path).authenticators(host)
     except FileNotFoundError:
         entry = None
     except (netrc.NetrcParseError, OSError) as error:
-        raise CliError(f"Cannot read ~/.netrc: {error}", exit_code=EXIT_CONNECTION) from None
+        raise CliError(f"Cannot read {where}: {error}", exit_code=EXIT_CONNECTION) from None
     if entry is not None:
         login, _account, secret = entry
-        return HTTPBasicAuth(login, secret or ""), f"user {login!r} (from ~/.netrc)"
+        return HTTPBasicAuth(login, secret or ""), f"user {login!r} (from {where})"
     raise CliError(
         f"No credentials for {host}: add 'machine {host} login USER password PASSWORD' to "
-        "~/.netrc, pass --user and --password, or set TASKMAN_TOKEN",
+        f"{where}, pass --auth-user and --auth-password, or set TASKMAN_TOKEN",
         exit_code=EXIT_CONNECTION,
     )
 

@@ -105,7 +105,7 @@ def _summarise(answer: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-@click.command("config")
+@click.command("config", short_help="Import roles, users, groups, tags, templates.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Update records that exist (default: skip them).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..wording import counted
 from .backends import Backend, BatchRejected, backend_options
 from .errors import CliError, describe
 from .tasks import MAX_BATCH
@@ -107,7 +108,7 @@ SEED = click.option("--seed", type=int, help="Make the demo data reproducible.")
 PROJECT = click.option("-p", "--project", default="demo", show_default=True, help="Project name.")
 
 
-@click.command("test-tasks")
+@click.command("test-tasks", short_help="Create demo tasks.")
 @click.option(
     "-n",
     "count",
@@ -123,10 +124,12 @@ def test_tasks(count: int, project: str, seed: int | None, backend: Backend) -> 
     """Create demo tasks (and the demo template when missing)."""
     ensure_demo_template(backend)
     created = _create_tasks(backend, _bodies(count, seed, project))
-    click.echo(f"Created {created} demo tasks in project {project!r} on {backend.description}.")
+    click.echo(
+        f"Created {counted(created, 'demo task')} in project {project!r} on {backend.description}."
+    )
 
 
-@click.command("test-taskgroup")
+@click.command("test-taskgroup", short_help="Create a demo task group.")
 @click.option(
     "-n",
     "count",
@@ -154,5 +157,5 @@ def test_taskgroup(
         group = backend.create_taskgroup({**body, "tasks": _to_demo_group(backend, tasks)})
     click.echo(
         f"Created task group {group.get('label', label)!r} (id {group.get('id')}) with "
-        f"{count} tasks on {backend.description}."
+        f"{counted(count, 'task')} on {backend.description}."
     )

@@ -49,6 +49,27 @@ def from_domain_error(error: DomainError, *, source: str | None = None) -> CliEr
 
 
 @contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """An unreachable or misconfigured database ends a command with one line saying why."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from ..config import ConfigurationError, load_settings
+    from ..database import DatabaseUnavailable, connection_problem
+
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"Database: {exc}") from exc
+    except OperationalError as exc:
+        problem = None
+        with contextlib.suppress(ConfigurationError):
+            problem = connection_problem(exc, make_url(load_settings().database_uri))
+        said = " ".join(line.strip() for line in str(exc.orig or exc).splitlines())
+        raise click.ClickException(f"Database: {problem or said}") from exc
+
+
+@contextlib.contextmanager
 def domain_errors(source: str | None = None) -> Iterator[None]:
     """Turn a service's DomainError into a CLI message naming `source` (a file, a record)."""
     try:

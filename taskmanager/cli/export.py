@@ -9,6 +9,7 @@ from typing import IO, Any
 
 import click
 
+from ..wording import counted
 from .backends import HttpBackend, backend_options
 from .progress import progress_bar
 
@@ -63,10 +64,22 @@ class JsonWriter:
         self._out.write("\n]\n" if not self._first else "]\n")
 
 
-@click.command("export")
+def _ambiguous_user(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # `--user` logs in on other commands; here it filtered. Refused, so neither is guessed.
+    if value is not None:
+        raise click.BadParameter(
+            "ambiguous: --assignee filters the tasks by user, --auth-user logs in",
+            param_hint="--user",
+        )
+
+
+@click.command("export", short_help="Write tasks as CSV or JSON.")
 @click.option("--project", help="Only tasks of this project.")
 @click.option("--template", help="Only tasks of this template (label).")
-@click.option("--user", "user", help="Only tasks of this user (needs task_read_all).")
+@click.option(
+    "--assignee", help="Only tasks assigned to this user (username; needs task_read_all)."
+)
+@click.option("--user", "old_user", hidden=True, callback=_ambiguous_user, expose_value=False)
 @click.option("--status", help="Only tasks with this status.")
 @click.option(
     "--tag", "tags", multiple=True, help="Only tasks with this tag (repeat: all of them)."
@@ -98,7 +111,7 @@ class JsonWriter:
 def export(
     project: str | None,
     template: str | None,
-    user: str | None,
+    assignee: str | None,
     status: str | None,
     tags: tuple[str, ...],
     application_name: str | None,
@@ -112,7 +125,7 @@ def export(
     filters: dict[str, Any] = {
         "project": project,
         "template": template,
-        "user": user,
+        "user": assignee,
         "status": status,
         "tag": list(tags) or None,
         "application_name": application_name,
@@ -130,7 +143,7 @@ def export(
             advance(len(rows))
     writer.close()
     output.flush()
-    click.echo(f"Exported {written} tasks.", err=True)
+    click.echo(f"Exported {counted(written, 'task')}.", err=True)
 
 
 def _chain(

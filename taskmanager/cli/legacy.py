@@ -7,12 +7,13 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from ..config import normalise_database_uri
+from ..wording import counted
 from .backends import DatabaseBackend
 from .errors import EXIT_USAGE, CliError, domain_errors
 from .progress import progress_bar
 
 
-@click.command("import-legacy")
+@click.command("import-legacy", short_help="Import an old TaskManager's database.")
 @click.option(
     "--from",
     "source_url",
@@ -68,6 +69,7 @@ def import_legacy(source_url: str, dry_run: bool) -> None:
             + ("left out" if table in steps.LINK_TABLES else f"{column} cleared")
         )
     if dry_run:
-        click.echo(f"Dry run: {sum(counts.values())} rows would be imported; nothing was written.")
+        rows = counted(sum(counts.values()), "row")
+        click.echo(f"Dry run: {rows} would be imported; nothing was written.")
     else:
-        click.echo(f"Imported {sum(counts.values())} rows from {where}.")
+        click.echo(f"Imported {counted(sum(counts.values()), 'row')} from {where}.")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy.engine import make_url
 
 from ..config import ConfigurationError, load_settings
+from ..wording import counted
+from .confirm import confirm_destructive, shown, yes_option
 from .errors import EXIT_USAGE, CliError
 
 
-@click.command("clean")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.command("clean", short_help="Drop all data and start again.")
+@yes_option
 @click.pass_context
-def db_clean(ctx: click.Context, force: bool) -> None:
+def db_clean(ctx: click.Context, yes: bool) -> None:
     """Drop every table (all data is lost), recreate the schema and onboard again."""
     from .. import database
 
@@ -20,11 +21,10 @@ def db_clean(ctx: click.Context, force: bool) -> None:
         settings = load_settings()
     except ConfigurationError as error:
         raise CliError(str(error), exit_code=EXIT_USAGE) from None
-    where = make_url(settings.database_uri).render_as_string(hide_password=True)
-    if not force:
-        click.confirm(f"This deletes every table and all data in {where}. Continue?", abort=True)
+    where = shown(settings.database_uri)
+    confirm_destructive(f"delete every table and all data in {where}", yes=yes)
     dropped = database.drop_all(settings.database_uri)
-    click.echo(f"Dropped {len(dropped)} tables from {where}.")
+    click.echo(f"Dropped {counted(len(dropped), 'table')} from {where}.")
     from . import main
 
     ctx.invoke(main.commands["onboarding"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..wording import counted
 from .backends import Backend, BatchRejected, backend_options
 from .documents import DocumentError, discover, load
 from .errors import (
@@ -210,7 +211,10 @@ def checked_files(
     if problems:
         report_problems(problems)
         invalid = len(bad_paths)
-        click.echo(f"{invalid} of {len(paths)} files have problems.", err=True)
+        click.echo(
+            f"{invalid} of {counted(len(paths), 'file')} {'has' if invalid == 1 else 'have'} problems.",
+            err=True,
+        )
         if not continue_on_error:
             summary = Summary(skipped=len(paths) - len(valid))
             raise CliError(
@@ -225,7 +229,7 @@ def shared_fields(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None and value != []}
 
 
-@click.command("add-task")
+@click.command("add-task", short_help="Create tasks from task files.")
 @click.argument("taskfiles", nargs=-1, required=True, metavar="TASKFILE...")
 @click.option("-p", "--project", required=True, help="Project the tasks belong to.")
 @click.option("-u", "--users", multiple=True, help="Assign to these users (repeat, or a,b).")
@@ -284,7 +288,10 @@ def add_task(
     paths, valid, problems = checked_files(backend, taskfiles, continue_on_error=continue_on_error)
     summary = Summary(skipped=len(paths) - len(valid))
     if dry_run:
-        click.echo(f"{len(valid)} task files are valid; nothing uploaded (dry run).")
+        valid_files = counted(len(valid), "task file")
+        click.echo(
+            f"{valid_files} {'is' if len(valid) == 1 else 'are'} valid; nothing uploaded (dry run)."
+        )
         click.get_current_context().exit(EXIT_INVALID_INPUT if problems else 0)
 
     shared = shared_fields(

@@ -27,7 +27,7 @@ def read_template(path: Path) -> tuple[str, str]:
     return label, text
 
 
-@click.command("add-template")
+@click.command("add-template", short_help="Add templates from files.")
 @click.argument("files", nargs=-1, required=True, type=TEMPLATE_FILE, metavar="FILE...")
 @backend_options()
 def add_template(files: tuple[Path, ...], backend: Backend) -> None:
@@ -44,7 +44,7 @@ def add_template(files: tuple[Path, ...], backend: Backend) -> None:
         click.echo(f"Added template {label!r} from {path}")
 
 
-@click.command("update-template")
+@click.command("update-template", short_help="Replace templates from files.")
 @click.argument("files", nargs=-1, required=True, type=TEMPLATE_FILE, metavar="FILE...")
 @backend_options()
 def update_template(files: tuple[Path, ...], backend: Backend) -> None:

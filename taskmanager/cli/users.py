@@ -7,7 +7,7 @@ import click
 from .backends import Backend, backend_options
 
 
-@click.command("add-user")
+@click.command("add-user", short_help="Create a user account.")
 @click.option("-u", "--username", required=True, help="Login name.")
 @click.option(
     "-p",

@@ -7,7 +7,7 @@ import logging
 import click
 
 
-@click.command()
+@click.command(short_help="Deliver callbacks (queue or outbox).")
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

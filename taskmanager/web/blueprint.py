@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_security import url_for_security
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -25,8 +26,10 @@ from .. import __version__
 from ..models import User, db
 from ..security import csrf
 from ..services.accounts import onboarding, permissions
+from ..services.accounts import users as user_service
 from ..services.kit import transactions
 from ..services.kit.errors import DomainError, Unavailable
+from ..wording import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,10 +89,20 @@ def _layout_globals() -> dict[str, Any]:
     }
 
 
-def _default_password_accounts() -> list[str]:
-    """For the banner admins see while an admin account still has the password admin/admin."""
+def _default_password_accounts() -> list[tuple[str, str]]:
+    """For the banner admins see while an admin account still has the password admin/admin:
+    each such account and the page that changes its password (one's own: the change-password
+    page; another's: its edit page)."""
     settings = current_app.extensions["taskman_settings"]
-    return onboarding.accounts_with_default_password(db.session, settings)
+    changeable = current_app.extensions["security"].changeable
+    linked = []
+    for name in onboarding.accounts_with_default_password(db.session, settings):
+        if changeable and name == current_user.username:
+            linked.append((name, url_for_security("change_password")))
+        else:
+            account = user_service.get_or_raise(db.session, reference=name)
+            linked.append((name, url_for("web.user_edit", user_id=account.id)))
+    return linked
 
 
 def _error_page(status: int, message: str | None) -> tuple[str, int]:
@@ -128,6 +141,11 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
 def _utc(value: datetime) -> datetime:
     # Values Flask-Security just set (login tracking) are naive UTC until they are reloaded.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@bp.app_template_filter("counted")
+def _counted(count: int, singular: str, plural: str | None = None) -> str:
+    return counted(count, singular, plural)
 
 
 @bp.app_template_filter("datetime")

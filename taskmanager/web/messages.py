@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from ..models import db
 from ..services.accounts import account_pages
 from ..services.kit import references
+from ..wording import counted
 from .blueprint import bp, permission_required
 from .forms import MailForm
 from .mail import configured, send
@@ -42,11 +43,11 @@ def compose_mail() -> str | Response:
                 form.form_errors.append(f"The mail server refused the message: {error}")
             else:
                 if configured():
-                    flash(f"Message sent to {len(addresses)} recipient(s).", "success")
+                    flash(f"Message sent to {counted(len(addresses), 'recipient')}.", "success")
                 else:
                     flash(
                         f"No mail server is configured (MAIL_SERVER): the message to "
-                        f"{len(addresses)} recipient(s) was written to the server log.",
+                        f"{counted(len(addresses), 'recipient')} was written to the server log.",
                         "warning",
                     )
                 return redirect(url_for("web.compose_mail"))

@@ -11,6 +11,7 @@ from ..services.accounts import groups as group_service
 from ..services.accounts import users as user_service
 from ..services.dispensing import reassignment
 from ..services.kit import references
+from ..wording import counted
 from .blueprint import bp, me, permission_required
 from .forms import ReassignForm, attempt
 from .taskviews import lock_timeout
@@ -69,9 +70,10 @@ def reassign() -> str | Response:
             ),
         )
         if ok and done is not None:
-            message = f"{len(done.task_ids)} open task(s) of {source.username} moved to {target}."
+            moved = counted(len(done.task_ids), "open task")
+            message = f"{moved} of {source.username} moved to {target}."
             if done.released:
-                message += f" {len(done.released)} lock(s) released."
+                message += f" {counted(len(done.released), 'lock')} released."
             flash(message, "success")
             return redirect(url_for("web.user", user_id=source.id))
     pending = len(reassignment.open_task_ids(db.session, user=source)) if source else None

@@ -7,12 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..models import utcnow
 from ..services.callbacks import outbox
 from . import delivery
 
@@ -25,11 +26,14 @@ PUBLISH_BATCH = 500
 ERROR_PAUSE = 1.0
 # Seconds between deletions of old delivered callbacks, per process.
 PURGE_INTERVAL = 3600.0
+# The shortest sleep before a retry falls due (database and clock may disagree by a little).
+MIN_PAUSE = 0.01
 
 
 class Dispatcher:
     """A daemon thread running `step()` until it finds nothing to do, then sleeping until woken
-    (after a commit that enqueued a callback) or until the poll interval passes."""
+    (after a commit that enqueued a callback), until the next retry falls due, or until the poll
+    interval passes, whichever comes first."""
 
     name = "callbacks"
 
@@ -42,6 +46,7 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._last_reap = 0.0
         self._last_purge: float | None = None  # first purge at the first look
+        self._next_retry: datetime | None = None  # set by `step()` when it found nothing due
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -62,6 +67,19 @@ class Dispatcher:
 
     def step(self) -> int:
         raise NotImplementedError
+
+    def note_next_retry(self, session: Session) -> None:
+        """Remember when the next failed delivery is due again, to wake for it."""
+        if self.poll_interval is not None:
+            self._next_retry = outbox.next_retry_at(session)
+
+    def idle_timeout(self) -> float | None:
+        """How long to sleep when nothing is due: the poll interval, or less when a retry falls
+        due sooner, so retries keep the documented backoff instead of the poll's rhythm."""
+        if self.poll_interval is None or self._next_retry is None:
+            return self.poll_interval
+        until = (self._next_retry - utcnow()).total_seconds()
+        return min(self.poll_interval, max(until, MIN_PAUSE))
 
     def reap_now_and_then(self, session: Session) -> None:
         """Take back rows whose worker died mid-attempt, at most once per poll interval; delete
@@ -84,6 +102,7 @@ class Dispatcher:
         failing = False
         while not self._stopping.is_set():
             self._wake.clear()
+            self._next_retry = None
             try:
                 done = self.step()
             except Exception as exc:
@@ -99,7 +118,7 @@ class Dispatcher:
                 log.info("%s works again", self.name)
                 failing = False
             if not done:
-                self._wake.wait(self.poll_interval)
+                self._wake.wait(self.idle_timeout())
 
 
 class LocalDispatcher(Dispatcher):
@@ -123,6 +142,8 @@ class LocalDispatcher(Dispatcher):
             if free <= 0:
                 return 0  # a finishing send wakes us
             claimed = outbox.claim_due(session, settings=self.settings, limit=free)
+            if not claimed:
+                self.note_next_retry(session)
         for delivery_id in claimed:
             with self._count_lock:
                 self._in_flight += 1
@@ -187,6 +208,7 @@ class QueueDispatcher(Dispatcher):
                 self.reap_now_and_then(session)
             ids = outbox.mark_published(session, limit=PUBLISH_BATCH)
             if not ids:
+                self.note_next_retry(session)
                 return 0
             try:
                 self.publisher.publish(ids)

@@ -45,3 +45,26 @@ def test_export_csv_and_json(cli: Cli, template: str, tmp_path: Path) -> None:  
 
     empty = ok(cli.run("export", "--project", unique("none"), "-f", "json"))
     assert json.loads(empty.stdout) == []
+
+
+def test_export_filters_by_assignee_and_refuses_the_ambiguous_user(
+    cli: Cli,
+    template: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    write_tasks(tmp_path / "tasks", template, 2)
+    project = unique("assignee")
+    other = unique("assignee")
+    ok(cli.run("add-user", "-u", other, "-p", "long-enough-pw", "-n", "Other", "-e",
+               f"{other}@example.org", "-f"))  # fmt: skip
+    tasks = tmp_path / "tasks"
+    ok(cli.run("add-task", str(tasks / "task-0000.json"), "-p", project, "-u", "admin"))
+    ok(cli.run("add-task", str(tasks / "task-0001.json"), "-p", project, "-u", other))
+
+    mine = ok(cli.run("export", "--project", project, "--assignee", other, "-f", "json"))
+    assert [task["users"] for task in json.loads(mine.stdout)] == [[other]]
+    assert "Exported 1 task." in mine.stderr
+
+    ambiguous = cli.run("export", "--project", project, "--user", "admin")
+    assert ambiguous.exit_code == 2
+    assert "--assignee filters the tasks by user, --auth-user logs in" in ambiguous.output

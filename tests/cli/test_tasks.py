@@ -75,7 +75,7 @@ def test_one_bad_file_among_1000_uploads_nothing_and_names_file_and_field(
         f"{bad}: scan_sources: scan names do not match template {template!r}: "
         "missing FLAIR; not in the template: T2" in result.stderr
     )
-    assert "1 of 1000 files have problems" in result.stderr
+    assert "1 of 1000 files has problems" in result.stderr
     assert "Nothing uploaded" in result.stderr
     assert count(cli, project) == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,22 @@ def test_site_builds_strictly_without_warnings(tmp_path: Path) -> None:
     missing = [path for path in command_paths(main) if path not in reference]
     assert not missing
     assert "--continue-on-error" in reference
+    # The lock rule is written once (concepts.md) and included where locks are told about.
+    for page in ("concepts", "walkthrough", "api"):
+        html = (site / page / "index.html").read_text()
+        assert "Taking a lock over is a separate, explicit request" in html, page
+        assert "--8&lt;--" not in html and "--8<--" not in html, page
+
+
+def test_no_example_uses_the_port_mkdocs_serve_takes() -> None:
+    config = (ROOT / "mkdocs.yml").read_text()
+    port = re.search(r"^dev_addr: [\d.]+:(\d+)$", config, re.MULTILINE)
+    assert port is not None
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        lines = page.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if re.search(rf"(?<![\d.]){port.group(1)}(?!\d)", line):
+                # Only the sentences that send the reader to the documentation itself.
+                said = " ".join(lines[max(number - 1, 0) : number + 1])
+                assert "mkdocs" in said, (page.name, number + 1, line)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGE = DOCS / "walkthrough.md"
 SERVER_LINE = "export TASKMAN_URL=http://localhost:5000"
-RECEIVER_LINE = "export RECEIVER_PORT=8000"
+RECEIVER_LINE = "export RECEIVER_PORT=8765"
 ADMIN = ("admin", "admin")
 WEIGHTS = {"ann": 1.0, "ben": 1.0, "cas": 0.5}
 CALLBACK_BODY = {"study": "STUDY1", "step": "landmarks"}
@@ -98,6 +98,8 @@ def test_walkthrough_runs_as_written(server: ServerProcess, tmp_path: Path) -> N
     page = page_for(server_port, free_port())
 
     transcript = run_page("walkthrough", page, workdir, reader_environment(home))
+    # The reader's own ~/.netrc (or anything else in their home) is left alone.
+    assert list(home.iterdir()) == []
 
     # 1,000 tasks, distributed by weight.
     assert "Tasks created 1000, skipped 0, failed 0" in block_output(
@@ -130,10 +132,8 @@ def test_walkthrough_runs_as_written(server: ServerProcess, tmp_path: Path) -> N
     assert detail["status"] == "done"
     assert detail["done_by"] == api(server, "/users/ann")["uri"]
     assert api(server, f"/tasks/{task_id}/lock")["lock"] is None
-    steps = [
-        (entry["username"], entry["action"])
-        for entry in api(server, f"/tasks/{task_id}/history")["history"]
-    ]
+    history = api(server, f"/tasks/{task_id}/history")["history"]
+    steps = [(entry["username"], entry["action"]) for entry in history]
     assert steps == [
         ("admin", "create"),
         ("ann", "lock"),
@@ -141,6 +141,11 @@ def test_walkthrough_runs_as_written(server: ServerProcess, tmp_path: Path) -> N
         ("ann", "lock"),
         ("ann", "status"),
         ("ann", "unlock"),  # done releases the lock
+    ]
+    # Every unlock entry names the holder the same way; done says why.
+    assert [entry["detail"] for entry in history if entry["action"] == "unlock"] == [
+        {"user": "ann"},
+        {"user": "ann", "reason": "done"},
     ]
     assert "https://xnat.example.org/data/projects/STUDY1" in detail["content"]
 

@@ -163,6 +163,30 @@ def test_admins_are_warned_while_the_default_password_is_unchanged(
     assert not warned(get_ok(login(app.test_client(), "admin", "a-better-one"), "/"))
 
 
+def test_the_default_password_banner_links_to_the_page_that_changes_it(
+    app: Any, client: Any, world: World
+) -> None:
+    page = get_ok(login(client, "admin", "admin"), "/")
+    assert re.search(r'<a id="change-default-password" href="/change">change it now</a>', page)
+    changed = get_ok(client, "/change")
+    assert "new_password" in changed
+
+    # Another admin is sent to the account's edit page, where its password is set.
+    from taskmanager.services.accounts import roles, users
+
+    with database(app) as session:
+        users.set_role(
+            session,
+            user=users.get_or_raise(session, reference="carol"),
+            role=roles.get_or_raise(session, reference="admin"),
+            granted=True,
+        )
+        session.commit()
+    other = get_ok(login(app.test_client(), "carol"), "/")
+    edit = f'href="/users/{world.admin.id}/edit">change it now</a>'
+    assert f'<a id="change-default-password" {edit}' in other
+
+
 def test_a_user_manager_cannot_give_themself_a_role(app: Any, client: Any, world: World) -> None:
     from taskmanager.services.accounts import roles, users
 

@@ -239,6 +239,16 @@ def claim(session: Session, *, delivery_id: int, settings: Settings) -> bool:
     return bool(claimed)
 
 
+def next_retry_at(session: Session) -> datetime | None:
+    """When the first pending delivery that is not due yet falls due; None when none waits."""
+    return session.scalars(
+        select(CallbackDelivery.next_attempt_at)
+        .where(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at > utcnow())
+        .order_by(CallbackDelivery.next_attempt_at)
+        .limit(1)
+    ).first()
+
+
 def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> int:
     """Deliveries whose worker vanished mid-attempt: retry now, or fail after the last attempt."""
     now = utcnow()

@@ -129,11 +129,13 @@ def _set_tasks(
             field="tasks",
         )
     wanted: set[int] = set()
+    previous: dict[int, int | None] = {}
     for reference in task_refs:
         task = visibility.get_visible_or_raise(
             session, task_id=references.normalise(reference), user=actor
         )
         wanted.add(task.id)
+        previous[task.id] = task.taskgroup_id
     current = set(session.scalars(select(Task.id).where(Task.taskgroup_id == taskgroup.id)))
     leaving, joining = current - wanted, wanted - current
     for task_ids, value in ((leaving, None), (joining, taskgroup.id)):
@@ -147,7 +149,12 @@ def _set_tasks(
             task_id=task_id,
             actor=actor,
             action="edit",
-            detail={"taskgroup": taskgroup.id if task_id in joining else None},
+            # The shape of every edit entry: old and new value per changed field.
+            detail={
+                "taskgroup": {"old": previous.get(task_id), "new": taskgroup.id}
+                if task_id in joining
+                else {"old": taskgroup.id, "new": None}
+            },
         )
     if joining:
         completion.fire_callback_when_done(session, taskgroup_id=taskgroup.id)

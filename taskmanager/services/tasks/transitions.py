@@ -78,7 +78,9 @@ def change_status(
         (task.id, "status", {"old": old_status, "new": status})
     ]
     if done and release_lock and lock_id is not None:
-        entries.append((task.id, "unlock", {"user_id": lock_id, "reason": "done"}))
+        # Named like every unlock entry (by username), with why it was released.
+        holder = session.scalar(select(User.username).where(User.id == lock_id))
+        entries.append((task.id, "unlock", {"user": holder, "reason": "done"}))
     history.record_many(session, entries=entries, actor=actor)
     if done:
         meta_values = rendering.values_for(session, task.raw_callback_url)
