@@ -137,22 +137,19 @@ def db_wait(timeout: float | None) -> None:
 
 
 @db.command("accept-secrets", short_help="Adopt the configured secrets (after a change).")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def db_accept_secrets(yes: bool) -> None:
     """Record this SECRET_KEY and SECURITY_PASSWORD_SALT as the database's (after a change).
 
     Passwords stored under another salt stop verifying, and sessions and tokens signed with
     another secret key end.
     """
-    from sqlalchemy.engine import make_url
-
     from ..models import db as database_handle
     from ..services.accounts import site_secrets
 
     settings = _settings()
-    where = make_url(settings.database_uri).render_as_string(hide_password=True)
-    if not yes:
-        click.confirm(f"Make the configured secrets the ones of {where}?", abort=True)
+    where = shown(settings.database_uri)
+    confirm_destructive(f"make the configured secrets those of {where}", yes=yes)
     app = _app(settings, migrate=False)
     with app.app_context():
         site_secrets.accept(database_handle.session, settings)
