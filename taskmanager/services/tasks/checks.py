@@ -31,8 +31,9 @@ COLUMNS: dict[str, Any] = {
     "generator_url": Task.generator_url,
     "application_name": Task.application_name,
     "application_version": Task.application_version,
+    "idempotency_key": Task.idempotency_key,
 }
-REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id"})
+REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id", "idempotency_key"})
 
 
 def stored_text(value: Any) -> str | None:
@@ -72,6 +73,16 @@ def check(problems: Problems, name: str, value: Any, *, field_name: str | None =
         validation.text(value, field=field_name, column=COLUMNS[name], required=name in REQUIRED)
     except InvalidInput as error:
         problems.add(field_name, error.message)
+
+
+def check_idempotency_key(problems: Problems, key: Any, *, field_name: str) -> None:
+    """A client's key for a task, when given: text that fits its column, neither blank nor with
+    spaces around it (a PAD SPACE collation would take `k ` for `k`)."""
+    if key is None:
+        return
+    check(problems, "idempotency_key", key, field_name=field_name)
+    if isinstance(key, str) and key.strip() and key.strip() != key:
+        problems.add(field_name, f"{field_name} must not start or end with spaces")
 
 
 def check_callback_url(
