@@ -30,7 +30,7 @@ from .errors import (
 from .progress import progress_bar
 
 MAX_BATCH = 10_000  # what one bulk request may carry
-KEY_MAX = 255  # the longest idempotency key the server takes
+KEY_MAX = 255  # the longest idempotency key the server takes (models.tasks.IDEMPOTENCY_KEY_MAX)
 
 
 @dataclass(frozen=True)

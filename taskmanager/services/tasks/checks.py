@@ -31,9 +31,8 @@ COLUMNS: dict[str, Any] = {
     "generator_url": Task.generator_url,
     "application_name": Task.application_name,
     "application_version": Task.application_version,
-    "idempotency_key": Task.idempotency_key,
 }
-REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id", "idempotency_key"})
+REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id"})
 
 
 def stored_text(value: Any) -> str | None:
@@ -80,8 +79,12 @@ def check_idempotency_key(problems: Problems, key: Any, *, field_name: str) -> N
     spaces around it (a PAD SPACE collation would take `k ` for `k`)."""
     if key is None:
         return
-    check(problems, "idempotency_key", key, field_name=field_name)
-    if isinstance(key, str) and key.strip() and key.strip() != key:
+    try:
+        validation.text(key, field=field_name, column=Task.idempotency_key)
+    except InvalidInput as error:
+        problems.add(field_name, error.message)
+        return
+    if key.strip() != key:
         problems.add(field_name, f"{field_name} must not start or end with spaces")
 
 
