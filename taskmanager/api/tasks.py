@@ -3,6 +3,7 @@ task lists of a user, a group and a tag."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -12,7 +13,7 @@ from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from ..config import CallbackHosts
-from ..models import Task, db, utcnow
+from ..models import Task, User, db, utcnow
 from ..services.accounts import groups as group_service
 from ..services.accounts import users as user_service
 from ..services.flows import task_changes
@@ -20,7 +21,7 @@ from ..services.kit.errors import InvalidInput
 from ..services.metadata import meta as meta_service
 from ..services.metadata import rendering
 from ..services.reference import tags as tag_service
-from ..services.tasks import creation, details, editing, visibility
+from ..services.tasks import checks, creation, details, editing, visibility
 from ..services.tasks import lists as task_lists
 from . import bodies, examples, v1
 from .auth import caller, permission_required
@@ -186,50 +187,92 @@ def list_tasks(query: TaskListQuery) -> Response:
     "(weighted), chosen from `distribute_in_group` when given. When the template declares "
     "`scans` and the content has `scan_sources`, their names must match (400 names the missing "
     "and extra ones); with TASKMAN_SCAN_CHECK=warn the task is created and the answer carries "
-    "`warnings` (keyed as `errors` are), with `off` the names are not compared.",
+    "`warnings` (keyed as `errors` are), with `off` the names are not compared. "
+    "Retries are safe with an `Idempotency-Key` header (for an array, task i gets the key "
+    "`<key>/<i>`) or a task's own `idempotency_key`: a task whose key names one already is "
+    "not created again; the answer holds that task (200 for a single task; an array's answer "
+    "adds `already_present`, the indices of such tasks). The same key with other values "
+    "answers 422 naming the key.",
     tags=["Tasks"],
-    responses={201: "Created", 400: "Invalid input", 404: "Unknown template, user or group"},
+    responses={
+        200: "Already created with this idempotency key",
+        201: "Created",
+        400: "Invalid input",
+        404: "Unknown template, user or group",
+        422: "Idempotency key already used with other values",
+    },
 )
 @permission_required("task_add")
 def create_tasks() -> tuple[dict[str, Any], int] | Response:
     body = request.get_json(force=True)  # a body that is not JSON: 400 saying why
     actor = caller()
+    key = _idempotency_key()
     if isinstance(body, dict):
         item = bodies.parse(TaskIn, body, depth=1)
         warnings: dict[str, list[str]] = {}
-        task = creation.create(
+        task, created = creation.get_or_create(
             db.session,
-            spec=_new_task(item),
+            spec=_keyed(_new_task(item), key),
             actor=actor,
             callback_hosts=callback_hosts(),
             scan_check=scan_check(),
             warnings=warnings,
         )
-        return _answer(_committed(task_dict(task)), warnings, 201)
+        return _answer(_committed(task_dict(task)), warnings, 201 if created else 200)
     if isinstance(body, list):
-        if len(body) > creation.BULK_CREATE_MAX:
-            raise InvalidInput(
-                f"At most {creation.BULK_CREATE_MAX} tasks per request, got {len(body)}",
-                field="tasks",
-            )
-        specs, rejected = _validate_many(body)
-        noted: dict[str, list[str]] = {}
-        summaries = creation.create_many(
-            db.session,
-            specs=specs,
-            actor=actor,
-            rejected=rejected,
-            callback_hosts=callback_hosts(),
-            scan_check=scan_check(),
-            warnings=noted,
-        )
-        db.session.commit()
-        uris = _Uris.make()
-        answer = {"tasks": [summary_dict(summary, uris) for summary in summaries]}
-        return _listing({**answer, **({"warnings": noted} if noted else {})}, 201)
+        return _create_many(body, key, actor)
     raise InvalidInput(
         "The body must be a JSON object (one task) or an array of tasks", field="_schema"
     )
+
+
+def _create_many(body: list[Any], key: str | None, actor: User | None) -> Response:
+    """The array form: all or none; `already_present` when any task carries a key."""
+    if len(body) > creation.BULK_CREATE_MAX:
+        raise InvalidInput(
+            f"At most {creation.BULK_CREATE_MAX} tasks per request, got {len(body)}",
+            field="tasks",
+        )
+    specs, rejected = _validate_many(body)
+    if key is not None:
+        specs = [
+            _keyed(spec, f"{key}/{index}") if spec else None for index, spec in enumerate(specs)
+        ]
+    noted: dict[str, list[str]] = {}
+    summaries = creation.create_many(
+        db.session,
+        specs=specs,
+        actor=actor,
+        rejected=rejected,
+        callback_hosts=callback_hosts(),
+        scan_check=scan_check(),
+        warnings=noted,
+    )
+    db.session.commit()
+    uris = _Uris.make()
+    answer: dict[str, Any] = {"tasks": [summary_dict(summary, uris) for summary in summaries]}
+    if any(spec and spec.idempotency_key for spec in specs):
+        answer["already_present"] = [i for i, s in enumerate(summaries) if s.already_present]
+    if noted:
+        answer["warnings"] = noted
+    return _listing(answer, 200 if all(s.already_present for s in summaries) else 201)
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, checked as a task's key is."""
+    key = request.headers.get("Idempotency-Key")
+    problems = checks.Problems()
+    checks.check_idempotency_key(problems, key, field_name="Idempotency-Key")
+    if problems:
+        raise problems.error()
+    return key
+
+
+def _keyed(spec: creation.NewTask, key: str | None) -> creation.NewTask:
+    """The task with this key, unless it names its own (its `idempotency_key` wins)."""
+    if key is None or spec.idempotency_key is not None:
+        return spec
+    return dataclasses.replace(spec, idempotency_key=key)
 
 
 def scan_check() -> str:

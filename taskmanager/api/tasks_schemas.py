@@ -51,6 +51,11 @@ class TaskIn(Body):
         description="Give the task to one member of this group (weighted); not together with "
         "users or groups. With neither, the task goes to one user chosen among all users.",
     )
+    idempotency_key: str | None = Field(
+        None,
+        description="The client's key for this task (at most 255 characters): a task whose key "
+        "names one already is not created again (wins over the Idempotency-Key header)",
+    )
 
 
 class TaskCreateBody(RootModel[TaskIn | list[TaskIn]]):
@@ -149,6 +154,11 @@ class TaskCreatedList(BaseModel):
     """The answer to a bulk create: the new tasks, in the order they were given."""
 
     tasks: list[TaskSummaryOut]
+    already_present: list[int] | None = Field(
+        None,
+        description="When idempotency keys were given: the indices of the tasks their key "
+        "named already (not created again)",
+    )
 
 
 class TaskOut(BaseModel):

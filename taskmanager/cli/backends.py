@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -32,6 +33,14 @@ ROUTES = {
     "tag": "tags",
     "template": "task_templates",
 }
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a bulk create did: tasks created, and tasks whose key named one already."""
+
+    created: int
+    already_present: int = 0
 
 
 class BatchRejected(Exception):
@@ -79,8 +88,9 @@ class Backend(Protocol):
 
     def update_template(self, label: str, content: str) -> None: ...
 
-    def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
-        """Create tasks all-or-nothing (BatchRejected otherwise); the number created."""
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
+        """Create tasks all-or-nothing (BatchRejected otherwise); a task whose
+        `idempotency_key` names one already is not created again."""
         ...
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]: ...
@@ -155,7 +165,7 @@ class HttpBackend:
             source=f"template {label!r}",
         )
 
-    def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
         try:
             answer = self.client.request("POST", "/tasks", json=bodies, expect=(200, 201))
         except ApiError as error:
@@ -164,9 +174,11 @@ class HttpBackend:
             message = error.body.get("message") if isinstance(error.body, dict) else None
             by_index, general = split_index_errors(error.errors)
             raise BatchRejected(str(message or f"HTTP {error.status}"), by_index, general) from None
+        present = len(answer.get("already_present") or ()) if isinstance(answer, dict) else 0
         if isinstance(answer, dict):
             answer = answer.get("tasks", [answer])
-        return len(answer) if isinstance(answer, list) else len(bodies)
+        total = len(answer) if isinstance(answer, list) else len(bodies)
+        return Created(total - present, present)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self._call("POST", "/taskgroups", json=body, source="task group")
@@ -304,7 +316,10 @@ class DatabaseBackend:
             template = templates.get_or_raise(session, reference=label)
             templates.update(session, template=template, changes={"content": content})
 
-    def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
+        from sqlalchemy.exc import DBAPIError
+
+        from ..services.kit import transactions
         from ..services.kit.errors import DomainError
         from ..services.tasks import creation
 
@@ -318,10 +333,14 @@ class DatabaseBackend:
             self.session.rollback()
             by_index, general = split_index_errors(error.errors)
             raise BatchRejected(error.message, by_index, general) from None
+        except DBAPIError as error:
+            transactions.discard(self.session)
+            raise CliError(f"The database failed: {transactions.describe(error)}") from None
         except BaseException:
             self.session.rollback()
             raise
-        return len(created)
+        present = sum(summary.already_present for summary in created)
+        return Created(len(created) - present, present)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
         from ..services.flows import taskgroup_changes

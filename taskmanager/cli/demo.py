@@ -94,7 +94,7 @@ def _to_demo_group(backend: Backend, bodies: list[dict[str, Any]]) -> list[dict[
 
 def _create_tasks(backend: Backend, bodies: list[dict[str, Any]]) -> int:
     try:
-        return backend.create_tasks(bodies)
+        return backend.create_tasks(bodies).created
     except BatchRejected as rejection:
         errors = dict(rejection.general)
         if not rejection.by_index and _nobody_to_assign(errors.get("users")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -73,13 +74,23 @@ def discover(
     Directories and patterns contribute only files with the given suffixes; each file once,
     in sorted order per argument.
     """
-    found: list[Path] = []
+    named, problems = discover_named(arguments, suffixes)
+    return [path for path, _name in named], problems
+
+
+def discover_named(
+    arguments: Iterable[str], suffixes: tuple[str, ...] = DOCUMENT_SUFFIXES
+) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """As `discover`, each file with its name within the argument that found it: its path below
+    a directory or below a pattern's leading directories; a file named directly, its own name."""
+    found: list[tuple[Path, str]] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
     for argument in arguments:
         path = Path(argument)
+        base = path
         if path.is_file():
-            matches = [path]
+            matches, base = [path], path.parent
         elif path.is_dir():
             matches = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
@@ -92,6 +103,7 @@ def discover(
                 for p in glob.glob(argument, recursive=True)
                 if Path(p).is_file() and Path(p).suffix.lower() in suffixes
             )
+            base = Path(*itertools.takewhile(lambda part: not glob.has_magic(part), path.parts))
             if not matches:
                 problems.append(Problem(argument, "the pattern matches no files"))
         else:
@@ -101,5 +113,5 @@ def discover(
             key = match.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append(match)
+                found.append((match, match.relative_to(base).as_posix()))
     return found, problems

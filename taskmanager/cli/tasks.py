@@ -1,7 +1,14 @@
-"""`taskmanager add-task`: validate a pile of task files, then create them in batches."""
+"""`taskmanager add-task`: validate a pile of task files, then create them in batches.
+
+Each task carries an idempotency key derived from its file (see `task_key`), so running the
+same command again creates only the tasks that are not there yet: an upload that stopped part
+way is resumed by running it again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +17,8 @@ from typing import Any
 import click
 
 from ..wording import counted
-from .backends import Backend, BatchRejected, backend_options
-from .documents import DocumentError, discover, load
+from .backends import Backend, BatchRejected, Created, backend_options
+from .documents import DocumentError, discover_named, load
 from .errors import (
     EXIT_FAILED,
     EXIT_INVALID_INPUT,
@@ -24,12 +31,15 @@ from .errors import (
 from .progress import progress_bar
 
 MAX_BATCH = 10_000  # what one bulk request may carry
+KEY_MAX = 255  # the longest idempotency key the server takes (models.tasks.IDEMPOTENCY_KEY_MAX)
 
 
 @dataclass(frozen=True)
 class TaskFile:
     path: Path
     content: dict[str, Any]
+    # The file's name within the argument that found it (see documents.discover_named).
+    name: str = ""
 
     @property
     def template(self) -> str:
@@ -42,10 +52,50 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     not_sent: int = 0
+    already_present: int = 0
+
+    def add(self, outcome: Created) -> None:
+        self.created += outcome.created
+        self.already_present += outcome.already_present
+
+    @property
+    def sent(self) -> int:
+        """Tasks the server answered for: created, already present or refused."""
+        return self.created + self.already_present + self.failed
 
     def __str__(self) -> str:
-        text = f"created {self.created}, skipped {self.skipped}, failed {self.failed}"
+        present = f", already present {self.already_present}" if self.already_present else ""
+        text = f"created {self.created}{present}, skipped {self.skipped}, failed {self.failed}"
         return text + (f", not sent {self.not_sent}" if self.not_sent else "")
+
+
+def task_key(project: str, task_file: TaskFile) -> str:
+    """The idempotency key of a file's task: its `tracking_id` (with the project) when the file
+    gives one, else the SHA-256 of the project, the content and the file's name within its
+    argument. Running the same command again sends the same keys."""
+    tracking = task_file.content.get("tracking_id")
+    if isinstance(tracking, str | int) and not isinstance(tracking, bool) and str(tracking).strip():
+        key = f"tracking:{project}/{str(tracking).strip()}"
+        if len(key) <= KEY_MAX:
+            return key
+    canonical = json.dumps(
+        [project, task_file.content, task_file.name],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return "file:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def resume_hint(summary: Summary, *, keyed: bool) -> str:
+    """How to finish an upload that left tasks out."""
+    if keyed or not summary.created:
+        return "To resume, run the same command again: the tasks already created are skipped."
+    return (
+        f"Running the same command again would create the {summary.created} tasks created now "
+        "a second time (--allow-duplicates sends no keys)."
+    )
 
 
 def split_names(values: Iterable[str]) -> list[str]:
@@ -89,10 +139,10 @@ def content_problems(path: Path, document: Any) -> list[Problem]:
     return problems
 
 
-def read_task_files(paths: Sequence[Path]) -> tuple[list[TaskFile], list[Problem]]:
+def read_task_files(named: Sequence[tuple[Path, str]]) -> tuple[list[TaskFile], list[Problem]]:
     files: list[TaskFile] = []
     problems: list[Problem] = []
-    for path in paths:
+    for path, name in named:
         try:
             _text, document = load(path)
         except DocumentError as error:
@@ -102,7 +152,7 @@ def read_task_files(paths: Sequence[Path]) -> tuple[list[TaskFile], list[Problem
         if found:
             problems.extend(found)
         else:
-            files.append(TaskFile(path, document))
+            files.append(TaskFile(path, document, name))
     return files, problems
 
 
@@ -173,28 +223,47 @@ def upload(
     summary: Summary,
 ) -> None:
     """Send the tasks in all-or-nothing batches; with continue_on_error, retry a refused batch
-    without the tasks the server named."""
-    with progress_bar("Uploading tasks", total=len(items)) as advance:
-        for batch in batches(items, batch_size):
-            try:
-                summary.created += backend.create_tasks([body for _path, body in batch])
-            except BatchRejected as rejection:
-                report_rejection(rejection, batch)
-                if not continue_on_error:
-                    summary.failed += len(batch)
-                    summary.not_sent = len(items) - summary.created - summary.failed
+    without the tasks the server named. A CliError (the server or database is gone) stops the
+    upload, counting what was not answered for as not sent."""
+    try:
+        with progress_bar("Uploading tasks", total=len(items)) as advance:
+            for batch in batches(items, batch_size):
+                if not send_batch(backend, batch, continue_on_error, summary):
+                    summary.not_sent = len(items) - summary.sent
                     return
-                retry = [item for i, item in enumerate(batch) if i not in rejection.by_index]
-                summary.failed += len(batch) - len(retry)
-                if retry and rejection.by_index:
-                    try:
-                        summary.created += backend.create_tasks([body for _path, body in retry])
-                    except BatchRejected as second:
-                        report_rejection(second, retry)
-                        summary.failed += len(retry)
-                else:
-                    summary.failed += len(retry)
-            advance(len(batch))
+                advance(len(batch))
+    except CliError:
+        summary.not_sent = len(items) - summary.sent
+        raise
+
+
+def send_batch(
+    backend: Backend,
+    batch: Sequence[tuple[Path, dict[str, Any]]],
+    continue_on_error: bool,
+    summary: Summary,
+) -> bool:
+    """One batch, counted in `summary`; False when it was refused and the upload stops."""
+    try:
+        summary.add(backend.create_tasks([body for _path, body in batch]))
+        return True
+    except BatchRejected as rejection:
+        report_rejection(rejection, batch)
+        if not continue_on_error:
+            summary.failed += len(batch)
+            return False
+        named = rejection.by_index
+    retry = [item for i, item in enumerate(batch) if i not in named]
+    summary.failed += len(batch) - len(retry)
+    if retry and named:
+        try:
+            summary.add(backend.create_tasks([body for _path, body in retry]))
+        except BatchRejected as second:
+            report_rejection(second, retry)
+            summary.failed += len(retry)
+    else:
+        summary.failed += len(retry)
+    return True
 
 
 def checked_files(
@@ -202,8 +271,9 @@ def checked_files(
 ) -> tuple[list[Path], list[TaskFile], list[Problem]]:
     """Every path the arguments name, the task files without problems, and the problems (reported
     here); any problem stops the command unless continue_on_error."""
-    paths, problems = discover(taskfiles)
-    files, file_problems = read_task_files(paths)
+    named, problems = discover_named(taskfiles)
+    paths = [path for path, _name in named]
+    files, file_problems = read_task_files(named)
     problems += file_problems
     problems += template_problems(backend, files)
     bad_paths = {problem.path for problem in problems}
@@ -254,6 +324,11 @@ def shared_fields(**fields: Any) -> dict[str, Any]:
     help="Skip invalid files and refused tasks instead of uploading nothing.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate every file; upload nothing.")
+@click.option(
+    "--allow-duplicates",
+    is_flag=True,
+    help="Create every task, even those already there (no keys).",
+)
 @backend_options()
 def add_task(
     taskfiles: tuple[str, ...],
@@ -270,6 +345,7 @@ def add_task(
     batch_size: int,
     continue_on_error: bool,
     dry_run: bool,
+    allow_duplicates: bool,
     backend: Backend,
 ) -> None:
     """Create a task from each TASKFILE (JSON or YAML; files, directories or glob patterns).
@@ -278,6 +354,10 @@ def add_task(
     first (it parses, names a template that exists, and its scan_sources match the scans the
     template declares); any problem is reported with file, line or field, and nothing is
     uploaded unless --continue-on-error. Then the tasks are created in batches.
+
+    Each task carries a key made from its file (its tracking_id, or its project, content and
+    name), so running the same command again skips the tasks already there: an upload that
+    stopped part way is resumed that way. --allow-duplicates sends no keys.
     """
     user_names, group_names = split_names(users), split_names(groups)
     if distribute_in_group and (user_names or group_names):
@@ -306,11 +386,36 @@ def add_task(
         callback_url=callback_url,
         callback_content=callback_content,
     )
-    items = [(f.path, {**shared, "template": f.template, "content": f.content}) for f in valid]
-    upload(
-        backend, items, batch_size=batch_size, continue_on_error=continue_on_error, summary=summary
-    )
+    keyed = not allow_duplicates
+    items = [
+        (
+            f.path,
+            {
+                **shared,
+                "template": f.template,
+                "content": f.content,
+                **({"idempotency_key": task_key(project, f)} if keyed else {}),
+            },
+        )
+        for f in valid
+    ]
+    try:
+        upload(
+            backend,
+            items,
+            batch_size=batch_size,
+            continue_on_error=continue_on_error,
+            summary=summary,
+        )
+    except CliError as error:
+        click.echo(f"Tasks {summary} ({backend.description}).")
+        raise CliError(
+            f"{error.format_message()}\n{resume_hint(summary, keyed=keyed)}",
+            exit_code=error.exit_code,
+        ) from None
     click.echo(f"Tasks {summary} ({backend.description}).")
+    if summary.failed or summary.not_sent or summary.skipped:
+        click.echo(resume_hint(summary, keyed=keyed), err=True)
     if summary.failed or summary.not_sent:
         click.get_current_context().exit(EXIT_FAILED)
     if summary.skipped:

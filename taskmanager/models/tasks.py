@@ -19,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .accounts import Group, User
 from .base import Base, UTCDateTime, utcnow
 
+# Longest idempotency key; within MariaDB's limit for a unique index on utf8mb4 text.
+IDEMPOTENCY_KEY_MAX = 255
+
 task_users = Table(
     "task_users",
     Base.metadata,
@@ -105,6 +108,13 @@ class Task(Base):
     )
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     done_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the client names the task by a key (Idempotency-Key): creating it again with the
+    # same key answers this task. The fingerprint (SHA-256) of the request that created it tells
+    # a retry from another request reusing the key.
+    idempotency_key: Mapped[str | None] = mapped_column(
+        String(IDEMPOTENCY_KEY_MAX), unique=True, index=True
+    )
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     template: Mapped[TaskTemplate] = relationship(lazy="joined", innerjoin=True)
     taskgroup: Mapped[TaskGroup | None] = relationship()

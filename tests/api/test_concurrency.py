@@ -39,6 +39,8 @@ DISTRIBUTED = 3000 if FULL else 600
 PER_REQUEST = 10  # tasks per POST /taskgroups, each assigned on its own
 DOOMED = 40 if FULL else 10  # tasks changed, locked and deleted at once
 WEIGHTS = {"w1a": 1.0, "w1b": 1.0, "w05": 0.5, "w0": 0.0}
+KEYED_ROUNDS = 20 if FULL else 5  # races of clients sending one Idempotency-Key
+KEYED_LIST = 50  # tasks in each raced list
 
 
 @dataclass
@@ -259,6 +261,53 @@ def test_changing_locking_and_deleting_a_task_at_once_never_fails(server: Server
     with server.app.app_context():
         left = db.session.scalars(select(Task.id).where(Task.id.in_(task_ids))).all()
         assert left == []
+
+
+def test_requests_with_the_same_idempotency_key_at_once_make_each_task_once(
+    server: Server,
+) -> None:
+    """Clients sending the same task, and the same list, with one Idempotency-Key at once: the
+    unique key decides; every answer names the same tasks, one of them as created."""
+    racers, rounds = 8, KEYED_ROUNDS
+    barrier = threading.Barrier(racers)
+    task = {"project": "keyed", "template": "tpl", "content": {"n": -1}, "users": ["c00"]}
+    batch = [{**task, "content": {"n": n}} for n in range(KEYED_LIST)]
+    singles: dict[int, list[tuple[int, str]]] = {r: [] for r in range(rounds)}
+    lists: dict[int, list[tuple[int, list[str], list[int]]]] = {r: [] for r in range(rounds)}
+
+    def racer(_index: int) -> None:
+        with server.session("admin") as http:
+            # Safe to send again now: the key makes a repeated POST answer the same task.
+            retry = Retry(total=1, connect=1, read=1, status=0, allowed_methods={"POST"})
+            http.mount("http://", HTTPAdapter(max_retries=retry))
+            for round_ in range(rounds):
+                barrier.wait(timeout=120)
+                headers = {"Idempotency-Key": f"one-{round_}"}
+                with http.post(f"{server.url}/api/v1/tasks", json=task, headers=headers) as r:
+                    singles[round_].append((r.status_code, r.json()["id"]))
+                barrier.wait(timeout=120)
+                headers = {"Idempotency-Key": f"list-{round_}"}
+                with http.post(f"{server.url}/api/v1/tasks", json=batch, headers=headers) as r:
+                    assert r.status_code in (200, 201), r.text
+                    answer = r.json()
+                    ids = [summary["id"] for summary in answer["tasks"]]
+                    lists[round_].append((r.status_code, ids, answer["already_present"]))
+
+    run_together([(i,) for i in range(racers)], racer)
+
+    for round_ in range(rounds):
+        statuses = sorted(status for status, _id in singles[round_])
+        assert statuses == [200] * (racers - 1) + [201], singles[round_]
+        assert len({task_id for _status, task_id in singles[round_]}) == 1
+        assert len({tuple(ids) for _status, ids, _present in lists[round_]}) == 1
+        for n in range(KEYED_LIST):
+            created = [present for _status, _ids, present in lists[round_] if n not in present]
+            assert len(created) == 1, (round_, n, lists[round_])
+    with server.app.app_context():
+        stored = db.session.scalar(
+            select(func.count()).select_from(Task).where(Task.project == "keyed")
+        )
+    assert stored == rounds * (1 + KEYED_LIST)
 
 
 def test_server_log_is_clean(server: Server) -> None:

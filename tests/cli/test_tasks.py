@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 
-from taskmanager.cli.backends import BatchRejected
-from taskmanager.cli.tasks import Summary, upload
+from taskmanager.cli.backends import BatchRejected, Created
+from taskmanager.cli.tasks import Summary, TaskFile, task_key, upload
 
+from ..support.servers import serve
 from .conftest import Cli, ok, unique
 
 SCANS = ("T1", "FLAIR")
@@ -231,12 +235,12 @@ class RefusingBackend:
     def __init__(self) -> None:
         self.created: list[str] = []
 
-    def create_tasks(self, bodies: list[dict[str, Any]]) -> int:
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
         bad = {i: {"content": ["refused"]} for i, b in enumerate(bodies) if b["content"]["refuse"]}
         if bad:
             raise BatchRejected(f"{len(bad)} tasks are invalid", bad, {})
         self.created += [body["content"]["name"] for body in bodies]
-        return len(bodies)
+        return Created(len(bodies))
 
 
 def test_continue_on_error_sends_a_refused_batch_again_without_the_named_tasks(
@@ -252,3 +256,131 @@ def test_continue_on_error_sends_a_refused_batch_again_without_the_named_tasks(
     assert backend.created == ["t0", "t2", "t3", "t5"]
     assert (summary.created, summary.failed, summary.not_sent) == (4, 2, 0)
     assert "t1.json: content: refused" in capsys.readouterr().err
+
+
+RESUME = "To resume, run the same command again: the tasks already created are skipped."
+
+
+def test_uploading_the_same_1000_files_twice_leaves_1000_tasks(
+    cli: Cli, template: str, tmp_path: Path
+) -> None:
+    write_tasks(tmp_path / "tasks", template, 1000)
+    project = unique("twice")
+    args = ("add-task", str(tmp_path / "tasks"), "-p", project, "--batch-size", "300")
+    assert "Tasks created 1000, skipped 0, failed 0 (" in ok(cli.run(*args)).output
+    result = ok(cli.run(*args))
+    assert "Tasks created 0, already present 1000, skipped 0, failed 0 (" in result.output
+    assert count(cli, project) == 1000
+    # Directly on the database, the same rule.
+    result = ok(cli.run(*args, database=True))
+    assert "Tasks created 0, already present 1000, skipped 0, failed 0 (the " in result.output
+    assert count(cli, project) == 1000
+    keys = cli.scalar(
+        "SELECT count(DISTINCT idempotency_key) FROM tasks WHERE project = :p AND "
+        "idempotency_key LIKE 'file:%'",
+        p=project,
+    )
+    assert keys == 1000
+
+
+def test_allow_duplicates_creates_the_tasks_again(cli: Cli, template: str, tmp_path: Path) -> None:
+    write_tasks(tmp_path / "tasks", template, 3)
+    project = unique("dups")
+    args = ("add-task", str(tmp_path / "tasks"), "-p", project)
+    ok(cli.run(*args))
+    result = ok(cli.run(*args, "--allow-duplicates"))
+    assert "Tasks created 3, skipped 0, failed 0" in result.output
+    assert count(cli, project) == 6
+    assert (
+        cli.scalar(
+            "SELECT count(*) FROM tasks WHERE project = :p AND idempotency_key IS NULL", p=project
+        )
+        == 3
+    )
+
+
+def test_a_refused_file_stops_the_upload_and_the_same_command_resumes_it(
+    cli: Cli, template: str, tmp_path: Path
+) -> None:
+    paths = write_tasks(tmp_path / "tasks", template, 1000)
+    # Passes the command's checks, but its content is longer than the server stores.
+    paths[617].write_text(json.dumps({**content(template, 617), "notes": "x" * 70_000}))
+    project = unique("resume")
+    args = ("add-task", str(tmp_path / "tasks"), "-p", project, "--batch-size", "100")
+    result = cli.run(*args)
+    assert result.exit_code == 1, result.output
+    assert f"{paths[617]}: content:" in result.stderr
+    assert "Tasks created 600, skipped 0, failed 100, not sent 300 (" in result.output
+    assert result.stderr.strip().splitlines()[-1] == RESUME
+    assert count(cli, project) == 600
+
+    paths[617].write_text(json.dumps(content(template, 617)))
+    result = ok(cli.run(*args))
+    assert "Tasks created 400, already present 600, skipped 0, failed 0 (" in result.output
+    assert count(cli, project) == 1000
+
+
+def test_an_upload_cut_off_by_a_killed_server_resumes_with_the_same_command(
+    cli: Cli, template: str, tmp_path: Path
+) -> None:
+    write_tasks(tmp_path / "tasks", template, 1000)
+    project = unique("killed")
+    args = ("add-task", str(tmp_path / "tasks"), "-p", project, "--batch-size", "10")
+    results: list[Result] = []
+    with serve(cli.env, tmp_path, workers=1) as doomed:
+        upload = threading.Thread(target=lambda: results.append(cli.run(*args, url=doomed.url)))
+        upload.start()
+        deadline = time.monotonic() + 120
+        while count(cli, project) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        doomed.kill()
+        upload.join(timeout=120)
+    (result,) = results
+    assert result.exit_code == 4, result.output  # the server cannot be reached
+    assert "not sent" in result.output
+    assert result.stderr.strip().splitlines()[-1] == RESUME
+    before = count(cli, project)
+    assert 200 <= before < 1000
+
+    result = ok(cli.run(*args))
+    assert f"Tasks created {1000 - before}, already present {before}, skipped 0" in result.output
+    assert count(cli, project) == 1000
+
+
+def test_a_file_with_a_tracking_id_is_keyed_by_it(cli: Cli, template: str, tmp_path: Path) -> None:
+    path = tmp_path / "tasks" / "subject.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**content(template, 1), "tracking_id": "S01"}))
+    project = unique("tracked")
+    args = ("add-task", str(path.parent), "-p", project)
+    ok(cli.run(*args))
+    assert cli.scalar("SELECT idempotency_key FROM tasks WHERE project = :p", p=project) == (
+        f"tracking:{project}/S01"
+    )
+    # Renamed, the file is still the same task.
+    path.rename(path.with_name("renamed.json"))
+    assert "already present 1" in ok(cli.run(*args)).output
+    # Other content under the same tracking id: refused, naming the key and the file.
+    path.with_name("renamed.json").write_text(
+        json.dumps({**content(template, 2), "tracking_id": "S01"})
+    )
+    result = cli.run(*args)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{path.with_name('renamed.json')}: idempotency_key: Idempotency key "
+        f"'tracking:{project}/S01' already names task"
+    ) in result.stderr
+    assert count(cli, project) == 1
+
+
+def test_task_keys_come_from_the_file() -> None:
+    def key(name: str = "a.json", project: str = "P", **extra: object) -> str:
+        return task_key(project, TaskFile(Path("dir") / name, {"template": "t", **extra}, name))
+
+    assert key().startswith("file:") and len(key()) == 5 + 64
+    assert key() == key()
+    assert len({key(), key("b.json"), key(project="Q"), key(n=1)}) == 4
+    assert key(tracking_id="S01") == key("b.json", tracking_id=" S01 ") == "tracking:P/S01"
+    assert key(tracking_id=7) == "tracking:P/7"
+    assert key(tracking_id="").startswith("file:")
+    assert key(tracking_id="x" * 300).startswith("file:")  # too long to be a key

@@ -184,3 +184,6 @@ def test_api_page_examples_run_as_written(server: ServerProcess, tmp_path: Path)
     assert [json.loads(body) for body in bodies] == [{"subject": "S01"}, {"subject": "S02"}]
     assert all(api(server, f"/tasks/{task['id']}/lock")["lock"] is None for task in tasks)
     assert api(server, "/meta/PIPELINE")["value"] == "https://pipeline2.example.org"
+    # The create sent twice with one Idempotency-Key: created, then answered again.
+    assert block_output(page, transcript, "Idempotency-Key").split() == ["201", "200"]
+    assert api(server, "/tasks", project="RETRY")["total_tasks"] == 1

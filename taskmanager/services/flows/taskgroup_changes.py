@@ -50,6 +50,13 @@ def create(
     if method not in DISTRIBUTE_METHODS:
         raise InvalidInput("distribute_method must be same or unique", field="distribute_method")
     specs = list(specs)
+    for position, spec in enumerate(specs):
+        if spec.idempotency_key is not None:
+            # An existing task answered for its key would be taken into the new group.
+            raise InvalidInput(
+                "The tasks of a new task group take no idempotency_key",
+                field=f"tasks.{position}.idempotency_key",
+            )
     if distribute_in_group is not None:
         for position, spec in enumerate(specs):
             given = [name for name in ASSIGNMENT_FIELDS if getattr(spec, name)]

@@ -43,6 +43,13 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class KeyReused(DomainError):
+    """An idempotency key sent again with another request: 422, as the IETF draft on the
+    Idempotency-Key header answers it (a retry sends the same request)."""
+
+    status_code = 422
+
+
 class Unavailable(DomainError):
     """The database could not be reached, or gave up under load: answer 503 with Retry-After."""
 

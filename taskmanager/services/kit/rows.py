@@ -9,6 +9,8 @@ from sqlalchemy import ColumnElement, Table, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .typed_rows import as_tuples
+
 
 def insert_missing(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT the rows, skipping any a unique key already holds (created by anyone, any time).
@@ -17,17 +19,32 @@ def insert_missing(session: Session, table: Table, rows: Sequence[dict[str, Any]
     """
     if not rows:
         return
+    session.execute(_insert_skipping_taken(session, table), list(rows))
+
+
+def insert_missing_returning(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str
+) -> dict[Any, int]:
+    """INSERT the rows whose unique column `key` no row holds yet; the new ids, by key.
+
+    A row whose key another transaction is inserting waits for that one, and is skipped when it
+    commits. Callers validate the values first (see insert_missing).
+    """
+    if not rows:
+        return {}
+    statement = _insert_skipping_taken(session, table).returning(table.c[key], table.c.id)
+    return {row_key: row_id for row_key, row_id in as_tuples(session.execute(statement, rows))}
+
+
+def _insert_skipping_taken(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
-    statement: Any
     if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    elif dialect in {"mysql", "mariadb"}:
-        statement = mysql.insert(table).prefix_with("IGNORE")
-    else:  # pragma: no cover - the three supported backends are above
-        statement = insert(table)
-    session.execute(statement, list(rows))
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect in {"mysql", "mariadb"}:
+        return mysql.insert(table).prefix_with("IGNORE")
+    return insert(table)  # pragma: no cover - the three supported backends are above
 
 
 def lock(session: Session, table: Table, *where: ColumnElement[bool]) -> int:

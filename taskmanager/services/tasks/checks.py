@@ -74,6 +74,20 @@ def check(problems: Problems, name: str, value: Any, *, field_name: str | None =
         problems.add(field_name, error.message)
 
 
+def check_idempotency_key(problems: Problems, key: Any, *, field_name: str) -> None:
+    """A client's key for a task, when given: text that fits its column, neither blank nor with
+    spaces around it (a PAD SPACE collation would take `k ` for `k`)."""
+    if key is None:
+        return
+    try:
+        validation.text(key, field=field_name, column=Task.idempotency_key)
+    except InvalidInput as error:
+        problems.add(field_name, error.message)
+        return
+    if key.strip() != key:
+        problems.add(field_name, f"{field_name} must not start or end with spaces")
+
+
 def check_callback_url(
     problems: Problems, url: Any, hosts: CallbackHosts, *, field_name: str
 ) -> None:

@@ -1,9 +1,18 @@
-"""Creating tasks, one or in batches, all or nothing."""
+"""Creating tasks, one or in batches, all or nothing.
+
+A task may carry the idempotency key its client named it by (unique in the database). Creating
+a task again with a key that already names one creates nothing: the answer holds the task made
+the first time, when the request is the same (its fingerprint matches); another request reusing
+the key is refused (KeyReused, 422). The unique index decides between concurrent requests.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,8 +36,9 @@ from ...models import (
     utcnow,
 )
 from ..callbacks import destinations as callback_destinations
-from ..kit import bulk
-from ..kit.errors import InvalidInput
+from ..kit import bulk, rows
+from ..kit.errors import Conflict, InvalidInput, KeyReused
+from ..kit.typed_rows import as_tuples
 from ..reference import tags as tag_service
 from . import assignment, history
 from .checks import (
@@ -37,6 +47,7 @@ from .checks import (
     TemplateScans,
     check,
     check_callback_url,
+    check_idempotency_key,
     check_tag_name,
     is_tag_name,
     stored_text,
@@ -45,6 +56,8 @@ from .resolution import Reference, resolve_groups, resolve_tags, resolve_templat
 
 # Most tasks one request may create.
 BULK_CREATE_MAX = 10_000
+# Idempotency keys (or task ids) per query: well below every backend's bound-parameter limit.
+KEYS_PER_QUERY = 1000
 DEFAULT_TRACKING_ID = "unassigned"
 
 
@@ -67,6 +80,7 @@ class NewTask:
     users: Sequence[Reference] = ()
     groups: Sequence[Reference] = ()
     distribute_in_group: Reference | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -78,6 +92,8 @@ class TaskSummary:
     project: str
     template_id: int
     tags: list[tuple[int, str]] = field(default_factory=list)
+    # In the answer to a create: the task was there already, created with the same key.
+    already_present: bool = False
 
 
 @dataclass
@@ -132,7 +148,24 @@ def _prepare(
     if problems or template is None:
         return None
     row["template_id"] = template.id
-    return _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
+    prepared = _Prepared(row, template, tag_names, known_tags, users, groups, distribute_in_group)
+    row["idempotency_fingerprint"] = _fingerprint(prepared) if spec.idempotency_key else None
+    return prepared
+
+
+def _fingerprint(item: _Prepared) -> str:
+    """What the request asked for, as a SHA-256: a retry has the same, another request reusing
+    the key has not. References count by what they name (a template's label or id alike)."""
+    asked = {name: value for name, value in item.row.items() if not name.startswith("idempot")}
+    asked.update(
+        tags=sorted(item.tag_names),
+        tag_ids=sorted(tag.id for tag in item.known_tags),
+        users=[user.id for user in item.users],
+        groups=[group.id for group in item.groups],
+        distribute_in_group=item.distribute_in_group.id if item.distribute_in_group else None,
+    )
+    text = json.dumps(asked, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
@@ -155,6 +188,7 @@ def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
         "generator_url": spec.generator_url,
         "application_name": spec.application_name,
         "application_version": spec.application_version,
+        "idempotency_key": spec.idempotency_key,
     }
     return row, parsed
 
@@ -167,7 +201,9 @@ def _check_row(
         "raw_callback_url": "raw_callback_url" if spec.raw_callback_url else "callback_url",
     }
     for name, value in row.items():
-        check(problems, name, value, field_name=given_as.get(name, name))
+        if name != "idempotency_key":
+            check(problems, name, value, field_name=given_as.get(name, name))
+    check_idempotency_key(problems, row["idempotency_key"], field_name="idempotency_key")
     check_callback_url(
         problems,
         row["raw_callback_url"],
@@ -242,6 +278,28 @@ def create(
 
     `warnings`, when given, receives what was accepted but should be known (field: messages).
     """
+    task, _created = get_or_create(
+        session,
+        spec=spec,
+        actor=actor,
+        callback_hosts=callback_hosts,
+        scan_check=scan_check,
+        warnings=warnings,
+    )
+    return task
+
+
+def get_or_create(
+    session: Session,
+    *,
+    spec: NewTask,
+    actor: User | None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+    warnings: dict[str, list[str]] | None = None,
+) -> tuple[Task, bool]:
+    """Create one task, as `create` does, and True; or, when its idempotency key names a task
+    made by the same request before, that task and False (KeyReused for another request)."""
     lookups = _lookups(session, [spec], scan_check)
     problems = Problems()
     prepared = _prepare(spec, lookups, problems, callback_hosts)
@@ -249,10 +307,10 @@ def create(
         raise problems.error()
     if warnings is not None:
         warnings.update(problems.warnings)
-    (summary,) = _insert(session, [prepared], actor=actor)
+    (summary,) = _store(session, [prepared], actor=actor, field_of=lambda _index: "idempotency_key")
     task = session.get(Task, summary.id)
     assert task is not None
-    return task
+    return task, not summary.already_present
 
 
 def create_many(
@@ -269,7 +327,9 @@ def create_many(
 
     `None` stands for an element the caller already found malformed; its errors, keyed
     `index.field`, come in `rejected` and are reported with the others. `warnings`, when
-    given, receives the warnings of the created tasks, keyed `index.field` too.
+    given, receives the warnings of the created tasks, keyed `index.field` too. A task whose
+    idempotency key names a task made by the same request before is that task, marked
+    `already_present`; another request reusing a key refuses the batch (KeyReused).
     """
     if not specs:
         raise InvalidInput("Give at least one task", field="tasks")
@@ -301,7 +361,7 @@ def create_many(
         )
     if warnings is not None:
         warnings.update(noted)
-    return _insert(session, prepared, actor=actor)
+    return _store(session, prepared, actor=actor, field_of=lambda index: f"{index}.idempotency_key")
 
 
 def _index_key(key: str) -> tuple[int, str]:
@@ -320,31 +380,180 @@ def tags_by_name(session: Session, names: Iterable[str]) -> dict[str, Tag]:
     return {name: exact.get(name) or folded[name.casefold().rstrip()] for name in wanted}
 
 
-def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> list[TaskSummary]:
-    """Bulk INSERT the tasks and their links; hand out tasks that name nobody; record history."""
+def _store(
+    session: Session,
+    items: list[_Prepared],
+    *,
+    actor: User | None,
+    field_of: Callable[[int], str],
+) -> list[TaskSummary]:
+    """Insert the tasks whose idempotency key (if any) names no task yet; in the answer, a task
+    whose key does holds that one. `field_of(index)` names a reused key in the KeyReused error.
+    """
+    keys: list[str | None] = [item.row["idempotency_key"] for item in items]
+    if not any(keys):
+        return [summary for summary in _insert(session, items, actor=actor) if summary]
+    found = _tasks_by_key(session, {key for key in keys if key})
+    todo = _to_insert(keys, found)
+    inserted = _insert(session, [items[index] for index in todo], actor=actor)
+    made = {index: summary for index, summary in zip(todo, inserted, strict=True) if summary}
+    taken = {key for index in todo if index not in made and (key := keys[index])}
+    if taken:  # created by a concurrent request meanwhile
+        found.update(_tasks_by_key(session, taken, fresh=True))
+    for index, summary in made.items():
+        if key := keys[index]:
+            found[key] = (summary, items[index].row["idempotency_fingerprint"])
+    return _answer(items, keys, made, found, field_of)
+
+
+def _to_insert(keys: list[str | None], found: Mapping[str, Any]) -> list[int]:
+    """Indices of the tasks to insert: those without a key, and the first of each key not found."""
+    todo: list[int] = []
+    claimed: set[str] = set()
+    for index, key in enumerate(keys):
+        if key is not None and (key in found or key in claimed):
+            continue
+        if key is not None:
+            claimed.add(key)
+        todo.append(index)
+    return todo
+
+
+def _answer(
+    items: list[_Prepared],
+    keys: list[str | None],
+    made: dict[int, TaskSummary],
+    found: dict[str, tuple[TaskSummary, str | None]],
+    field_of: Callable[[int], str],
+) -> list[TaskSummary]:
+    """Each task's summary in order: the new one, or the one its key named already."""
+    answer: list[TaskSummary] = []
+    reused: dict[str, list[str]] = {}
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if index in made:
+            answer.append(made[index])
+            continue
+        if key not in found:  # inserted by another request, which was then rolled back
+            raise Conflict(
+                f"The task of idempotency key {key!r} changed meanwhile; try again",
+                field=field_of(index),
+            )
+        summary, fingerprint = found[key]
+        if fingerprint != item.row["idempotency_fingerprint"]:
+            reused[field_of(index)] = [
+                f"Idempotency key {key!r} already names task {summary.id}, created by another "
+                "request (other values)"
+            ]
+        answer.append(dataclasses.replace(summary, already_present=True))
+    if reused:
+        message = f"{len(reused)} of {len(items)} tasks reuse an idempotency key with other values"
+        if len(items) == 1:
+            message = next(iter(reused.values()))[0]
+        raise KeyReused(message, errors=reused)
+    return answer
+
+
+def _tasks_by_key(
+    session: Session, keys: set[str], *, fresh: bool = False
+) -> dict[str, tuple[TaskSummary, str | None]]:
+    """The tasks these idempotency keys name, with their tags, and the fingerprint of the request
+    that made each. `fresh`: also what other transactions committed since this one began."""
+    found: dict[str, tuple[TaskSummary, str | None]] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), KEYS_PER_QUERY):
+        query = select(
+            Task.id,
+            Task.status,
+            Task.project,
+            Task.template_id,
+            Task.idempotency_key,
+            Task.idempotency_fingerprint,
+        ).where(Task.idempotency_key.in_(ordered[start : start + KEYS_PER_QUERY]))
+        if fresh and session.get_bind().dialect.name in {"mysql", "mariadb"}:
+            # A locking read sees rows committed after this transaction's snapshot was taken.
+            query = query.with_for_update(read=True)
+        for task_id, status, project, template_id, key, fingerprint in as_tuples(
+            session.execute(query)
+        ):
+            found[key] = (TaskSummary(task_id, status, project, template_id), fingerprint)
+    by_id = {summary.id: summary for summary, _fingerprint in found.values()}
+    for start in range(0, len(by_id), KEYS_PER_QUERY):
+        chunk = list(by_id)[start : start + KEYS_PER_QUERY]
+        tagged = session.execute(
+            select(task_tags.c.task_id, Tag.id, Tag.name)
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(task_tags.c.task_id.in_(chunk))
+            .order_by(task_tags.c.task_id, Tag.id)
+        )
+        for task_id, tag_id, name in as_tuples(tagged):
+            by_id[task_id].tags.append((tag_id, name))
+    return found
+
+
+def _insert_rows(session: Session, new_rows: list[dict[str, Any]]) -> list[int | None]:
+    """INSERT the task rows; their ids in order, None for a keyed row whose key another request
+    took meanwhile (that row is not inserted)."""
+    table = cast(Table, Task.__table__)
+    if all(row["idempotency_key"] is None for row in new_rows):
+        return list(bulk.insert_rows_returning_ids(session, table, new_rows))
+    plain = iter(
+        bulk.insert_rows_returning_ids(
+            session, table, [row for row in new_rows if row["idempotency_key"] is None]
+        )
+    )
+    by_key = rows.insert_missing_returning(
+        session,
+        table,
+        [row for row in new_rows if row["idempotency_key"] is not None],
+        key="idempotency_key",
+    )
+    return [
+        next(plain) if row["idempotency_key"] is None else by_key.get(row["idempotency_key"])
+        for row in new_rows
+    ]
+
+
+def _insert(
+    session: Session, items: list[_Prepared], *, actor: User | None
+) -> list[TaskSummary | None]:
+    """Bulk INSERT the tasks and their links; hand out tasks that name nobody; record history.
+
+    None in place of a keyed task whose key another request took meanwhile.
+    """
+    if not items:
+        return []
     tags = tags_by_name(session, {name for item in items for name in item.tag_names})
     now = utcnow()
-    rows = [{**item.row, "create_time": now, "update_time": now} for item in items]
-    ids = bulk.insert_rows_returning_ids(session, cast(Table, Task.__table__), rows)
+    ids = _insert_rows(
+        session, [{**item.row, "create_time": now, "update_time": now} for item in items]
+    )
+    new = [(task_id, item) for task_id, item in zip(ids, items, strict=True) if task_id]
+    linked = _link(session, new, tags, actor=actor)
+    return [linked[task_id] if task_id else None for task_id in ids]
+
+
+def _link(
+    session: Session, new: list[tuple[int, _Prepared]], tags: dict[str, Tag], *, actor: User | None
+) -> dict[int, TaskSummary]:
+    """The new tasks' users, groups and tags; hand out tasks that name nobody; record history.
+    Their summaries by id."""
     user_links, group_links, tag_links = [], [], []
-    summaries: list[TaskSummary] = []
+    summaries: dict[int, TaskSummary] = {}
     created: dict[int, dict[str, Any]] = {}
     automatic: dict[int | None, list[int]] = defaultdict(list)
     groups_by_id: dict[int, Group] = {}
-    for task_id, item in zip(ids, items, strict=True):
+    for task_id, item in new:
         task_tags_ = {tag.id: tag for tag in item.known_tags}
         task_tags_.update((tags[name].id, tags[name]) for name in item.tag_names)
         tag_links += [{"task_id": task_id, "tag_id": tag_id} for tag_id in task_tags_]
         user_links += [{"task_id": task_id, "user_id": user.id} for user in item.users]
         group_links += [{"task_id": task_id, "group_id": group.id} for group in item.groups]
-        summaries.append(
-            TaskSummary(
-                id=task_id,
-                status="queued",
-                project=item.row["project"],
-                template_id=item.template.id,
-                tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
-            )
+        summaries[task_id] = TaskSummary(
+            id=task_id,
+            status="queued",
+            project=item.row["project"],
+            template_id=item.template.id,
+            tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
         )
         created[task_id] = {"project": item.row["project"]}
         if item.users or item.groups:
@@ -365,7 +574,9 @@ def _insert(session: Session, items: list[_Prepared], *, actor: User | None) -> 
                 created[task.id]["distribute_in_group"] = group.groupname
     # One entry per task: its creation with the assignment it was created with.
     history.record_many(
-        session, entries=[(task_id, "create", created[task_id]) for task_id in ids], actor=actor
+        session,
+        entries=[(task_id, "create", detail) for task_id, detail in created.items()],
+        actor=actor,
     )
     return summaries
 

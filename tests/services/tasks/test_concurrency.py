@@ -85,6 +85,39 @@ def test_concurrent_creates_share_new_tags(app) -> None:
         assert db.session.scalar(select(func.count()).select_from(Tag)) == 2
 
 
+def test_concurrent_creates_with_the_same_keys_make_each_task_once(app) -> None:
+    with app.app_context():
+        make_template(db.session, "tpl")
+        db.session.commit()
+
+    def create(session: Any) -> list[tuple[int, bool]]:
+        specs = [
+            creation.NewTask(
+                project="p",
+                template="tpl",
+                content=f"c{n}",
+                users=["admin"],
+                tags=["keyed"],
+                idempotency_key=f"race/{n}",
+            )
+            for n in range(50)
+        ]
+        return [
+            (s.id, s.already_present)
+            for s in creation.create_many(session, specs=specs, actor=None)
+        ]
+
+    results = _race(app, create)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({tuple(task_id for task_id, _present in result) for result in results}) == 1
+    # Each task was created by one racer; the others answered it as already present.
+    for n in range(50):
+        assert sorted(result[n][1] for result in results) == [False] + [True] * (RACERS - 1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Task)) == 50
+        assert db.session.scalar(select(func.count()).select_from(TaskHistory)) == 50
+
+
 # A change read the task, then another request deleted it: the change answers NotFound (404),
 # never the ORM's StaleDataError or ObjectDeletedError (500).
 _CHANGES: list[tuple[str, Callable[[Any, Any, Any], Any]]] = [

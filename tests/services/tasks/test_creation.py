@@ -13,7 +13,7 @@ from taskmanager.models import (
     TaskHistory,
     User,
 )
-from taskmanager.services.kit.errors import InvalidInput, NotFound
+from taskmanager.services.kit.errors import InvalidInput, KeyReused, NotFound
 from taskmanager.services.tasks import creation
 
 from ...support.task_factories import (
@@ -236,3 +236,94 @@ def test_create_many_links_tags_users_groups_and_history(session, admin, templat
             {"project": "p", "users": ["alice"], "automatic": True, "distribute_in_group": "team"},
         )
     ]
+
+
+def _keyed(key: str | None, content: str = "x", **fields) -> creation.NewTask:
+    fields.setdefault("users", ["admin"])
+    return creation.NewTask(
+        project="p", template="tpl", content=content, idempotency_key=key, **fields
+    )
+
+
+def test_a_key_names_one_task_and_a_retry_answers_it(session, admin, template) -> None:
+    task, created = creation.get_or_create(session, spec=_keyed("k1", tags=["a"]), actor=admin)
+    assert created and task.idempotency_key == "k1"
+    # The same request again, naming the template by id and the user by URL: the same task.
+    again = creation.NewTask(
+        project="p",
+        template=template.id,
+        content="x",
+        users=[f"/api/v1/users/{admin.id}"],
+        tags=["a"],
+        idempotency_key="k1",
+    )
+    assert creation.get_or_create(session, spec=again, actor=admin) == (task, False)
+    assert creation.create(session, spec=again, actor=admin) == task
+    assert _count(session, Task) == 1
+    assert _count(session, TaskHistory) == 1
+
+
+def test_tasks_without_a_key_are_created_every_time(session, admin, template) -> None:
+    for _ in range(2):
+        creation.create_many(session, specs=[_keyed(None), _keyed(None)], actor=admin)
+    assert _count(session, Task) == 4
+    assert session.scalar(select(func.count()).where(Task.idempotency_key.is_not(None))) == 0
+
+
+def test_create_many_skips_the_tasks_already_present(session, admin, template) -> None:
+    first = creation.create_many(
+        session, specs=[_keyed("a", "1", tags=["t"]), _keyed("b", "2")], actor=admin
+    )
+    assert [summary.already_present for summary in first] == [False, False]
+    specs = [_keyed("c", "3"), _keyed("a", "1", tags=["t"]), _keyed(None, "4"), _keyed("b", "2")]
+    second = creation.create_many(session, specs=specs, actor=admin)
+    assert [summary.already_present for summary in second] == [False, True, False, True]
+    assert [second[1].id, second[3].id] == [first[0].id, first[1].id]
+    assert second[1].tags == first[0].tags and [name for _, name in second[1].tags] == ["t"]
+    assert _count(session, Task) == 4
+    # The same key twice in one request: one task.
+    twice = creation.create_many(session, specs=[_keyed("d", "5"), _keyed("d", "5")], actor=admin)
+    assert twice[0].id == twice[1].id and [s.already_present for s in twice] == [False, True]
+    assert _count(session, Task) == 5
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"content": "other"},
+        {"tags": ["new"]},
+        {"users": [], "groups": ["team"]},
+        {"tracking_id": "t-1"},
+        {"callback_url": "http://cb.example.org/"},
+    ],
+)
+def test_a_key_reused_with_other_values_is_refused_naming_it(
+    session, admin, template, changed
+) -> None:
+    make_group(session, "team", [admin])
+    creation.create(session, spec=_keyed("k"), actor=admin)
+    with pytest.raises(KeyReused) as error:
+        creation.get_or_create(session, spec=_keyed("k", **changed), actor=admin)
+    assert error.value.status_code == 422
+    assert list(error.value.errors) == ["idempotency_key"]
+    assert "'k'" in error.value.message
+    with pytest.raises(KeyReused) as error:
+        creation.create_many(session, specs=[_keyed("fresh"), _keyed("k", **changed)], actor=admin)
+    assert list(error.value.errors) == ["1.idempotency_key"]
+    assert error.value.message == "1 of 2 tasks reuse an idempotency key with other values"
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("", "must not be empty"),
+        (" k", "must not start or end with spaces"),
+        ("k" * 256, "at most 255 characters"),
+        ("a\x00b", "NUL"),
+    ],
+)
+def test_bad_keys_are_refused(session, admin, template, key, reason) -> None:
+    with pytest.raises(InvalidInput) as error:
+        creation.create_many(session, specs=[_keyed("ok"), _keyed(key)], actor=admin)
+    assert reason in error.value.errors["1.idempotency_key"][0]
+    assert _count(session, Task) == 0
