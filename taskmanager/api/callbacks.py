@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from flask import current_app, url_for
 from pydantic import BaseModel, Field
 
-from ..models import CallbackDelivery, db
+from ..models import CallbackDelivery, DeliveryStatus, db
 from ..services.callbacks import outbox as callback_service
-from ..services.kit.listing import MAX_LIMIT
+from ..services.kit import paging
 from ..services.kit.references import MAX_ID
 from . import bodies, v1
 from .auth import permission_required
+from .statuses import DeliveryStatusName
 
 ADMIN_PERMISSION = "task_update_all"
-Status = Literal["pending", "delivering", "delivered", "failed"]
 
 
 class CallbackQuery(BaseModel):
-    status: Status | None = None
+    status: DeliveryStatusName | None = None
     task: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="Only deliveries for this task id"
     )
@@ -28,14 +28,16 @@ class CallbackQuery(BaseModel):
     )
     offset: int = Field(default=0, ge=0, le=MAX_ID)
     limit: int = Field(
-        default=50, ge=1, description=f"At most {MAX_LIMIT}; larger values are reduced to it"
+        default=50,
+        ge=1,
+        description=f"At most {paging.MAX_PAGE_SIZE}; larger values are reduced to it",
     )
 
 
 class CallbackOut(BaseModel):
     id: int
     uri: str
-    status: Status
+    status: DeliveryStatusName
     url: str
     method: str
     body: str | None = Field(description="callback_content as written when the change happened")
@@ -74,7 +76,9 @@ def callback_detail(delivery: CallbackDelivery) -> dict[str, Any]:
         "max_attempts": settings.callback_max_attempts,
         "created_at": delivery.created_at.isoformat(),
         "next_attempt_at": (
-            delivery.next_attempt_at.isoformat() if delivery.status == "pending" else None
+            delivery.next_attempt_at.isoformat()
+            if delivery.status == DeliveryStatus.PENDING
+            else None
         ),
         "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
         "last_status_code": delivery.last_status_code,
@@ -92,19 +96,19 @@ def callback_detail(delivery: CallbackDelivery) -> dict[str, Any]:
 )
 @permission_required(ADMIN_PERMISSION)
 def list_callbacks(query_data: CallbackQuery) -> dict[str, Any]:
-    limit = min(query_data.limit, MAX_LIMIT)
-    page, total = callback_service.list_deliveries(
+    offset, limit = paging.clamp(query_data.offset, query_data.limit)
+    deliveries, total = callback_service.list_deliveries(
         db.session,
         status=query_data.status,
         task_id=query_data.task,
         taskgroup_id=query_data.taskgroup,
-        offset=query_data.offset,
+        offset=offset,
         limit=limit,
     )
     return {
-        "callbacks": [callback_detail(delivery) for delivery in page],
+        "callbacks": [callback_detail(delivery) for delivery in deliveries],
         "total": total,
-        "offset": query_data.offset,
+        "offset": offset,
         "limit": limit,
     }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..services.kit.listing import MAX_LIMIT, Page
+from ..services.kit.paging import MAX_PAGE_SIZE, Page
 from ..services.kit.references import MAX_ID
 from .uris import uri_maker
 
@@ -16,7 +16,7 @@ class PageQuery(BaseModel):
     limit: int | None = Field(
         None,
         ge=0,
-        description=f"How many items to return; at most {MAX_LIMIT} (the default), larger "
+        description=f"How many items to return; at most {MAX_PAGE_SIZE} (the default), larger "
         "values are reduced to it",
     )
 

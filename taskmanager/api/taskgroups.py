@@ -9,12 +9,14 @@ from pydantic import BaseModel, Field
 
 from ..models import TaskGroup, db
 from ..services.flows import taskgroup_changes
+from ..services.kit import paging
 from ..services.kit.references import MAX_ID
 from ..services.taskgroups import reads
-from ..services.tasks import creation, lists
+from ..services.tasks import creation
 from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
+from .statuses import TaskStatusName
 from .tasks import _Uris, callback_hosts, scan_check, summary_dict
 from .tasks_schemas import TaskIn, TaskSummaryOut
 
@@ -49,7 +51,7 @@ class TaskGroupUpdate(Body):
 
 
 class TaskGroupQuery(BaseModel):
-    status: Literal["queued", "done", "aborted"] | None = None
+    status: TaskStatusName | None = None
     offset: int = Field(0, ge=0, le=MAX_ID)
     limit: int | None = Field(None, ge=1)
 
@@ -72,7 +74,7 @@ class TaskGroupList(BaseModel):
     taskgroups: list[TaskGroupSummary]
     offset: int
     limit: int = Field(
-        description=f"The limit applied: at most {lists.LIST_LIMIT_MAX} (the default)"
+        description=f"The limit applied: at most {paging.MAX_TASK_PAGE_SIZE} (the default)"
     )
 
 
@@ -123,17 +125,14 @@ def detail(
 )
 @permission_required(*READ)
 def list_taskgroups(query_data: TaskGroupQuery) -> dict[str, Any]:
+    offset, limit = paging.clamp(query_data.offset, query_data.limit, cap=paging.MAX_TASK_PAGE_SIZE)
     rows = reads.list_visible(
-        db.session,
-        user=caller(),
-        status=query_data.status,
-        offset=query_data.offset,
-        limit=query_data.limit,
+        db.session, user=caller(), status=query_data.status, offset=offset, limit=limit
     )
     return {
         "taskgroups": [summary(group, status) for group, status in rows],
-        "offset": query_data.offset,
-        "limit": lists.effective_limit(query_data.limit),
+        "offset": offset,
+        "limit": limit,
     }
 
 

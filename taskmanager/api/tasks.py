@@ -17,6 +17,7 @@ from ..models import Task, User, db, utcnow
 from ..services.accounts import groups as group_service
 from ..services.accounts import users as user_service
 from ..services.flows import task_changes
+from ..services.kit import paging
 from ..services.kit.errors import InvalidInput
 from ..services.metadata import meta as meta_service
 from ..services.metadata import rendering
@@ -153,7 +154,10 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
     description="Tasks the caller may see, ordered by id. Filters combine with AND; `tag` may be "
     "repeated. Without task_read_all the list holds only tasks assigned to the caller (directly "
     "or through a group) and `user` is ignored. `total_tasks` counts every match; the default "
-    "and maximum `limit` is 10,000 (the official client asks without a limit).",
+    f"and maximum `limit` is {paging.MAX_TASK_PAGE_SIZE:,} (the official client asks without a "
+    "limit). For deep pages, `after_id` lists the tasks whose id is above it (keyset paging: "
+    "as fast on the last page as on the first); `offset` still skips, and `total_tasks` still "
+    "counts every match.",
     tags=["Tasks"],
 )
 @permission_required(*READ)
@@ -169,6 +173,7 @@ def list_tasks(query: TaskListQuery) -> Response:
         application_name=query.application_name,
         offset=query.offset,
         limit=query.limit,
+        after_id=query.after_id,
         counts=current_app.extensions["taskman_count_cache"],
     )
     return page_response(page)
@@ -397,9 +402,8 @@ def get_task_at_timepoint(task_id: str, query: TimepointQuery) -> dict[str, Any]
 @permission_required(*READ)
 def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
     task = visibility.get_visible_or_raise(db.session, task_id=task_id, user=caller())
-    entries, total = details.list_history(
-        db.session, task=task, offset=query.offset, limit=query.limit
-    )
+    offset, limit = paging.clamp(query.offset, query.limit, cap=paging.MAX_TASK_PAGE_SIZE)
+    entries, total = details.list_history(db.session, task=task, offset=offset, limit=limit)
     user_uri = _Uris.make().user
     return {
         "history": [
@@ -414,8 +418,8 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
             for entry in entries
         ],
         "total": total,
-        "offset": query.offset,
-        "limit": task_lists.effective_limit(query.limit),
+        "offset": offset,
+        "limit": limit,
     }
 
 

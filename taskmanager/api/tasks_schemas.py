@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
+from ..services.kit.paging import MAX_TASK_PAGE_SIZE
 from ..services.kit.references import MAX_ID
 from .bodies import Body, Reference
 
@@ -99,11 +100,19 @@ class Pagination(BaseModel):
     limit: int | None = Field(
         None,
         ge=0,
-        description="Rows to return (default and maximum 10,000; the answer gives the limit used)",
+        description=f"Rows to return (default and maximum {MAX_TASK_PAGE_SIZE:,}; the answer "
+        "gives the limit used)",
     )
 
 
 class TaskListQuery(Pagination):
+    after_id: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_ID,
+        description="Only tasks whose id is above this one (keyset paging: pass the last id of "
+        "the previous page, with offset 0)",
+    )
     project: str | None = None
     template: str | None = Field(None, description="Template label (or id)")
     user: str | None = Field(

@@ -5,6 +5,7 @@ from .base import Base, db, utcnow
 from .callbacks import CallbackDelivery
 from .meta import Meta, MetaHistory
 from .site import SiteFact
+from .statuses import CLOSED_STATUSES, DeliveryStatus, TaskStatus
 from .tasks import (
     Tag,
     Task,
@@ -18,8 +19,10 @@ from .tasks import (
 from .throttling import LoginFailure
 
 __all__ = [
+    "CLOSED_STATUSES",
     "Base",
     "CallbackDelivery",
+    "DeliveryStatus",
     "Group",
     "LoginFailure",
     "Meta",
@@ -30,6 +33,7 @@ __all__ = [
     "Task",
     "TaskGroup",
     "TaskHistory",
+    "TaskStatus",
     "TaskTemplate",
     "User",
     "db",

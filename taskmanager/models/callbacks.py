@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .statuses import DeliveryStatus
 
 
 class CallbackDelivery(Base):
@@ -27,8 +28,8 @@ class CallbackDelivery(Base):
     url: Mapped[str] = mapped_column(Text)
     method: Mapped[str] = mapped_column(String(8), default="PUT")
     body: Mapped[str | None] = mapped_column(Text)
-    # pending -> delivering -> delivered | pending (retry) | failed
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # pending -> delivering -> delivered | pending (retry) | failed (see statuses.py)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

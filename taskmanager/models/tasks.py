@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Group, User
 from .base import Base, UTCDateTime, utcnow
+from .statuses import TaskStatus
 
 # Longest idempotency key; within MariaDB's limit for a unique index on utf8mb4 text.
 IDEMPOTENCY_KEY_MAX = 255
@@ -86,7 +87,7 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(64), default="queued")
+    status: Mapped[str] = mapped_column(String(64), default=TaskStatus.QUEUED.value)
     lock_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -6,20 +6,27 @@ from collections.abc import Iterable
 
 from flask import render_template
 
-from ..models import db
+from ..models import TaskStatus, db
 from ..services.taskgroups import progress as taskgroup_progress
 from ..services.tasks import dashboard as task_dashboard
 from .blueprint import bp, me
 from .taskviews import task_table_page
 
-# The statuses every server uses come first; ones clients invented follow alphabetically.
-KNOWN_STATUSES = ("queued", "done", "aborted")
+# The statuses every server uses, in the order pages show them.
+KNOWN_STATUSES = tuple(status.value for status in TaskStatus)
 TASKGROUPS_SHOWN = 10
 
 
 def ordered_statuses(statuses: Iterable[str]) -> list[str]:
+    """The known statuses first; ones clients invented follow alphabetically."""
     seen = set(statuses)
     return [s for s in KNOWN_STATUSES if s in seen] + sorted(seen - set(KNOWN_STATUSES))
+
+
+@bp.app_template_global()
+def status_class(status: str) -> str:
+    """The CSS class of a status: its own for the known ones, `other` for the rest."""
+    return f"status-{status}" if status in KNOWN_STATUSES else "status-other"
 
 
 @bp.get("/")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template, request, url_for
+
+from ..services.kit import paging
 
 PER_PAGE_CHOICES = (25, 50, 100)
 DEFAULT_PER_PAGE = 50
@@ -33,11 +35,12 @@ def _int_arg(name: str, default: int) -> int:
 
 @dataclass
 class Pager:
-    """Page `page` (from 1) of `per_page` rows; `total` is filled in once counted."""
+    """Page `page` (from 1) of `per_page` rows, asked for in the query string; `shown` is the
+    page the list answered (its total and arithmetic: `paging.Page`)."""
 
     page: int
     per_page: int
-    total: int = 0
+    shown: paging.Page[Any] = field(default_factory=lambda: paging.Page([], 0))
 
     @classmethod
     def from_request(cls) -> Pager:
@@ -48,27 +51,34 @@ class Pager:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.per_page
+        return paging.offset_of(self.page, self.per_page)
+
+    def show(self, page: paging.Page[Any]) -> None:
+        self.shown = page
+
+    @property
+    def total(self) -> int:
+        return self.shown.total
 
     @property
     def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
+        return self.shown.pages
 
     @property
     def has_prev(self) -> bool:
-        return self.page > 1
+        return self.shown.has_prev
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.shown.has_next
 
     @property
     def first(self) -> int:
-        return min(self.offset + 1, self.total)
+        return self.shown.first
 
     @property
     def last(self) -> int:
-        return min(self.offset + self.per_page, self.total)
+        return self.shown.last
 
     def window(self, around: int = 2) -> list[int | None]:
         """Page numbers to link: the first, the last and a few around this one (None is a gap)."""
@@ -130,7 +140,7 @@ def render_list(
     shown = {"q": request.args.get("q", "").strip()}
     shown.update({name: request.args.get(name, "") for name in filters})
     page = fetch(shown, sort=sorter.value, offset=pager.offset, limit=pager.per_page)
-    pager.total = page.total
+    pager.show(page)
     return render_template(
         template,
         title=title,

@@ -19,7 +19,7 @@ HISTORY_SHOWN = 50
 def meta() -> str:
     pager = Pager.from_request()
     page = meta_service.list_page(db.session, offset=pager.offset, limit=pager.per_page)
-    pager.total = page.total
+    pager.show(page)
     return render_template("meta/list.html", title="Meta variables", rows=page.items, pager=pager)
 
 

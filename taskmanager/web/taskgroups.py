@@ -12,7 +12,7 @@ from ..services.taskgroups import reads, taskgroup_pages
 from ..services.tasks import dashboard as task_dashboard
 from ..services.tasks import task_pages
 from .blueprint import bp, me, permission_required
-from .dashboard import ordered_statuses
+from .dashboard import KNOWN_STATUSES, ordered_statuses
 from .lists import Pager, Sorter
 from .pretty import pretty_document
 from .taskviews import held_locks
@@ -35,14 +35,14 @@ def taskgroups_list() -> str:
         offset=pager.offset,
         limit=pager.per_page,
     )
-    pager.total = page.total
+    pager.show(page)
     statuses = ordered_statuses({s for row in page.items for s in row.progress.counts})
     return render_template(
         "taskgroups/list.html",
         title="Task groups",
         rows=page.items,
         statuses=statuses,
-        status_choices=[(s, s) for s in reads.STATUSES],
+        status_choices=[(s, s) for s in KNOWN_STATUSES],
         pager=pager,
         sorter=sorter,
         filters=filters,
@@ -63,7 +63,7 @@ def taskgroup(taskgroup_id: int) -> str:
         offset=pager.offset,
         limit=pager.per_page,
     )
-    pager.total = page.total
+    pager.show(page)
     progress = taskgroup_progress.progress_of_taskgroups(
         db.session, viewer=viewer, ids=[subject.id]
     )

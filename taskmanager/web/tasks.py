@@ -62,7 +62,7 @@ def tasks() -> str | Response:
         offset=pager.offset,
         limit=pager.per_page,
     )
-    pager.total = page.total
+    pager.show(page)
     statuses = ordered_statuses(task_pages.statuses(db.session))
     return render_template(
         "tasks/list.html",

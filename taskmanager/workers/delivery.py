@@ -19,7 +19,7 @@ import requests
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..models import CallbackDelivery
+from ..models import CallbackDelivery, DeliveryStatus
 from ..services.callbacks import outbox
 from ..services.callbacks.destinations import DestinationRefused
 from ..services.callbacks.policy import Outcome
@@ -127,7 +127,7 @@ def send(session: Session, *, delivery_id: int, settings: Settings) -> str:
     delivery = outbox.load_detached(session, delivery_id=delivery_id)
     if delivery is None:
         return "gone"
-    if delivery.status != "delivering":
+    if delivery.status != DeliveryStatus.DELIVERING:
         return delivery.status
     outcome = attempt(delivery, settings)
     if not outcome.delivered:

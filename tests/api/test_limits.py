@@ -11,11 +11,9 @@ from taskmanager.config import ConfigurationError, load_settings
 from taskmanager.services.accounts import groups
 from taskmanager.services.callbacks import outbox as callbacks
 from taskmanager.services.flows import taskgroup_changes
-from taskmanager.services.kit import validation
-from taskmanager.services.kit.listing import MAX_LIMIT
+from taskmanager.services.kit import paging, validation
 from taskmanager.services.reference import tags
 from taskmanager.services.tasks import checks, creation, resolution
-from taskmanager.services.tasks import lists as task_lists
 
 from ..conftest import make_env
 from ..support.accounts import in_app
@@ -168,7 +166,7 @@ def test_every_list_caps_its_limit(app, client, admin_headers) -> None:
         answer = response.get_json()
         # Task lists (which the official client reads whole) have their own, larger cap.
         tasks_listed = re.search(r"/(tasks|taskgroups|history)$", path)
-        cap = task_lists.LIST_LIMIT_MAX if tasks_listed else MAX_LIMIT
+        cap = paging.MAX_TASK_PAGE_SIZE if tasks_listed else paging.MAX_PAGE_SIZE
         assert answer["limit"] == cap, (path, answer["limit"])
         checked.append(path)
     assert "/api/v1/callbacks" in checked and "/api/v1/taskgroups" in checked

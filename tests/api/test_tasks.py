@@ -331,6 +331,38 @@ def test_list_caps_the_limit(client, world, admin_headers) -> None:
     assert client.get("/api/v1/tasks", headers=admin_headers).get_json()["limit"] == 10_000
 
 
+@pytest.mark.parametrize("filters", ["", "project=p1", "tag=x", "user=alice"])
+def test_walking_with_after_id_gives_the_ids_walking_with_offset_gives(
+    client, world, admin_headers, filters
+) -> None:
+    def walk(step: Any) -> tuple[list[str], set[int]]:
+        seen: list[str] = []
+        totals = set()
+        while True:
+            answer = client.get(
+                f"/api/v1/tasks?{filters}&limit=1&{step(seen)}", headers=admin_headers
+            )
+            assert answer.status_code == 200, answer.get_json()
+            body = answer.get_json()
+            assert set(body) == {"tasks", "total_tasks", "offset", "limit"}
+            totals.add(body["total_tasks"])
+            if not body["tasks"]:
+                return seen, totals
+            seen += [task["id"] for task in body["tasks"]]
+
+    by_offset = walk(lambda seen: f"offset={len(seen)}")
+    by_keyset = walk(lambda seen: f"after_id={seen[-1]}" if seen else "")
+    assert by_keyset == by_offset and len(by_offset[1]) == 1
+    assert len(by_offset[0]) == by_offset[1].pop()
+
+
+@pytest.mark.parametrize("query", ["after_id=-1", "after_id=x", "after_id=1.5"])
+def test_list_refuses_a_bad_after_id(client, admin_headers, query) -> None:
+    response = client.get(f"/api/v1/tasks?{query}", headers=admin_headers)
+    assert response.status_code == 400
+    assert "after_id" in response.get_json()["errors"]
+
+
 # --- one task --------------------------------------------------------------------------------
 
 

@@ -19,8 +19,8 @@ from ...models import (
     task_groups_assigned,
     task_users,
 )
-from ..kit import pages
-from ..kit.pages import Page
+from ..kit import pages, paging
+from ..kit.paging import Page
 from . import permissions
 
 
@@ -81,7 +81,9 @@ def users_page(
         columns: dict[str, Any] = {"open_tasks": func.coalesce(counts.c.n, 0)}
     else:
         columns = {key: getattr(User, key) for key in USER_SORTS if key != "open_tasks"}
-    page = pages.page_of(session, pages.ordered(query, columns, sort, User.id), offset, limit)
+    page = paging.page(
+        session, pages.ordered(query, columns, sort, User.id), offset=offset, limit=limit
+    )
     ids = [user.id for user in page.items]
     per_user = _open_tasks_per_user(ids)
     open_counts = pages.counts(session, select(per_user.c.user_id, per_user.c.n)) if ids else {}
@@ -93,7 +95,7 @@ def users_page(
         )
         for user in page.items
     ]
-    return Page(items=rows, total=page.total)
+    return page.with_items(rows)
 
 
 def role_names(session: Session) -> list[str]:
@@ -146,7 +148,9 @@ def groups_page(
     if sort.lstrip("-") == "members":
         query = query.outerjoin(members, members.c.group_id == Group.id)
         columns["members"] = func.coalesce(members.c.n, 0)
-    page = pages.page_of(session, pages.ordered(query, columns, sort, Group.id), offset, limit)
+    page = paging.page(
+        session, pages.ordered(query, columns, sort, Group.id), offset=offset, limit=limit
+    )
     ids = [group.id for group in page.items]
     member_counts = pages.counts(
         session,
@@ -165,7 +169,7 @@ def groups_page(
         GroupRow(group=g, members=member_counts.get(g.id, 0), open_tasks=task_counts.get(g.id, 0))
         for g in page.items
     ]
-    return Page(items=rows, total=page.total)
+    return page.with_items(rows)
 
 
 def groups_of(session: Session, *, user: User) -> list[Group]:

@@ -10,7 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ...models import Group, User, group_membership
-from ..kit import listing, references, rows, validation
+from ..kit import paging, references, rows, validation
 from ..kit.errors import Forbidden, InvalidInput
 from . import permissions
 from . import users as user_service
@@ -56,21 +56,21 @@ def readable_or_raise(session: Session, *, reference: str | int, actor: User) ->
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[int]:
+) -> paging.Page[int]:
     """A page of group ids, ordered by id, and the number of groups."""
-    return listing.page(session, select(Group.id).order_by(Group.id), offset=offset, limit=limit)
+    return paging.page(session, select(Group.id).order_by(Group.id), offset=offset, limit=limit)
 
 
 def list_member_page(
     session: Session, *, group: Group, offset: int | None = None, limit: int | None = None
-) -> listing.Page[int]:
+) -> paging.Page[int]:
     """A page of the ids of the group's members, ordered by id."""
     query = (
         select(group_membership.c.user_id)
         .where(group_membership.c.group_id == group.id)
         .order_by(group_membership.c.user_id)
     )
-    return listing.page(session, query, offset=offset, limit=limit)
+    return paging.page(session, query, offset=offset, limit=limit)
 
 
 def resolve_users(

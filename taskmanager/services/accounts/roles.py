@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import Role
-from ..kit import listing, references, validation
+from ..kit import paging, references, validation
 from ..kit.errors import InvalidInput
 from .permissions import DEFAULT_ROLES
 
@@ -37,9 +37,9 @@ def get_or_raise(session: Session, *, reference: str | int, field: str = "role")
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[int]:
+) -> paging.Page[int]:
     """A page of role ids, ordered by id, and the number of roles."""
-    return listing.page(session, select(Role.id).order_by(Role.id), offset=offset, limit=limit)
+    return paging.page(session, select(Role.id).order_by(Role.id), offset=offset, limit=limit)
 
 
 def validate_permissions(value: Any, *, field: str = "permissions") -> list[str]:

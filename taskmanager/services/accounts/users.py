@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...models import Group, Role, User, group_membership, roles_users, utcnow
-from ..kit import listing, references, rows, validation
+from ..kit import paging, references, rows, validation
 from ..kit.errors import Conflict, Forbidden, InvalidInput
 from . import permissions
 from . import roles as role_service
@@ -223,14 +223,14 @@ def set_password(user: User, password: str) -> None:
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[int]:
+) -> paging.Page[int]:
     """A page of user ids, ordered by id, and the number of users."""
-    return listing.page(session, select(User.id).order_by(User.id), offset=offset, limit=limit)
+    return paging.page(session, select(User.id).order_by(User.id), offset=offset, limit=limit)
 
 
 def list_group_page(
     session: Session, *, user: User, offset: int | None = None, limit: int | None = None
-) -> listing.Page[int]:
+) -> paging.Page[int]:
     """A page of the ids of the groups the user belongs to."""
     query = (
         select(Group.id)
@@ -238,7 +238,7 @@ def list_group_page(
         .where(group_membership.c.user_id == user.id)
         .order_by(Group.id)
     )
-    return listing.page(session, query, offset=offset, limit=limit)
+    return paging.page(session, query, offset=offset, limit=limit)
 
 
 def check_may_change(actor: User, fields: Iterable[str]) -> None:

@@ -17,18 +17,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, event, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...config import Settings
-from ...models import CallbackDelivery, Task, TaskGroup, utcnow
-from ..kit import references
+from ...models import CallbackDelivery, DeliveryStatus, Task, TaskGroup, utcnow
+from ..kit import paging, references
 from ..kit.errors import Conflict, InvalidInput, NotFound
 from .policy import REPUBLISH_AFTER, Outcome, after_attempt, claimable, lease
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("pending", "delivering", "delivered", "failed")
 
 _ENQUEUED_FLAG = "taskman_callbacks_enqueued"
 _commit_listeners: list[Callable[[], None]] = []
@@ -51,7 +49,7 @@ def enqueue(
         url=url,
         method="PUT",
         body=body,
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=utcnow(),
         created_at=utcnow(),
@@ -141,22 +139,16 @@ def list_deliveries(
     """One page of deliveries, newest first, and how many match in all."""
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
-        if status not in STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+        if status not in set(DeliveryStatus):
+            raise InvalidInput(f"status must be one of {', '.join(DeliveryStatus)}", field="status")
         conditions.append(CallbackDelivery.status == status)
     if task_id is not None:
         conditions.append(CallbackDelivery.task_id == task_id)
     if taskgroup_id is not None:
         conditions.append(CallbackDelivery.taskgroup_id == taskgroup_id)
-    total = session.scalar(select(func.count(CallbackDelivery.id)).where(*conditions)) or 0
-    page = session.scalars(
-        select(CallbackDelivery)
-        .where(*conditions)
-        .order_by(CallbackDelivery.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(page), total
+    query = select(CallbackDelivery).where(*conditions).order_by(CallbackDelivery.id.desc())
+    page = paging.page(session, query, offset=offset, limit=limit)
+    return page.items, page.total
 
 
 # --- retrying by hand ---------------------------------------------------------------------------
@@ -167,8 +159,10 @@ def retry(session: Session, *, delivery_id: int | str) -> CallbackDelivery:
     delivery = get_or_raise(session, delivery_id=delivery_id)
     result = session.execute(
         update(CallbackDelivery)
-        .where(CallbackDelivery.id == delivery.id, CallbackDelivery.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+        .where(CallbackDelivery.id == delivery.id, CallbackDelivery.status == DeliveryStatus.FAILED)
+        .values(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=utcnow(), claimed_until=None
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -212,7 +206,7 @@ def _claim_ids(
             update(CallbackDelivery)
             .where(CallbackDelivery.id == delivery_id, claimable(now, settings))
             .values(
-                status="delivering",
+                status=DeliveryStatus.DELIVERING,
                 claimed_until=now + lease(settings),
                 attempts=CallbackDelivery.attempts + 1,
             )
@@ -252,7 +246,9 @@ def next_retry_at(session: Session) -> datetime | None:
 def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> int:
     """Deliveries whose worker vanished mid-attempt: retry now, or fail after the last attempt."""
     now = utcnow()
-    expired = and_(CallbackDelivery.status == "delivering", CallbackDelivery.claimed_until < now)
+    expired = and_(
+        CallbackDelivery.status == DeliveryStatus.DELIVERING, CallbackDelivery.claimed_until < now
+    )
     ids = _candidates(session, expired, limit)
     if not ids:
         session.commit()
@@ -261,8 +257,8 @@ def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> i
     last = CallbackDelivery.attempts >= settings.callback_max_attempts
     reaped = 0
     for condition, values in (
-        (last, {"status": "failed"}),
-        (~last, {"status": "pending", "next_attempt_at": now}),
+        (last, {"status": DeliveryStatus.FAILED}),
+        (~last, {"status": DeliveryStatus.PENDING, "next_attempt_at": now}),
     ):
         result = session.execute(
             update(CallbackDelivery)
@@ -275,7 +271,7 @@ def reap_expired(session: Session, *, settings: Settings, limit: int = 500) -> i
     given_up = session.scalars(
         select(CallbackDelivery).where(
             CallbackDelivery.id.in_(ids),
-            CallbackDelivery.status == "failed",
+            CallbackDelivery.status == DeliveryStatus.FAILED,
             CallbackDelivery.claimed_until.is_(None),
             CallbackDelivery.last_error == lost,
         )
@@ -293,7 +289,9 @@ def purge_delivered(session: Session, *, older_than: timedelta, batch: int = 100
     different rows (locked, skipping those another holds), so none waits for another.
     """
     cutoff = utcnow() - older_than
-    old = and_(CallbackDelivery.status == "delivered", CallbackDelivery.delivered_at < cutoff)
+    old = and_(
+        CallbackDelivery.status == DeliveryStatus.DELIVERED, CallbackDelivery.delivered_at < cutoff
+    )
     purged = 0
     while True:
         # Ids first: MariaDB refuses LIMIT in a DELETE's IN (subquery).
@@ -318,7 +316,7 @@ def mark_published(session: Session, *, limit: int) -> list[int]:
     """
     now = utcnow()
     publishable = and_(
-        CallbackDelivery.status == "pending",
+        CallbackDelivery.status == DeliveryStatus.PENDING,
         CallbackDelivery.next_attempt_at <= now,
         or_(CallbackDelivery.claimed_until.is_(None), CallbackDelivery.claimed_until < now),
     )
@@ -341,7 +339,10 @@ def unmark_published(session: Session, *, delivery_ids: Sequence[int]) -> None:
     if delivery_ids:
         session.execute(
             update(CallbackDelivery)
-            .where(CallbackDelivery.id.in_(delivery_ids), CallbackDelivery.status == "pending")
+            .where(
+                CallbackDelivery.id.in_(delivery_ids),
+                CallbackDelivery.status == DeliveryStatus.PENDING,
+            )
             .values(claimed_until=None)
             .execution_options(synchronize_session=False)
         )
@@ -372,7 +373,7 @@ def record(
         update(CallbackDelivery)
         .where(
             CallbackDelivery.id == delivery.id,
-            CallbackDelivery.status == "delivering",
+            CallbackDelivery.status == DeliveryStatus.DELIVERING,
             CallbackDelivery.attempts == delivery.attempts,
         )
         .values(**values)
@@ -382,7 +383,7 @@ def record(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("callback %s: claim lapsed before the outcome was recorded", delivery.id)
         return "lapsed"
-    if values["status"] == "failed":
+    if values["status"] == DeliveryStatus.FAILED:
         _log_given_up(delivery, error=outcome.error)
     return str(values["status"])
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_
 
 from ...config import Settings
-from ...models import CallbackDelivery
+from ...models import CallbackDelivery, DeliveryStatus
 
 # A claim outlives the request it covers (connect and read timeouts each up to the timeout).
 LEASE_MARGIN_SECONDS = 5.0
@@ -41,9 +41,12 @@ def claimable(now: datetime, settings: Settings) -> ColumnElement[bool]:
     """Rows a process may claim: due pending ones, and those whose claim lapsed with attempts
     left (their worker vanished)."""
     return or_(
-        and_(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at <= now),
         and_(
-            CallbackDelivery.status == "delivering",
+            CallbackDelivery.status == DeliveryStatus.PENDING,
+            CallbackDelivery.next_attempt_at <= now,
+        ),
+        and_(
+            CallbackDelivery.status == DeliveryStatus.DELIVERING,
             CallbackDelivery.claimed_until < now,
             CallbackDelivery.attempts < settings.callback_max_attempts,
         ),
@@ -60,9 +63,11 @@ def after_attempt(
         "last_error": outcome.error,
     }
     if outcome.delivered:
-        values.update(status="delivered", delivered_at=now)
+        values.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
     elif outcome.final or attempts >= settings.callback_max_attempts:
-        values.update(status="failed")
+        values.update(status=DeliveryStatus.FAILED)
     else:
-        values.update(status="pending", next_attempt_at=now + backoff_delay(settings, attempts))
+        values.update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now + backoff_delay(settings, attempts)
+        )
     return values

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ...models import (
     Tag,
     Task,
+    TaskStatus,
     TaskTemplate,
     User,
     task_tags,
@@ -138,7 +139,7 @@ def _template_id(template: str | None) -> int | None:
 
 
 def _claim_conditions(timeout: float | None) -> tuple[ColumnElement[bool], ...]:
-    return Task.status == "queued", free_condition(timeout)
+    return Task.status == TaskStatus.QUEUED, free_condition(timeout)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     Never-locked tasks and lapsed ones are found by separate searches: each then follows an
     index in id order instead of sorting every free task.
     """
-    conditions = [Task.status == "queued"]
+    conditions = [Task.status == TaskStatus.QUEUED]
     if not shape.reads_all:
         conditions.append(visibility.assigned_lookup(bindparam("claim_user_id")))
     if shape.project:
@@ -201,7 +202,7 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
             update(TASKS)
             .where(
                 Task.id == never_locked.with_only_columns(Task.id).scalar_subquery(),
-                Task.status == "queued",
+                Task.status == TaskStatus.QUEUED,
                 Task.lock_id.is_(None),
             )
             .values(lock_id=bindparam("claim_user_id"), lock_time=bindparam("claim_now"))

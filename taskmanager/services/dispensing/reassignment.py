@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ...models import Group, Task, User, task_groups_assigned, task_users, utcnow
+from ...models import CLOSED_STATUSES, Group, Task, User, task_groups_assigned, task_users, utcnow
 from ..accounts import permissions
 from ..accounts.authentication import may_sign_in
 from ..kit import rows
 from ..kit.errors import Forbidden, InvalidInput
-from ..kit.pages import CLOSED_STATUSES
 from ..tasks import details, history
 from . import locks
 

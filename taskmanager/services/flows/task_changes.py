@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ...config import CallbackHosts
-from ...models import Task, User
+from ...models import Task, TaskStatus, User
 from ..callbacks import destinations as callback_destinations
 from ..taskgroups import completion
 from ..tasks import editing, transitions
@@ -41,7 +41,9 @@ def mark_done(
     session: Session, *, task: Task, actor: User | None, release_lock: bool = True
 ) -> bool:
     """Set the task done (see `set_status`)."""
-    return set_status(session, task=task, status="done", actor=actor, release_lock=release_lock)
+    return set_status(
+        session, task=task, status=TaskStatus.DONE, actor=actor, release_lock=release_lock
+    )
 
 
 def update(

@@ -1,33 +1,16 @@
-"""Pages for browsing: sorting, slicing with a database count, search, per-row counts."""
+"""Pages for browsing: sorting, search, open tasks, per-row counts (slicing: `paging`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.orm import Session
 
-from ...models import (
-    Task,
-)
+from ...models import CLOSED_STATUSES, Task
+from .paging import AnySelect
 from .typed_rows import as_tuples
-
-T = TypeVar("T")
-
-# Statuses after which a task needs nobody any more; every other status is open.
-CLOSED_STATUSES = ("done", "aborted")
-
-
-@dataclass
-class Page(Generic[T]):
-    items: list[T]
-    total: int
-
-
-# A query selecting any columns (Select is generic in each column selected).
-AnySelect = Select[*tuple[Any, ...]]
 
 
 def ordered(query: AnySelect, columns: Mapping[str, Any], sort: str, tiebreak: Any) -> AnySelect:
@@ -37,24 +20,6 @@ def ordered(query: AnySelect, columns: Mapping[str, Any], sort: str, tiebreak: A
     if descending:
         return query.order_by(column.desc(), tiebreak.desc())
     return query.order_by(column.asc(), tiebreak.asc())
-
-
-def page_of(
-    session: Session, query: AnySelect, offset: int, limit: int, *, rows: bool = False
-) -> Page[Any]:
-    """The slice and the number of rows the query selects (counted by the database)."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items: list[Any] = []
-    offset = max(offset, 0)
-    # A page past the last is empty: its offset need not reach the database (nor fit its ints).
-    if offset < total:
-        sliced = query.offset(offset).limit(limit)
-        items = (
-            [tuple(row) for row in session.execute(sliced)]
-            if rows
-            else list(session.scalars(sliced))
-        )
-    return Page(items=items, total=int(total))
 
 
 def like(text: str) -> str:

@@ -22,6 +22,7 @@ from ...models import (
     Tag,
     Task,
     TaskGroup,
+    TaskStatus,
     TaskTemplate,
     User,
     group_membership,
@@ -147,7 +148,7 @@ def _task(row: Row, now: datetime) -> Row:
         )
     raw_content = row.get("raw_content")
     raw_callback_url = row.get("raw_callback_url")
-    status = row.get("status") or "queued"
+    status = row.get("status") or TaskStatus.QUEUED
     update_time = row.get("update_time") or row.get("create_time") or now
     return {
         "id": row["id"],
@@ -171,7 +172,7 @@ def _task(row: Row, now: datetime) -> Row:
         "template_id": row["template_id"],
         "taskgroup_id": row.get("parent_id"),
         "done_by_id": None,
-        "done_time": update_time if status == "done" else None,
+        "done_time": update_time if status == TaskStatus.DONE else None,
     }
 
 

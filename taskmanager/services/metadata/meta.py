@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ...models import Meta, MetaHistory, utcnow
-from ..kit import listing, references, validation
+from ..kit import paging, references, validation
 from ..kit.errors import InvalidInput
 
 # What string.Template recognises after `$`: a label outside this pattern could never be used.
@@ -38,10 +38,10 @@ def get_or_raise(session: Session, *, reference: str | int, field: str = "meta")
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[Meta]:
+) -> paging.Page[Meta]:
     """A page of meta variables with their histories (two queries), and their number."""
     query = select(Meta).options(selectinload(Meta.history)).order_by(Meta.id)
-    return listing.page(session, query, offset=offset, limit=limit)
+    return paging.page(session, query, offset=offset, limit=limit)
 
 
 def value_text(value: Any, *, field: str = "value") -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import Tag
-from ..kit import listing, references, rows, validation
+from ..kit import paging, references, rows, validation
 from ..kit.errors import InvalidInput, NotFound
 
 NAMES_PER_QUERY = 10_000
@@ -34,9 +34,9 @@ def get_or_raise(session: Session, *, reference: str | int, field: str = "tag") 
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[Tag]:
+) -> paging.Page[Tag]:
     """A page of tags, ordered by id, and the number of tags."""
-    return listing.page(session, select(Tag).order_by(Tag.id), offset=offset, limit=limit)
+    return paging.page(session, select(Tag).order_by(Tag.id), offset=offset, limit=limit)
 
 
 def validate_name(name: object, *, field: str = "name") -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ...models import Task, TaskTemplate
-from ..kit import documents, listing, references, validation
+from ..kit import documents, paging, references, validation
 from ..kit.errors import Conflict, InvalidInput
 
 
@@ -34,10 +34,10 @@ def get_or_raise(
 
 def list_page(
     session: Session, *, offset: int | None = None, limit: int | None = None
-) -> listing.Page[Any]:
+) -> paging.Page[Any]:
     """A page of (id, label) rows, ordered by id, and the number of templates."""
     query = select(TaskTemplate.id, TaskTemplate.label).order_by(TaskTemplate.id)
-    return listing.page(session, query, offset=offset, limit=limit, scalars=False)
+    return paging.page(session, query, offset=offset, limit=limit, scalars=False)
 
 
 def parse_document(text: str) -> Any:

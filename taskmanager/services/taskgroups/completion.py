@@ -14,7 +14,7 @@ from sqlalchemy import update as update_statement
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ...models import Task, TaskGroup, User
+from ...models import CLOSED_STATUSES, Task, TaskGroup, TaskStatus, User
 from ..callbacks import outbox as callbacks
 from ..tasks import history
 from .reads import render
@@ -33,9 +33,9 @@ def on_task_status_changed(
     """
     if task.taskgroup_id is None or task.status == old_status:
         return
-    if task.status == "aborted":
+    if task.status == TaskStatus.ABORTED:
         _abort_others(session, task=task, actor=actor)
-    elif task.status == "done":
+    elif task.status == TaskStatus.DONE:
         fire_callback_when_done(session, taskgroup_id=task.taskgroup_id)
 
 
@@ -46,7 +46,7 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
         .where(
             Task.taskgroup_id == task.taskgroup_id,
             Task.id != task.id,
-            Task.status.not_in(("aborted", "done")),
+            Task.status.not_in(CLOSED_STATUSES),
         )
         .order_by(Task.id),
     )
@@ -55,7 +55,7 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
     session.execute(
         update_statement(Task)
         .where(Task.id.in_([task_id for task_id, _status in rows]))
-        .values(status="aborted")
+        .values(status=TaskStatus.ABORTED)
     )
     for task_id, old in rows:
         history.record(
@@ -63,7 +63,7 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
             task_id=task_id,
             actor=actor,
             action="status",
-            detail={"old": old, "new": "aborted", "because_of_task": task.id},
+            detail={"old": old, "new": TaskStatus.ABORTED, "because_of_task": task.id},
         )
 
 
@@ -109,7 +109,7 @@ def fire_callback_when_done(session: Session, *, taskgroup_id: int) -> None:
     unfinished = session.scalar(
         select(func.count())
         .select_from(Task)
-        .where(Task.taskgroup_id == taskgroup_id, Task.status != "done")
+        .where(Task.taskgroup_id == taskgroup_id, Task.status != TaskStatus.DONE)
     )
     if unfinished:
         return

@@ -19,14 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ...models import Tag, Task, TaskGroup, User, task_tags
-from ..kit import references
+from ...models import Tag, Task, TaskGroup, TaskStatus, User, task_tags
+from ..kit import paging, references
 from ..kit.errors import NotFound
 from ..kit.typed_rows import as_tuples
 from ..metadata import rendering
-from ..tasks import creation, lists, visibility
+from ..tasks import creation, visibility
 
-STATUSES = ("queued", "done", "aborted")
 DISTRIBUTE_METHODS = ("same", "unique")
 # Fields of a task body that choose its users; a group-level distribute_in_group replaces them.
 
@@ -34,14 +33,14 @@ DISTRIBUTE_METHODS = ("same", "unique")
 def status_expression() -> ColumnElement[str]:
     """SQL: the status of the TaskGroup row the enclosing query is on, from its tasks."""
     total = func.count(Task.id)
-    done = func.sum(case((Task.status == "done", 1), else_=0))
-    aborted = func.sum(case((Task.status == "aborted", 1), else_=0))
+    done = func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0))
+    aborted = func.sum(case((Task.status == TaskStatus.ABORTED, 1), else_=0))
     return (
         select(
             case(
-                (and_(total > 0, done == total), "done"),
-                (aborted > 0, "aborted"),
-                else_="queued",
+                (and_(total > 0, done == total), TaskStatus.DONE.value),
+                (aborted > 0, TaskStatus.ABORTED.value),
+                else_=TaskStatus.QUEUED.value,
             )
         )
         .where(Task.taskgroup_id == TaskGroup.id)
@@ -73,10 +72,11 @@ def list_visible(
 
     `limit` defaults to, and is capped at, the task lists' maximum.
     """
+    offset, limit = paging.clamp(offset, limit, cap=paging.MAX_TASK_PAGE_SIZE)
     query = _query(user).order_by(TaskGroup.id).offset(offset)
     if status is not None:
         query = query.where(status_expression() == status)
-    query = query.limit(lists.effective_limit(limit))
+    query = query.limit(limit)
     return [(group, group_status) for group, group_status in session.execute(query)]
 
 

@@ -11,8 +11,8 @@ from ...models import (
     TaskGroup,
     User,
 )
-from ..kit import pages
-from ..kit.pages import Page
+from ..kit import pages, paging
+from ..kit.paging import Page
 from ..tasks.dashboard import Progress
 from . import reads
 from .progress import progress_of_taskgroups
@@ -47,8 +47,12 @@ def taskgroups_page(
     if status:
         query = query.where(group_status == status)
     columns = {"id": TaskGroup.id, "label": TaskGroup.label, "create_time": TaskGroup.create_time}
-    page = pages.page_of(
-        session, pages.ordered(query, columns, sort, TaskGroup.id), offset, limit, rows=True
+    page = paging.page(
+        session,
+        pages.ordered(query, columns, sort, TaskGroup.id),
+        offset=offset,
+        limit=limit,
+        scalars=False,
     )
     progress = progress_of_taskgroups(
         session, viewer=viewer, ids=[group.id for group, _ in page.items]
@@ -57,4 +61,4 @@ def taskgroups_page(
         TaskGroupRow(group, group_status, progress.get(group.id) or Progress(group.id, group.label))
         for group, group_status in page.items
     ]
-    return Page(items=rows, total=page.total)
+    return page.with_items(rows)

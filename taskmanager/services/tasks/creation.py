@@ -28,6 +28,7 @@ from ...models import (
     Group,
     Tag,
     Task,
+    TaskStatus,
     TaskTemplate,
     User,
     task_groups_assigned,
@@ -178,7 +179,7 @@ def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
         parsed = spec.content if isinstance(spec.content, dict) else None
     row: dict[str, Any] = {
         "project": spec.project,
-        "status": "queued",
+        "status": TaskStatus.QUEUED,
         "raw_content": raw_content,
         "raw_callback_url": (
             spec.raw_callback_url if spec.raw_callback_url is not None else spec.callback_url
@@ -550,7 +551,7 @@ def _link(
         group_links += [{"task_id": task_id, "group_id": group.id} for group in item.groups]
         summaries[task_id] = TaskSummary(
             id=task_id,
-            status="queued",
+            status=TaskStatus.QUEUED,
             project=item.row["project"],
             template_id=item.template.id,
             tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],

@@ -29,8 +29,8 @@ from ...models import (
     task_tags,
     task_users,
 )
+from ..kit import paging
 from ..kit.typed_rows import as_tuples
-from .lists import effective_limit
 
 
 @dataclass
@@ -94,7 +94,7 @@ def list_history(
     session: Session, *, task: Task, offset: int = 0, limit: int | None = None
 ) -> tuple[list[HistoryEntry], int]:
     """A task's history, oldest first, with the total number of entries."""
-    offset, limit = max(0, offset), effective_limit(limit)
+    offset, limit = paging.clamp(offset, limit, cap=paging.MAX_TASK_PAGE_SIZE)
     query = (
         select(
             TaskHistory.id,

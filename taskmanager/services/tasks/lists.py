@@ -34,7 +34,7 @@ from ...models import (
     task_tags,
 )
 from ..accounts import groups, permissions
-from ..kit import listing
+from ..kit import paging
 from ..kit.errors import Forbidden
 from ..kit.typed_rows import as_tuples
 from ..reference import tags as tag_service
@@ -42,16 +42,12 @@ from . import visibility
 from .creation import TaskSummary
 from .resolution import Reference, resolve_templates, resolve_users
 
-# Most rows one list page may hold, and its default: the official client asks without a limit
-# and expects every task it may see.
-LIST_LIMIT_MAX = 10_000
-
 # Above this many matching tasks, shallow pages check conditions row by row (see above).
 SET_BASED_MAX = 20_000
 SHALLOW_OFFSET = 1_000
 
 
-Page = listing.Page[TaskSummary]
+Page = paging.Page[TaskSummary]
 
 
 @dataclass
@@ -104,11 +100,6 @@ class CountCache:
             return
         with self._mutex:
             self._entries[key] = count
-
-
-def effective_limit(limit: int | None) -> int:
-    """The limit a list uses: the default and the cap are LIST_LIMIT_MAX."""
-    return LIST_LIMIT_MAX if limit is None else max(0, min(limit, LIST_LIMIT_MAX))
 
 
 def _membership(selection: _Selection, *, per_row: bool, fence: bool) -> list[Any]:
@@ -202,22 +193,25 @@ def _page(
     offset: int,
     limit: int | None,
     counts: CountCache | None = None,
+    after_id: int | None = None,
 ) -> Page:
-    """Count, one page of summaries ordered by id, and the page's tags."""
-    offset, limit = max(0, offset), effective_limit(limit)
+    """Count, one page of summaries ordered by id (after `after_id`), and the page's tags."""
+    offset, limit = paging.clamp(offset, limit, cap=paging.MAX_TASK_PAGE_SIZE)
     total = _total(session, selection, counts)
     items: list[TaskSummary] = []
     if limit and offset < total:
+        # A keyset page starts its walk at `after_id`, so it is as shallow as its offset.
         per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET
         fence = per_row and session.get_bind().dialect.name == "postgresql"
-        query = (
-            select(Task.id, Task.status, Task.project, Task.template_id)
-            .where(*_membership(selection, per_row=per_row, fence=fence))
-            .order_by(Task.id)
-            .offset(offset)
-            .limit(limit)
+        query = paging.after(
+            select(Task.id, Task.status, Task.project, Task.template_id).where(
+                *_membership(selection, per_row=per_row, fence=fence)
+            ),
+            Task.id,
+            after_id,
         )
-        items = [TaskSummary(*row) for row in session.execute(query)]
+        sliced = query.order_by(Task.id).offset(offset).limit(limit)
+        items = [TaskSummary(*row) for row in session.execute(sliced)]
     if items:
         by_id = {item.id: item for item in items}
         tag_rows = session.execute(
@@ -228,7 +222,7 @@ def _page(
         )
         for task_id, tag_id, name in as_tuples(tag_rows):
             by_id[task_id].tags.append((tag_id, name))
-    return Page(items=items, total=total, offset=offset, limit=limit)
+    return Page(items=items, total=total, offset=offset, limit=limit, after_id=after_id)
 
 
 def list_page(
@@ -243,10 +237,12 @@ def list_page(
     application_name: str | None = None,
     offset: int = 0,
     limit: int | None = None,
+    after_id: int | None = None,
     counts: CountCache | None = None,
 ) -> Page:
     """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks.
 
+    With `after_id`, the page holds tasks with larger ids only (the total still counts all).
     With `counts`, a large total may come from that cache (see CountCache).
     """
     selection = _select(
@@ -259,7 +255,7 @@ def list_page(
         tags=tags,
         application_name=application_name,
     )
-    return _page(session, selection, offset, limit, counts)
+    return _page(session, selection, offset, limit, counts, after_id)
 
 
 def filter_conditions(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ...models import CallbackDelivery, Task
-from ..callbacks import outbox as callbacks
+from ...models import CallbackDelivery, DeliveryStatus, Task
 
 
 def count_tasks_by_status(session: Session) -> dict[str, int]:
@@ -21,4 +20,5 @@ def count_callbacks_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(CallbackDelivery.status, func.count()).group_by(CallbackDelivery.status)
     )
-    return {**dict.fromkeys(callbacks.STATUSES, 0), **{status: count for status, count in rows}}
+    every = dict.fromkeys((status.value for status in DeliveryStatus), 0)
+    return {**every, **{status: count for status, count in rows}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -19,8 +19,8 @@ from ...models import (
     task_groups_assigned,
     task_tags,
 )
-from ..kit import pages
-from ..kit.pages import Page
+from ..kit import pages, paging
+from ..kit.paging import Page
 from ..kit.typed_rows import as_tuples
 from . import lists, visibility
 
@@ -67,14 +67,13 @@ def tags_page(
     if condition is not None:
         query = query.where(condition)
     columns = {"name": Tag.name, "id": Tag.id}
-    page = pages.page_of(session, pages.ordered(query, columns, sort, Tag.id), offset, limit)
+    page = paging.page(
+        session, pages.ordered(query, columns, sort, Tag.id), offset=offset, limit=limit
+    )
     counts = _task_counts(
         session, viewer, task_tags.c.tag_id, [tag.id for tag in page.items], join=task_tags
     )
-    return Page(
-        items=[CountedRow(tag, *counts.get(tag.id, (0, 0))) for tag in page.items],
-        total=page.total,
-    )
+    return page.with_items([CountedRow(tag, *counts.get(tag.id, (0, 0))) for tag in page.items])
 
 
 TEMPLATE_SORTS = ("label", "id")
@@ -94,14 +93,11 @@ def templates_page(
     if condition is not None:
         query = query.where(condition)
     columns = {"label": TaskTemplate.label, "id": TaskTemplate.id}
-    page = pages.page_of(
-        session, pages.ordered(query, columns, sort, TaskTemplate.id), offset, limit
+    page = paging.page(
+        session, pages.ordered(query, columns, sort, TaskTemplate.id), offset=offset, limit=limit
     )
     counts = _task_counts(session, viewer, Task.template_id, [t.id for t in page.items])
-    return Page(
-        items=[CountedRow(t, *counts.get(t.id, (0, 0))) for t in page.items],
-        total=page.total,
-    )
+    return page.with_items([CountedRow(t, *counts.get(t.id, (0, 0))) for t in page.items])
 
 
 # --- task groups -----------------------------------------------------------------------------
@@ -157,20 +153,19 @@ def tasks_page(
         # The API's own order: the task list service pages it at the API's speed.
         listed = lists.list_page(session, **api_filters, offset=offset, limit=limit)
         ids = [summary.id for summary in listed.items]
-        return Page(items=_load_tasks(session, ids), total=listed.total)
+        return listed.with_items(_load_tasks(session, ids))
     conditions = lists.filter_conditions(session, **api_filters) + extra
     columns = {key: getattr(Task, key) for key in TASK_SORTS}
     query = pages.ordered(select(Task).where(*conditions), columns, sort, Task.id).options(
         *_TASK_ROW
     )
-    if extra:
-        return pages.page_of(session, query, offset, limit)
-    # The task list service counts the API's filters from the link tables' indexes where it can.
-    total = lists.list_page(session, **api_filters, limit=0).total
-    rows: Iterable[Task] = (
-        session.scalars(query.offset(max(offset, 0)).limit(limit)) if total else []
-    )
-    return Page(items=list(rows), total=total)
+    total = None
+    if not extra:
+        # The task list service counts the API's filters from the link tables' indexes where
+        # it can.
+        total = lists.list_page(session, **api_filters, limit=0).total
+    cap = paging.MAX_TASK_PAGE_SIZE
+    return paging.page(session, query, offset=offset, limit=limit, cap=cap, total=total)
 
 
 # What a row of a task table shows besides the task's own columns.

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...models import (
     Task,
+    TaskStatus,
     User,
     utcnow,
 )
@@ -50,7 +51,7 @@ def change_status(
             return None
         now = utcnow()
         values: dict[str, Any] = {"status": status, "update_time": now}
-        done = status == "done"
+        done = status == TaskStatus.DONE
         if done:
             values.update(done_by_id=actor.id if actor else None, done_time=now)
             if release_lock:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from taskmanager.models import Task, User
 from taskmanager.services.accounts import groups
 from taskmanager.services.flows import task_changes
+from taskmanager.services.kit import paging
 from taskmanager.services.kit.errors import Forbidden, NotFound
 from taskmanager.services.reference import tags
 from taskmanager.services.tasks import details
@@ -82,8 +83,35 @@ def test_pages_and_totals(session, world) -> None:
     page = task_lists.list_page(session, viewer=admin, limit=0)
     assert (_ids(page), page.total) == ([], 4)
     page = task_lists.list_page(session, viewer=admin, limit=10**9)
-    assert page.limit == task_lists.LIST_LIMIT_MAX and page.total == 4
-    assert task_lists.list_page(session, viewer=admin).limit == task_lists.LIST_LIMIT_MAX
+    assert page.limit == paging.MAX_TASK_PAGE_SIZE and page.total == 4
+    assert task_lists.list_page(session, viewer=admin).limit == paging.MAX_TASK_PAGE_SIZE
+
+
+@pytest.mark.parametrize("viewer", ["admin", "alice"])
+def test_keyset_pages_hold_what_offset_pages_hold(session, world, viewer) -> None:
+    """Walking a list with after_id (the last id seen) gives the ids offsets give."""
+
+    def walk(size: int, *, keyset: bool, **filters) -> list[int]:
+        seen: list[int] = []
+        while True:
+            after = {"after_id": seen[-1] if seen else None} if keyset else {"offset": len(seen)}
+            page = task_lists.list_page(
+                session, viewer=world[viewer], limit=size, **after, **filters
+            )
+            assert (
+                page.total
+                == task_lists.list_page(session, viewer=world[viewer], limit=0, **filters).total
+            )
+            if not page.items:
+                return seen
+            seen += _ids(page)
+
+    for size in (1, 2, 3):
+        for filters in ({}, {"tags": ["x"]}, {"project": "p1"}):
+            assert walk(size, keyset=True, **filters) == walk(size, keyset=False, **filters)
+    everything = walk(10, keyset=False)
+    page = task_lists.list_page(session, viewer=world[viewer], after_id=everything[0], offset=1)
+    assert (_ids(page), page.after_id, page.offset) == (everything[2:], everything[0], 1)
 
 
 def test_totals_of_users_with_groups_and_direct_tasks(session, world) -> None:
