@@ -360,7 +360,7 @@ def test_walking_with_after_id_gives_the_ids_walking_with_offset_gives(
 def test_list_refuses_a_bad_after_id(client, admin_headers, query) -> None:
     response = client.get(f"/api/v1/tasks?{query}", headers=admin_headers)
     assert response.status_code == 400
-    assert "after_id" in response.get_json()["errors"]
+    assert list(response.get_json()["errors"]) == ["query.after_id"]
 
 
 # --- one task --------------------------------------------------------------------------------
