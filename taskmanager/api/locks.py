@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request, url_for
 from pydantic import BaseModel, Field
 
-from ..models import Task, User, db
+from ..models import Task, TaskStatus, User, db
 from ..services.accounts import users
 from ..services.dispensing import claims as dispensing_claims
 from ..services.dispensing import locks
@@ -197,7 +197,7 @@ def claim_next_task(json_data: ClaimIn) -> Any:
         "uri": url_for("api_v1.get_task", task_id=claim.id),
         "id": str(claim.id),
         "project": claim.project,
-        "status": "queued",
+        "status": TaskStatus.QUEUED.value,
         "template": template_uri_by_id(claim.template_id),
         "lock": url_for("api_v1.get_task_lock", task_id=claim.id),
         "username": me.username,

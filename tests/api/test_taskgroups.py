@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import select
 
-from taskmanager.models import Task, db
+from taskmanager.models import Task, TaskStatus, db
 from taskmanager.services.taskgroups import completion
 
 from ..conftest import basic_auth
@@ -129,3 +129,21 @@ def test_detail_lists_task_summaries_with_tags(client, admin_headers, team) -> N
     assert [tag["name"] for tag in task["tags"]] == ["urgent"]
     assert task["tags"][0]["uri"].startswith("/api/v1/tags/")
     assert client.get(task["tags"][0]["uri"], headers=admin_headers).status_code == 200
+
+
+def test_status_filters_name_the_domain_statuses(client, admin_headers) -> None:
+    """The API's status choices come from the domain's enums (models/statuses.py), and a bad
+    one is refused with the message a written-out Literal gave."""
+    bad_group = client.get("/api/v1/taskgroups?status=bogus", headers=admin_headers).get_json()
+    assert bad_group["errors"] == {
+        "query.status": ["Input should be 'queued', 'done' or 'aborted'"]
+    }
+    bad_delivery = client.get("/api/v1/callbacks?status=lost", headers=admin_headers).get_json()
+    assert bad_delivery["errors"] == {
+        "query.status": ["Input should be 'pending', 'delivering', 'delivered' or 'failed'"]
+    }
+    spec = client.get("/api/v1/openapi.json").get_json()
+    parameters = spec["paths"]["/api/v1/taskgroups"]["get"]["parameters"]
+    [status] = [p for p in parameters if p["name"] == "status"]
+    assert [value for value in TaskStatus] == ["queued", "done", "aborted"]
+    assert "queued" in str(status["schema"]) and "aborted" in str(status["schema"])

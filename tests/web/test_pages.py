@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+
+from taskmanager.models import Task
 
 from ..conftest import basic_auth
 from .conftest import csrf_token_from, database, web_login
@@ -612,3 +614,18 @@ def test_the_login_form_needs_its_csrf_token_but_json_clients_do_not(client: Any
     response = client.post("/login", json={"username": "admin", "password": "admin"})
     assert response.status_code == 200, response.get_data(as_text=True)
     response.close()
+
+
+def test_task_list_shows_domain_statuses_and_the_range_paging_counts(
+    client: Any, world: World
+) -> None:
+    login(client, "admin", "admin")
+    page = get_ok(client, "/tasks")
+    assert 'class="badge status-queued"' in page and 'class="badge status-done"' in page
+    assert "1–8 of 8 tasks" in page
+    assert 'href="/tasks?page=2"' not in page
+    with database(client.application) as session:
+        first = session.scalar(select(func.min(Task.id)))
+        session.execute(update(Task).where(Task.id == first).values(status="reviewing"))
+        session.commit()
+    assert 'class="badge status-other">reviewing' in get_ok(client, "/tasks")
