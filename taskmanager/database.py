@@ -1,4 +1,7 @@
-"""Schema migrations (Alembic) run from Python, serialised across processes by the database."""
+"""Schema migrations (Alembic) run from Python, serialised across processes by the database.
+
+Alembic (and Mako under it) is imported only to migrate: server workers never do, and the import
+would cost each of them about 10 MB."""
 
 from __future__ import annotations
 
@@ -9,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from .services.legacy.legacy_upgrade import Schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -25,6 +27,8 @@ LOCK_KEY = 727_301_004  # arbitrary, fixed: PostgreSQL advisory locks take a num
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -192,6 +196,8 @@ def _migration_engine(database_uri: str) -> Engine:
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {
         script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
     }
@@ -201,6 +207,8 @@ def upgrade(database_uri: str, revision: str = "head", *, dry_run: bool = False)
     """Migrate to `revision`; an old TaskManager's tables are converted in place (to head).
 
     Returns what was found (`legacy_upgrade.Schema`); with `dry_run`, nothing is written."""
+    from alembic import command
+
     from .services.legacy import legacy_upgrade
 
     engine = _migration_engine(database_uri)
@@ -231,6 +239,8 @@ def upgrade(database_uri: str, revision: str = "head", *, dry_run: bool = False)
 
 
 def downgrade(database_uri: str, revision: str = "base") -> None:
+    from alembic import command
+
     engine = _migration_engine(database_uri)
     try:
         with engine.connect() as connection, migration_lock(connection):
