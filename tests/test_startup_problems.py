@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from .conftest import make_env
 from .support import databases
-from .support.servers import TASKMANAGER, free_port
+from .support.servers import TASKMANAGER, free_port, start_until_serving
 
 LIMIT_SECONDS = 10
 
@@ -102,27 +102,12 @@ def test_an_unreachable_server_is_waited_for_then_named(tmp_path: Path) -> None:
     assert "TASKMAN_DB_WAIT_TIMEOUT" in line
 
 
-def start_and_stop(database_url: str, tmp_path: Path, **extra: str) -> str:
-    """Start `taskmanager run` until it serves, then stop it; what it printed."""
-    env = {**os.environ, **make_env(database_url, tmp_path / "instance", **extra)}
+def start_and_stop(database_url: str, tmp_path: Path) -> str:
+    """Start `taskmanager run` without the TASKMAN_ADMIN_* variables until it serves; its output."""
+    env = {**os.environ, **make_env(database_url, tmp_path / "instance")}
     for name in ("TASKMAN_ADMIN_USERNAME", "TASKMAN_ADMIN_PASSWORD", "TASKMAN_ADMIN_EMAIL"):
-        if extra.get(name) is None:
-            env.pop(name, None)
-    output = ""
-    with subprocess.Popen(
-        [TASKMANAGER, "run", "--port", str(free_port())],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output += line
-            if "Running on" in line:
-                process.terminate()
-        process.wait(timeout=30)
-    return output
+        env.pop(name, None)
+    return start_until_serving(env)[1]
 
 
 def test_no_admin_account_is_a_warning_naming_the_fix(tmp_path: Path) -> None:

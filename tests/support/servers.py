@@ -128,3 +128,23 @@ def serve(
         env=env,
         cwd=cwd,
     )
+
+
+def start_until_serving(env: dict[str, str], command: str = "run") -> tuple[int, str]:
+    """Start `taskmanager COMMAND` with the environment; stop it once it serves (or let it end
+    by itself): its exit status and everything it printed."""
+    output = ""
+    with subprocess.Popen(
+        [TASKMANAGER, command, "--port", str(free_port())],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output += line
+            if "Running on" in line:
+                process.terminate()
+        process.wait(timeout=30)
+    return process.returncode, output

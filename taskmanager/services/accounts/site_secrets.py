@@ -44,13 +44,18 @@ class SecretsChanged(Exception):
     """The configured secrets differ from those the database was set up with."""
 
 
+# PBKDF2 costs time, not memory: scrypt's 16 MiB, taken in the gunicorn master before it forks,
+# stayed resident in every worker.
+FINGERPRINT_ROUNDS = 200_000
+
+
 def fingerprint(value: str, purpose: str) -> str:
     """A slow salted hash of the secret: comparing is cheap once per start; guessing the secret
     back from it is not."""
-    digest = hashlib.scrypt(
-        value.encode("utf-8"), salt=f"taskmanager:{purpose}".encode(), n=2**14, r=8, p=1, dklen=32
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", value.encode("utf-8"), f"taskmanager:{purpose}".encode(), FINGERPRINT_ROUNDS
     )
-    return "scrypt$" + base64.b64encode(digest).decode("ascii")
+    return f"pbkdf2-sha256${FINGERPRINT_ROUNDS}$" + base64.b64encode(digest).decode("ascii")
 
 
 def _value(settings: Settings, secret: Secret) -> str:

@@ -3,8 +3,6 @@ with another SECURITY_PASSWORD_SALT or SECRET_KEY is refused in one line until a
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from taskmanager.cli import main
 
 from ...conftest import make_env
 from ...support import databases
-from ...support.servers import TASKMANAGER, free_port
+from ...support.servers import start_until_serving
 
 LIMIT_SECONDS = 10
 
@@ -29,24 +27,10 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 
 def start_server(env: dict[str, str]) -> tuple[int, str]:
-    """Start `taskmanager run` and stop it once it serves; its exit status and output."""
     started = time.monotonic()
-    output = ""
-    with subprocess.Popen(
-        [TASKMANAGER, "run", "--port", str(free_port())],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output += line
-            if "Running on" in line:
-                process.terminate()
-        process.wait(timeout=30)
+    status, output = start_until_serving(env)
     assert time.monotonic() - started < LIMIT_SECONDS * 3, output
-    return process.returncode, output
+    return status, output
 
 
 def stored_fingerprints(url: str) -> dict[str, str]:
@@ -72,7 +56,7 @@ def test_first_start_records_fingerprints_never_the_secrets(
     facts = stored_fingerprints(database_url)
     assert set(facts) == {"fingerprint:security_password_salt", "fingerprint:secret_key"}
     for value in facts.values():
-        assert value.startswith("scrypt$")
+        assert value.startswith("pbkdf2-sha256$")
         assert env["SECRET_KEY"] not in value and env["SECURITY_PASSWORD_SALT"] not in value
 
 

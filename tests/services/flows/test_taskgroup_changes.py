@@ -1,5 +1,5 @@
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from taskmanager.models import (
     Task,
@@ -7,44 +7,29 @@ from taskmanager.models import (
 )
 from taskmanager.services.flows import taskgroup_changes
 from taskmanager.services.kit.errors import InvalidInput, NotFound
-from taskmanager.services.tasks import creation
 
 from ...support import rows
-from ...support.task_factories import make_group, make_template, make_user
-
-
-def _body(**extra):
-    return creation.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
-
-
-@pytest.fixture
-def admin(session):
-    from taskmanager.models import User
-
-    make_template(session)
-    return session.scalars(select(User).where(User.username == "admin")).one()
-
-
-def _group_tasks(session, group: TaskGroup) -> list[Task]:
-    session.expire_all()
-    return list(
-        session.scalars(select(Task).where(Task.taskgroup_id == group.id).order_by(Task.id))
-    )
+from ...support.task_factories import make_group, make_user
+from ...support.taskgroups import group_tasks, task_body
 
 
 def test_create_with_same_gives_all_tasks_to_one_member(session, admin):
     a, b = make_user(session, "a"), make_user(session, "b")
     make_group(session, "team", [a, b])
     group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(), _body()], distribute_in_group="team"
+        session,
+        actor=admin,
+        label="g",
+        specs=[task_body(), task_body()],
+        distribute_in_group="team",
     )
-    assigned = [[u.username for u in task.users] for task in _group_tasks(session, group)]
+    assigned = [[u.username for u in task.users] for task in group_tasks(session, group)]
     assert assigned == [["a"], ["a"]]
     # The next group goes to b: a has had two tasks.
     second = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body()], distribute_in_group="team"
+        session, actor=admin, label="g", specs=[task_body()], distribute_in_group="team"
     )
-    assert [[u.username for u in t.users] for t in _group_tasks(session, second)] == [["b"]]
+    assert [[u.username for u in t.users] for t in group_tasks(session, second)] == [["b"]]
 
 
 def test_create_with_unique_gives_each_task_another_member(session, admin):
@@ -54,18 +39,18 @@ def test_create_with_unique_gives_each_task_another_member(session, admin):
         session,
         actor=admin,
         label="g",
-        specs=[_body(), _body(), _body()],
+        specs=[task_body(), task_body(), task_body()],
         distribute_in_group=team.id,
         distribute_method="unique",
     )
-    assigned = sorted(t.users[0].username for t in _group_tasks(session, group))
+    assigned = sorted(t.users[0].username for t in group_tasks(session, group))
     assert assigned == ["a", "b", "c"]
     with pytest.raises(InvalidInput) as refused:
         taskgroup_changes.create(
             session,
             actor=admin,
             label="g",
-            specs=[_body()] * 4,
+            specs=[task_body()] * 4,
             distribute_in_group="team",
             distribute_method="unique",
         )
@@ -79,21 +64,21 @@ def test_task_bodies_may_not_choose_users_under_a_group_distribution(session, ad
             session,
             actor=admin,
             label="g",
-            specs=[_body(), _body(users=["admin"])],
+            specs=[task_body(), task_body(users=["admin"])],
             distribute_in_group="team",
         )
     assert "tasks.1" in refused.value.errors
     with pytest.raises(NotFound):
         taskgroup_changes.create(
-            session, actor=admin, label="g", specs=[_body()], distribute_in_group="x"
+            session, actor=admin, label="g", specs=[task_body()], distribute_in_group="x"
         )
 
 
 def test_update_changes_fields_and_replaces_the_tasks(session, admin):
     group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
+        session, actor=admin, label="g", specs=[task_body(users=["admin"])] * 2
     )
-    first, _second = _group_tasks(session, group)
+    first, _second = group_tasks(session, group)
     outside = rows.tasks(session, 1, status="done")[0]
     session.execute(update(Task).where(Task.id == first.id).values(status="done"))
     taskgroup_changes.update(
@@ -102,7 +87,7 @@ def test_update_changes_fields_and_replaces_the_tasks(session, admin):
         actor=admin,
         changes={"label": "renamed", "tasks": [first.id, f"/api/v1/tasks/{outside}"]},
     )
-    assert [t.id for t in _group_tasks(session, group)] == [first.id, outside]
+    assert [t.id for t in group_tasks(session, group)] == [first.id, outside]
     assert group.label == "renamed"
     # Both remaining tasks are done: the membership change completes the group.
     assert session.get(TaskGroup, group.id).callback_fired is True

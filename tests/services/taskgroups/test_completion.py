@@ -1,7 +1,6 @@
 import json
 import threading
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,47 +16,21 @@ from taskmanager.models import (
 )
 from taskmanager.services.flows import taskgroup_changes
 from taskmanager.services.taskgroups import completion, reads
-from taskmanager.services.tasks import creation
 
 from ...support import databases
 from ...support.task_factories import make_template
+from ...support.taskgroups import group_tasks, set_status, task_body
 from ...support.threads import run_together
-
-
-def _body(**extra):
-    return creation.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
-
-
-@pytest.fixture
-def admin(session):
-    from taskmanager.models import User
-
-    make_template(session)
-    return session.scalars(select(User).where(User.username == "admin")).one()
-
-
-def _set_status(session, task: Task, status: str, actor) -> None:
-    old = task.status
-    task.status = status
-    session.flush()
-    completion.on_task_status_changed(session, task=task, old_status=old, actor=actor)
-
-
-def _group_tasks(session, group: TaskGroup) -> list[Task]:
-    session.expire_all()
-    return list(
-        session.scalars(select(Task).where(Task.taskgroup_id == group.id).order_by(Task.id))
-    )
 
 
 def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
     group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 3
+        session, actor=admin, label="g", specs=[task_body(users=["admin"])] * 3
     )
-    first, second, third = _group_tasks(session, group)
-    _set_status(session, first, "done", admin)
-    _set_status(session, second, "aborted", admin)
-    assert [t.status for t in _group_tasks(session, group)] == ["done", "aborted", "aborted"]
+    first, second, third = group_tasks(session, group)
+    set_status(session, first, "done", admin)
+    set_status(session, second, "aborted", admin)
+    assert [t.status for t in group_tasks(session, group)] == ["done", "aborted", "aborted"]
     assert reads.get_or_raise(session, reference="g", user=admin)[1] == "aborted"
     entries = [
         (json.loads(d.detail), d.action)
@@ -81,15 +54,15 @@ def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
         label="g",
         callback_url="$HOST/groups/1",
         callback_content={"ok": True},
-        specs=[_body(users=["admin"])] * 2,
+        specs=[task_body(users=["admin"])] * 2,
     )
-    first, second = _group_tasks(session, group)
-    _set_status(session, first, "done", admin)
+    first, second = group_tasks(session, group)
+    set_status(session, first, "done", admin)
     assert session.scalars(select(CallbackDelivery)).all() == []
-    _set_status(session, second, "done", admin)
+    set_status(session, second, "done", admin)
     # Reopening and finishing again does not fire a second time.
-    _set_status(session, second, "queued", admin)
-    _set_status(session, second, "done", admin)
+    set_status(session, second, "queued", admin)
+    set_status(session, second, "done", admin)
     deliveries = session.scalars(select(CallbackDelivery)).all()
     assert [(d.url, d.body, d.taskgroup_id) for d in deliveries] == [
         ("http://cb.example/groups/1", '{"ok": true}', group.id)
@@ -132,7 +105,7 @@ def _committed_group(app, size: int) -> int:
             actor=admin,
             label="race",
             callback_url="http://cb",
-            specs=[_body(users=["admin"])] * size,
+            specs=[task_body(users=["admin"])] * size,
         )
         db.session.commit()
         return group.id

@@ -1,58 +1,30 @@
 import pytest
-from sqlalchemy import select
 
 from taskmanager.models import (
     Tag,
     Task,
-    TaskGroup,
 )
 from taskmanager.services.flows import taskgroup_changes
 from taskmanager.services.kit.errors import NotFound
-from taskmanager.services.taskgroups import completion, reads
-from taskmanager.services.tasks import creation
+from taskmanager.services.taskgroups import reads
 
-from ...support.task_factories import make_template, make_user
-
-
-def _body(**extra):
-    return creation.NewTask(project="p", template="tpl", content={"a": 1}, **extra)
-
-
-@pytest.fixture
-def admin(session):
-    from taskmanager.models import User
-
-    make_template(session)
-    return session.scalars(select(User).where(User.username == "admin")).one()
-
-
-def _set_status(session, task: Task, status: str, actor) -> None:
-    old = task.status
-    task.status = status
-    session.flush()
-    completion.on_task_status_changed(session, task=task, old_status=old, actor=actor)
-
-
-def _group_tasks(session, group: TaskGroup) -> list[Task]:
-    session.expire_all()
-    return list(
-        session.scalars(select(Task).where(Task.taskgroup_id == group.id).order_by(Task.id))
-    )
+from ...support.task_factories import make_user
+from ...support.taskgroups import group_tasks, set_status, task_body
 
 
 def test_status_is_derived_from_the_tasks(session, admin):
     group = taskgroup_changes.create(
-        session, actor=admin, label="g", specs=[_body(users=["admin"])] * 2
+        session, actor=admin, label="g", specs=[task_body(users=["admin"])] * 2
     )
-    first, second = _group_tasks(session, group)
+    first, second = group_tasks(session, group)
 
     def status() -> str:
         return reads.get_or_raise(session, reference=group.id, user=admin)[1]
 
     assert status() == "queued"
-    _set_status(session, first, "done", admin)
+    set_status(session, first, "done", admin)
     assert status() == "queued"
-    _set_status(session, second, "done", admin)
+    set_status(session, second, "done", admin)
     assert status() == "done"
     listed = reads.list_visible(session, user=admin, status="done")
     assert [g.id for g, _status in listed] == [group.id]
@@ -62,9 +34,12 @@ def test_status_is_derived_from_the_tasks(session, admin):
 def test_users_see_groups_holding_their_tasks(session, admin):
     ann = make_user(session, "ann")
     visible = taskgroup_changes.create(
-        session, actor=admin, label="v", specs=[_body(users=["ann"]), _body(users=["admin"])]
+        session,
+        actor=admin,
+        label="v",
+        specs=[task_body(users=["ann"]), task_body(users=["admin"])],
     )
-    taskgroup_changes.create(session, actor=admin, label="h", specs=[_body(users=["admin"])])
+    taskgroup_changes.create(session, actor=admin, label="h", specs=[task_body(users=["admin"])])
     assert [g.label for g, _s in reads.list_visible(session, user=ann)] == ["v"]
     group, _status = reads.get_or_raise(session, reference="v", user=ann)
     assert group.id == visible.id
