@@ -7,6 +7,7 @@ from typing import cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
@@ -41,6 +42,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+class PreciseUTCDateTime(UTCDateTime):
+    """UTCDateTime to the microsecond on MariaDB too, whose DATETIME keeps whole seconds: for the
+    callback schedule, whose first waits are fractions of a second."""
+
+    impl = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    cache_ok = True
 
 
 class Base(DeclarativeBase):
