@@ -1,41 +1,14 @@
-import json
 import threading
 import time
-from datetime import timedelta
 
-import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from taskmanager.models import Tag, Task, TaskHistory, utcnow
+from taskmanager.models import Tag, Task
 from taskmanager.services.dispensing import claims, locks
 
 from ...support import rows
-from ...support.task_factories import make_group, make_user
-
-
-@pytest.fixture
-def people(session):
-    return {
-        "ann": make_user(session, "ann"),
-        "bob": make_user(session, "bob"),
-        "sue": make_user(session, "sue", roles=["superuser"]),
-    }
-
-
-def _history(session, task_id: int) -> list[tuple[str, str | None, dict]]:
-    entries = session.scalars(
-        select(TaskHistory).where(TaskHistory.task_id == task_id).order_by(TaskHistory.id)
-    )
-    return [(e.action, e.actor.username, json.loads(e.detail or "{}")) for e in entries]
-
-
-def _age_lock(session, task: Task, seconds: float) -> None:
-    session.execute(
-        update(Task)
-        .where(Task.id == task.id)
-        .values(lock_time=utcnow() - timedelta(seconds=seconds))
-    )
-    session.expire(task)
+from ...support.dispensing import age_lock, history
+from ...support.task_factories import make_group
 
 
 def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
@@ -53,7 +26,7 @@ def test_claim_next_takes_oldest_free_queued_visible_task(session, people):
     second = claims.claim_next(session, user=ann)
     assert second is not None and second.id == mine[2]
     assert claims.claim_next(session, user=ann) is None
-    assert _history(session, mine[1]) == [("lock", "ann", {"user": "ann", "claimed": True})]
+    assert history(session, mine[1]) == [("lock", "ann", {"user": "ann", "claimed": True})]
 
 
 def test_a_task_locked_for_a_moment_by_someone_not_claiming_it_is_still_claimed(session, people):
@@ -81,7 +54,7 @@ def test_a_task_locked_for_a_moment_by_someone_not_claiming_it_is_still_claimed(
     finally:
         looker.join(10)
     assert claim is not None and claim.id == only
-    assert _history(session, only) == [("lock", "ann", {"user": "ann", "claimed": True})]
+    assert history(session, only) == [("lock", "ann", {"user": "ann", "claimed": True})]
 
 
 def test_claim_next_filters(session, people):
@@ -114,7 +87,7 @@ def test_claim_next_takes_lapsed_locks_in_id_order(session, people):
     locks.lock(session, task=task, actor=bob, timeout=10)
     assert claims.claim_next(session, user=ann, timeout=10) is None
     newer = rows.tasks(session, 1, assignees=[ann])
-    _age_lock(session, task, 11)
+    age_lock(session, task, 11)
     # The lapsed task is older than the never-locked one: it goes first.
     assert claims.claim_next(session, user=ann, timeout=10).id == task.id
     session.expire_all()

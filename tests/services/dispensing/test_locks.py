@@ -1,33 +1,14 @@
-import json
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
-from taskmanager.models import Task, TaskHistory, utcnow
 from taskmanager.services.dispensing import locks
 from taskmanager.services.kit.errors import Forbidden, InvalidInput
 
 from ...support import rows
+from ...support.dispensing import age_lock, history
 from ...support.task_factories import make_user
 from ...web.seed import seed
-
-
-@pytest.fixture
-def people(session):
-    return {
-        "ann": make_user(session, "ann"),
-        "bob": make_user(session, "bob"),
-        "sue": make_user(session, "sue", roles=["superuser"]),
-    }
-
-
-def _history(session, task_id: int) -> list[tuple[str, str | None, dict]]:
-    entries = session.scalars(
-        select(TaskHistory).where(TaskHistory.task_id == task_id).order_by(TaskHistory.id)
-    )
-    return [(e.action, e.actor.username, json.loads(e.detail or "{}")) for e in entries]
 
 
 def test_lock_is_taken_when_free_renewed_by_holder_and_refused_to_others(session, people):
@@ -42,7 +23,7 @@ def test_lock_is_taken_when_free_renewed_by_holder_and_refused_to_others(session
     assert held.value.holder is ann
     assert locks.holder(session, task=task, timeout=None) is ann
     # Only changes of hands are history, not renewals.
-    assert _history(session, task.id) == [("lock", "ann", {"user": "ann"})]
+    assert history(session, task.id) == [("lock", "ann", {"user": "ann"})]
 
 
 def test_naming_another_user_needs_lock_all_rights(session, people):
@@ -59,7 +40,7 @@ def test_naming_another_user_needs_lock_all_rights(session, people):
         locks.lock(session, task=task, actor=sue)
     assert locks.lock(session, task=task, actor=sue, target=bob) is bob
     assert task.lock is bob
-    assert _history(session, task.id)[-1] == ("lock", "sue", {"user": "bob"})
+    assert history(session, task.id)[-1] == ("lock", "sue", {"user": "bob"})
 
 
 def test_locking_to_an_inactive_user_is_refused(session, people):
@@ -81,7 +62,7 @@ def test_release_by_holder_or_lock_all_rights_only(session, people):
     locks.lock(session, task=task, actor=bob)
     locks.release(session, task=task, actor=sue)
     assert locks.holder(session, task=task, timeout=None) is None
-    assert [(action, actor, detail) for action, actor, detail in _history(session, task.id)] == [
+    assert [(action, actor, detail) for action, actor, detail in history(session, task.id)] == [
         ("lock", "ann", {"user": "ann"}),
         ("unlock", "ann", {"user": "ann"}),
         ("lock", "bob", {"user": "bob"}),
@@ -89,25 +70,16 @@ def test_release_by_holder_or_lock_all_rights_only(session, people):
     ]
 
 
-def _age_lock(session, task: Task, seconds: float) -> None:
-    session.execute(
-        update(Task)
-        .where(Task.id == task.id)
-        .values(lock_time=utcnow() - timedelta(seconds=seconds))
-    )
-    session.expire(task)
-
-
 def test_leases_lapse_without_renewal(session, people):
     ann, bob = people["ann"], people["bob"]
     task = rows.task(session, assignees=[ann, bob])
     locks.lock(session, task=task, actor=ann, timeout=60)
-    _age_lock(session, task, 30)
+    age_lock(session, task, 30)
     assert locks.holder(session, task=task, timeout=60) is ann
     with pytest.raises(locks.LockHeld):
         locks.lock(session, task=task, actor=bob, timeout=60)
     locks.lock(session, task=task, actor=ann, timeout=60)  # renewal restarts the lease
-    _age_lock(session, task, 61)
+    age_lock(session, task, 61)
     assert locks.holder(session, task=task, timeout=60) is None
     # Without a timeout locks never lapse.
     assert locks.holder(session, task=task, timeout=None) is ann
