@@ -145,7 +145,15 @@ def _utc(value: datetime) -> datetime:
 
 @bp.app_template_filter("counted")
 def _counted(count: int, singular: str, plural: str | None = None) -> str:
-    return counted(count, singular, plural)
+    return counted(count, singular, plural).replace(str(count), _number(count), 1)
+
+
+@bp.app_template_filter("number")
+def _number(value: int | float | None) -> str:
+    """A count as pages show it: thousands separated ("12,345")."""
+    if value is None:
+        return ""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
 
 
 @bp.app_template_filter("datetime")
