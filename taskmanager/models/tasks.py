@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Group, User
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, PreciseUTCDateTime, UTCDateTime, utcnow
 from .statuses import TaskStatus
 
 # Longest idempotency key; within MariaDB's limit for a unique index on utf8mb4 text.
@@ -130,11 +130,17 @@ class TaskHistory(Base):
     """One row per create, assignment, lock, unlock, status change or edit of a task."""
 
     __tablename__ = "task_history"
-    __table_args__ = (Index("ix_task_history_task_id_id", "task_id", "id"),)
+    __table_args__ = (
+        Index("ix_task_history_task_id_id", "task_id", "id"),
+        # The activity feed: the newest operations (timestamp, actor, action) without a sort.
+        Index("ix_task_history_timestamp_actor_action", "timestamp", "actor_id", "action"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
-    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # To the microsecond on MariaDB too: one operation's rows share a time, and two operations
+    # within one second must not read as one in the activity feed.
+    timestamp: Mapped[datetime] = mapped_column(PreciseUTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(32))
     # JSON text: what changed (old and new values).

@@ -150,18 +150,23 @@ def _set_tasks(
             session.execute(
                 update_statement(Task).where(Task.id.in_(task_ids)).values(taskgroup_id=value),
             )
-    for task_id in sorted(leaving | joining):
-        history.record(
-            session,
-            task_id=task_id,
-            actor=actor,
-            action="edit",
-            # The shape of every edit entry: old and new value per changed field.
-            detail={
-                "taskgroup": {"old": previous.get(task_id), "new": taskgroup.id}
-                if task_id in joining
-                else {"old": taskgroup.id, "new": None}
-            },
-        )
+    # One operation, one timestamp: the activity feed shows it as one line.
+    history.record_many(
+        session,
+        entries=[
+            (
+                task_id,
+                "edit",
+                # The shape of every edit entry: old and new value per changed field.
+                {
+                    "taskgroup": {"old": previous.get(task_id), "new": taskgroup.id}
+                    if task_id in joining
+                    else {"old": taskgroup.id, "new": None}
+                },
+            )
+            for task_id in sorted(leaving | joining)
+        ],
+        actor=actor,
+    )
     if joining:
         completion.fire_callback_when_done(session, taskgroup_id=taskgroup.id)

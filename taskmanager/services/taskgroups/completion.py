@@ -57,14 +57,14 @@ def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
         .where(Task.id.in_([task_id for task_id, _status in rows]))
         .values(status=TaskStatus.ABORTED)
     )
-    for task_id, old in rows:
-        history.record(
-            session,
-            task_id=task_id,
-            actor=actor,
-            action="status",
-            detail={"old": old, "new": TaskStatus.ABORTED, "because_of_task": task.id},
-        )
+    history.record_many(
+        session,
+        entries=[
+            (task_id, "status", {"old": old, "new": TaskStatus.ABORTED, "because_of_task": task.id})
+            for task_id, old in rows
+        ],
+        actor=actor,
+    )
 
 
 def _lock_unfinished_siblings(session: Session, query: Select[int, str]) -> list[Any]:

@@ -1,17 +1,13 @@
-"""Aggregates for the dashboard: progress counted by the database, recent activity."""
+"""Aggregates for the dashboard: progress counted by the database (activity: `activity.py`)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ...models import Task, TaskHistory, TaskTemplate, User
+from ...models import Task, TaskTemplate, User
 from . import visibility
 
 
@@ -29,18 +25,6 @@ class Progress:
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
-
-
-@dataclass
-class Activity:
-    id: int
-    timestamp: datetime
-    action: str
-    task_id: int
-    project: str
-    actor_id: int | None
-    actor_username: str | None
-    detail: Any
 
 
 @dataclass
@@ -75,38 +59,3 @@ def summary(session: Session, *, viewer: User) -> Summary:
         projects=sorted(projects.values(), key=lambda entry: entry.label),
         templates=sorted(templates.values(), key=lambda entry: entry.label),
     )
-
-
-def recent_activity(session: Session, *, viewer: User, limit: int = 15) -> list[Activity]:
-    """The newest task history entries on tasks the viewer sees, newest first."""
-    query = (
-        select(
-            TaskHistory.id,
-            TaskHistory.timestamp,
-            TaskHistory.action,
-            TaskHistory.task_id,
-            Task.project,
-            TaskHistory.actor_id,
-            User.username,
-            TaskHistory.detail,
-        )
-        .join(Task, Task.id == TaskHistory.task_id)
-        .outerjoin(User, User.id == TaskHistory.actor_id)
-        .where(visibility.visible_to_as_set(viewer))
-        .order_by(TaskHistory.id.desc())
-        .limit(limit)
-    )
-    return [
-        Activity(id_, ts, action, task_id, project, actor_id, username, _detail(detail))
-        for id_, ts, action, task_id, project, actor_id, username, detail in session.execute(query)
-    ]
-
-
-def _detail(text: str | None) -> Mapping[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"text": text}
-    return value if isinstance(value, dict) else {"value": value}

@@ -1,4 +1,4 @@
-"""Dashboard aggregates: counts by status per project, template and task group; activity."""
+"""Dashboard aggregates: counts by status per project, template and task group."""
 
 from __future__ import annotations
 
@@ -38,15 +38,3 @@ def test_status_totals_and_newest_task_groups(session: Any) -> None:
         (world.taskgroup.id, "batch-1", {"queued": 2})
     ]
     assert progress.newest_taskgroups(session, viewer=world.alice, limit=5) == []
-
-
-def test_recent_activity_is_newest_first_and_limited_to_visible_tasks(session: Any) -> None:
-    world = seed(session)
-    activity = dashboard.recent_activity(session, viewer=world.admin, limit=3)
-    assert len(activity) == 3
-    assert activity[0].id > activity[1].id > activity[2].id
-    carols = dashboard.recent_activity(session, viewer=world.carol, limit=50)
-    assert {a.task_id for a in carols} == {world.tasks[5].id}
-    status_change = next(a for a in carols if a.action == "status")
-    assert status_change.actor_username == "carol"
-    assert status_change.detail == {"old": "queued", "new": "done"}

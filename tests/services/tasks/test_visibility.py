@@ -23,7 +23,15 @@ from taskmanager.services.accounts.authentication import may_sign_in
 from taskmanager.services.dispensing import claims
 from taskmanager.services.kit.errors import NotFound
 from taskmanager.services.taskgroups import progress, reads, taskgroup_pages
-from taskmanager.services.tasks import dashboard, editing, history, lists, task_pages, visibility
+from taskmanager.services.tasks import (
+    activity,
+    dashboard,
+    editing,
+    history,
+    lists,
+    task_pages,
+    visibility,
+)
 
 from ...support import rows
 from ...support.task_factories import make_group, make_user
@@ -206,8 +214,15 @@ def _summary_projects(session, world: World, user: User) -> set[str]:
 
 
 def _recent_activity(session, world: World, user: User) -> set[str]:
-    entries = dashboard.recent_activity(session, viewer=user, limit=100)
-    return world.names(entry.task_id for entry in entries)
+    operations = activity.recent(session, viewer=user, limit=100)
+    return world.names(
+        task_id
+        for operation in operations
+        for task_id in {
+            operation.task_id,
+            *activity.tasks_of(session, viewer=user, operation=operation),
+        }
+    )
 
 
 def _tags_page(session, world: World, user: User) -> set[str]:
