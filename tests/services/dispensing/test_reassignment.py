@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from taskmanager.models import TaskHistory
+from taskmanager.models import TaskHistory, User
 from taskmanager.services.accounts import groups
 from taskmanager.services.dispensing import reassignment
 from taskmanager.services.flows import task_changes
@@ -135,3 +135,230 @@ def test_refusals(session: Any, people: Any) -> None:
         )
     with pytest.raises(InvalidInput):
         reassignment.reassign_open(session, from_user=leaver, to_user=leaver, actor=people["admin"])
+
+
+# --- off-boarding: preview, then the move and the chosen steps in one transaction ------------
+
+
+def _many(session: Any, actor: Any, count: int, **fields: Any) -> list[int]:
+    specs = [
+        creation.NewTask(template="tpl", content={"n": n}, project="p", **fields)
+        for n in range(count)
+    ]
+    return [s.id for s in creation.create_many(session, specs=specs, actor=actor)]
+
+
+def test_the_preview_counts_open_tasks_locks_and_groups(session: Any, people: Any) -> None:
+    from taskmanager.services.dispensing import locks
+
+    admin, leaver = people["admin"], people["leaver"]
+    first, second, _third = (make(session, admin, users=["leaver"]) for _ in range(3))
+    finished = make(session, admin, users=["leaver"])
+    task_changes.set_status(session, task=finished, status="done", actor=leaver)
+    locks.lock(session, task=first, actor=leaver)
+    locks.lock(session, task=second, actor=people["other"])  # someone else's lock counts too
+    groups.add_member(session, group=people["team"], user=leaver)
+    session.commit()
+
+    seen = reassignment.preview(session, user=leaver)
+
+    assert (seen.open_tasks, seen.locks) == (3, 2)
+    assert seen.last_lock_holder == "other" and seen.last_lock_time is not None
+    assert seen.group_names == ["team"] and seen.active and seen.weight == 1.0
+    empty = reassignment.preview(session, user=people["heir"])
+    assert (empty.open_tasks, empty.locks, empty.last_lock_time, empty.group_names) == (
+        0,
+        0,
+        None,
+        [],
+    )
+
+
+def test_offboarding_moves_zeroes_the_weight_leaves_groups_and_deactivates(
+    session: Any, people: Any
+) -> None:
+    admin, leaver, heir = people["admin"], people["leaver"], people["heir"]
+    moved = _many(session, admin, 3, users=["leaver"])
+    crew = groups.create(session, groupname="crew", users=[leaver])
+    groups.add_member(session, group=people["team"], user=leaver)
+    session.commit()
+
+    done = reassignment.offboard(
+        session,
+        from_user=leaver,
+        to_user=heir,
+        actor=admin,
+        steps=reassignment.Offboarding(zero_weight=True, leave_groups=True, deactivate=True),
+    )
+    session.commit()
+
+    assert done.moved.task_ids == moved
+    assert done.groups_left == ["crew", "team"]
+    assert done.sentence == (
+        "boss moved 3 tasks from leaver to heir, set leaver's weight to 0, "
+        "removed leaver from 2 groups, deactivated leaver"
+    )
+    session.expire_all()
+    assert leaver.assignment_weight == 0 and not leaver.active
+    assert leaver not in crew.users and leaver not in people["team"].users
+    details = [
+        json.loads(row.detail)
+        for row in session.scalars(
+            select(TaskHistory).where(
+                TaskHistory.task_id.in_(moved), TaskHistory.action == "assign"
+            )
+        )
+    ]
+    assert {d["from_user"] for d in details} == {"leaver"} and {d["to_user"] for d in details} == {
+        "heir"
+    }
+    assert details[0]["offboarded"] == {
+        "weight_zeroed": True,
+        "groups_left": 2,
+        "deactivated": True,
+    }
+
+
+def test_only_the_chosen_steps_are_taken(session: Any, people: Any) -> None:
+    leaver = people["leaver"]
+    make(session, people["admin"], users=["leaver"])
+    groups.add_member(session, group=people["team"], user=leaver)
+    session.commit()
+    done = reassignment.offboard(
+        session,
+        from_user=leaver,
+        to_group=people["team"],
+        actor=people["admin"],
+        steps=reassignment.Offboarding(zero_weight=True),
+    )
+    session.commit()
+    assert done.sentence == "boss moved 1 task from leaver to group team, set leaver's weight to 0"
+    session.expire_all()
+    assert leaver.active and leaver in people["team"].users
+
+
+def test_a_lock_taken_between_preview_and_confirm_is_released_with_the_others(
+    session: Any, people: Any
+) -> None:
+    from taskmanager.services.dispensing import locks
+
+    admin, leaver = people["admin"], people["leaver"]
+    first = make(session, admin, users=["leaver"])
+    late = make(session, admin, users=["leaver"])
+    locks.lock(session, task=first, actor=leaver)
+    session.commit()
+    assert reassignment.preview(session, user=leaver).locks == 1
+    # The leaver's client locks another task while the admin reads the preview.
+    locks.lock(session, task=late, actor=leaver)
+    session.commit()
+
+    done = reassignment.offboard(
+        session,
+        from_user=leaver,
+        to_user=people["heir"],
+        actor=admin,
+        steps=reassignment.Offboarding(deactivate=True),
+    )
+    session.commit()
+
+    assert done.moved.task_ids == [first.id, late.id]
+    assert done.moved.released == [first.id, late.id]
+    session.expire_all()
+    assert first.lock_id is None and late.lock_id is None and not leaver.active
+
+
+def test_nothing_is_done_when_one_step_fails(
+    session: Any, people: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmanager.services.accounts import users
+    from taskmanager.services.dispensing import locks
+    from taskmanager.services.kit.errors import Conflict
+
+    admin, leaver = people["admin"], people["leaver"]
+    task = make(session, admin, users=["leaver"])
+    locks.lock(session, task=task, actor=leaver)
+    groups.add_member(session, group=people["team"], user=leaver)
+    session.commit()
+    history_rows = session.scalar(select(func.count()).select_from(TaskHistory))
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise Conflict("the last step fails", field="user")
+
+    # The last step fails, after the move, the weight and the groups were written.
+    monkeypatch.setattr(users, "deactivate", refuse)
+    with pytest.raises(Conflict):
+        reassignment.offboard(
+            session,
+            from_user=leaver,
+            to_user=people["heir"],
+            actor=admin,
+            steps=reassignment.Offboarding(zero_weight=True, leave_groups=True, deactivate=True),
+        )
+    session.rollback()
+
+    session.expire_all()
+    assert [u.username for u in task.users] == ["leaver"] and task.lock_id == leaver.id
+    assert leaver.assignment_weight == 1.0 and leaver.active
+    assert leaver in people["team"].users
+    assert session.scalar(select(func.count()).select_from(TaskHistory)) == history_rows
+
+
+def test_the_last_active_admin_is_not_deactivated_and_nothing_moves(
+    session: Any, people: Any
+) -> None:
+    from taskmanager.services.accounts import users
+    from taskmanager.services.kit.errors import Conflict
+
+    admin = people["admin"]
+    # Make `boss` the only active admin left.
+    for other in session.scalars(select(User).where(User.id != admin.id)):
+        if any(role.name == "admin" for role in other.roles):
+            users.deactivate(session, user=other)
+    task = make(session, admin, users=["boss"])
+    session.commit()
+    with pytest.raises(Conflict):
+        reassignment.offboard(
+            session,
+            from_user=admin,
+            to_user=people["heir"],
+            actor=admin,
+            steps=reassignment.Offboarding(zero_weight=True, deactivate=True),
+        )
+    session.rollback()
+    session.expire_all()
+    assert [u.username for u in task.users] == ["boss"]
+    assert admin.active and admin.assignment_weight == 1.0
+
+
+def test_a_step_the_actor_may_not_take_is_refused_before_anything_moves(
+    session: Any, people: Any
+) -> None:
+    task = make(session, people["admin"], users=["leaver"])
+    session.commit()
+    # A superuser may move tasks and weights, but not deactivate accounts.
+    with pytest.raises(Forbidden) as refused:
+        reassignment.offboard(
+            session,
+            from_user=people["leaver"],
+            to_user=people["heir"],
+            actor=people["manager"],
+            steps=reassignment.Offboarding(zero_weight=True, deactivate=True),
+        )
+    assert list(refused.value.errors) == ["deactivate"]
+    session.rollback()
+    session.expire_all()
+    assert [u.username for u in task.users] == ["leaver"]
+
+
+def test_one_move_writes_one_timestamp_however_many_chunks(session: Any, people: Any) -> None:
+    admin = people["admin"]
+    moved = _many(session, admin, reassignment.CHUNK + 20, users=["leaver"])
+    session.commit()
+    reassignment.offboard(session, from_user=people["leaver"], to_user=people["heir"], actor=admin)
+    session.commit()
+    stamps = session.scalars(
+        select(func.count(func.distinct(TaskHistory.timestamp))).where(
+            TaskHistory.task_id.in_(moved), TaskHistory.action == "assign"
+        )
+    ).one()
+    assert stamps == 1
