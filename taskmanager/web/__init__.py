@@ -21,6 +21,7 @@ VIEW_MODULES = (
     "tags",
     "meta",
     "messages",
+    "activity",
 )
 
 
