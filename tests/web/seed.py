@@ -140,4 +140,6 @@ def admin_pages(world: World) -> list[str]:
         "/mail",
         f"/mail?group={world.readers.id}",
         "/change",
+        "/activity",
+        "/activity?project=brain-study&user=alice",
     ]
