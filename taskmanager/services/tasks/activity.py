@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ...models import Task, TaskHistory, User
@@ -65,32 +65,25 @@ def recent(
 ) -> list[Operation]:
     """The newest operations on tasks the viewer sees, newest first, each counted."""
     limit = max(1, min(limit, FEED_MAX))
-    conditions = _conditions(viewer, filters)
-    keys = session.execute(
-        select(TaskHistory.timestamp, TaskHistory.actor_id, TaskHistory.action)
-        .join(Task, Task.id == TaskHistory.task_id)
-        .where(*conditions)
-        .distinct()
-        .order_by(
-            TaskHistory.timestamp.desc(), TaskHistory.actor_id.desc(), TaskHistory.action.desc()
-        )
-        .limit(limit)
-    ).all()
+    scope = _Scope(session, viewer, filters)
+    keys = _newest_keys(session, scope, limit)
     if not keys:
         return []
-    wanted = {tuple(key) for key in keys}
+    wanted = set(keys)
+    # Only the rows at the chosen operations' times (others at those times are dropped below).
     groups = session.execute(
-        select(
-            TaskHistory.timestamp,
-            TaskHistory.actor_id,
-            TaskHistory.action,
-            func.count(),
-            func.max(TaskHistory.id),
-            func.count(func.distinct(Task.project)),
-            func.min(Task.project),
+        scope.narrow(
+            select(
+                TaskHistory.timestamp,
+                TaskHistory.actor_id,
+                TaskHistory.action,
+                func.count(),
+                func.max(TaskHistory.id),
+                func.count(func.distinct(Task.project)),
+                func.min(Task.project),
+            ).join(Task, Task.id == TaskHistory.task_id)
         )
-        .join(Task, Task.id == TaskHistory.task_id)
-        .where(*conditions, TaskHistory.timestamp.between(keys[-1][0], keys[0][0]))
+        .where(TaskHistory.timestamp.in_({key[0] for key in keys}))
         .group_by(TaskHistory.timestamp, TaskHistory.actor_id, TaskHistory.action)
     ).all()
     groups = [row for row in groups if (row[0], row[1], row[2]) in wanted]
@@ -124,10 +117,9 @@ def recent(
 def tasks_of(session: Session, *, viewer: User, operation: Operation) -> list[int]:
     """The ids of the tasks one operation touched that the viewer sees, by id."""
     query = (
-        select(TaskHistory.task_id)
-        .join(Task, Task.id == TaskHistory.task_id)
+        _Scope(session, viewer, Filters())
+        .narrow(select(TaskHistory.task_id))
         .where(
-            *_conditions(viewer, Filters()),
             TaskHistory.timestamp == operation.timestamp,
             TaskHistory.action == operation.action,
             TaskHistory.actor_id == operation.actor_id
@@ -140,13 +132,66 @@ def tasks_of(session: Session, *, viewer: User, operation: Operation) -> list[in
     return list(session.scalars(query))
 
 
-def _conditions(viewer: User, filters: Filters) -> list[ColumnElement[bool]]:
-    conditions = [visibility.visible_to_as_set(viewer)]
-    if filters.project:
-        conditions.append(Task.project == filters.project)
-    if filters.actor is not None:
-        conditions.append(TaskHistory.actor_id == filters.actor.id)
-    return [and_(*conditions)]
+Key = tuple[datetime, int | None, str]
+KEYS_PAGE = 500
+
+
+def _newest_keys(session: Session, scope: _Scope, limit: int) -> list[Key]:
+    """The newest `limit` distinct (timestamp, actor, action), newest first.
+
+    Pages of rows newest first, not SELECT DISTINCT: MariaDB reads the whole index for a
+    DISTINCT before its LIMIT. A page cut inside one timestamp (a bulk operation's thousands of
+    rows) is completed by a DISTINCT over that one timestamp, and the next page starts below it,
+    so a big operation costs one page, not its size.
+    """
+    columns = (TaskHistory.timestamp, TaskHistory.actor_id, TaskHistory.action)
+    found: set[Key] = set()
+    before: datetime | None = None
+    while len(found) < limit:
+        page = scope.narrow(select(*columns))
+        if before is not None:
+            page = page.where(TaskHistory.timestamp < before)
+        rows = session.execute(page.order_by(TaskHistory.timestamp.desc()).limit(KEYS_PAGE)).all()
+        found.update((row[0], row[1], row[2]) for row in rows)
+        if len(rows) < KEYS_PAGE:
+            break
+        before = rows[-1][0]
+        at_the_cut = scope.narrow(select(*columns)).where(TaskHistory.timestamp == before)
+        found.update((row[0], row[1], row[2]) for row in session.execute(at_the_cut.distinct()))
+    # Newest first; one timestamp's operations in a fixed order (NULL, the server, last).
+    ordered = sorted(found, key=lambda key: (key[0], key[1] or 0, key[2]), reverse=True)
+    return ordered[:limit]
+
+
+_Columns = TypeVarTuple("_Columns")
+
+
+class _Scope:
+    """Which history rows a query reads: on tasks the viewer sees, of a project, by an actor.
+
+    The viewer's tasks are the rule's id set (`visibility`), in the form each planner handles:
+    PostgreSQL and SQLite look the set's tasks' history up by task id; MariaDB runs
+    `IN (... UNION ...)` once per history row, so there the set is joined instead.
+    """
+
+    def __init__(self, session: Session, viewer: User, filters: Filters) -> None:
+        self.viewer = None if visibility.reads_all(viewer) else viewer
+        self.filters = filters
+        self.joins_set = session.get_bind().dialect.name in ("mysql", "mariadb")
+
+    def narrow(self, query: Select[*_Columns]) -> Select[*_Columns]:
+        if self.viewer is not None and self.joins_set:
+            theirs = visibility.assigned_ids(self.viewer.id).subquery()
+            query = query.join(theirs, theirs.c.task_id == TaskHistory.task_id)
+        elif self.viewer is not None:
+            seen = select(Task.id).where(visibility.visible_to_as_set(self.viewer))
+            query = query.where(TaskHistory.task_id.in_(seen))
+        if self.filters.project:
+            in_project = select(Task.id).where(Task.project == self.filters.project)
+            query = query.where(TaskHistory.task_id.in_(in_project))
+        if self.filters.actor is not None:
+            query = query.where(TaskHistory.actor_id == self.filters.actor.id)
+        return query
 
 
 def parse_detail(text: str | None) -> Mapping[str, Any] | None:

@@ -13,7 +13,8 @@ tests/services/tasks/test_visibility.py checks that every one selects the same t
 - `assigned_exists`: correlated EXISTS per task row, optionally fenced (single tasks, list
   pages walked in id order, task groups);
 - `assigned_lookup`: per-row lookups by task id with LIMIT 1 (the claim's walk of the queue);
-- `assigned_to`: one set of ids (list counts and set-based pages, aggregates);
+- `assigned_to`: one set of ids (list counts and set-based pages, aggregates); `assigned_ids`
+  is that set itself, to join rows that name a task (the activity feed's history rows);
 - `assigned_count`: the COUNT of that set from the link tables' indexes (list totals).
 
 `visible_to` and `visible_to_as_set` add the read-all half of the rule for a viewer.
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    CompoundSelect,
     Select,
     bindparam,
     func,
@@ -120,6 +122,12 @@ def assigned_to(user_id: int) -> ColumnElement[bool]:
 
     Counting and paging a user's tasks this way costs what the user has, not what the table has.
     """
+    return Task.id.in_(assigned_ids(user_id))
+
+
+def assigned_ids(user_id: int) -> CompoundSelect[Any]:
+    """The set of the user's task ids (column `task_id`), direct or via a group: to JOIN rows
+    that name a task against (MariaDB runs `IN (... UNION ...)` once per outer row)."""
     direct = select(task_users.c.task_id).where(task_users.c.user_id == user_id)
     via_group = (
         select(task_groups_assigned.c.task_id)
@@ -129,7 +137,7 @@ def assigned_to(user_id: int) -> ColumnElement[bool]:
         )
         .where(group_membership.c.user_id == user_id)
     )
-    return Task.id.in_(union(direct, via_group))
+    return union(direct, via_group)
 
 
 def assigned_count(session: Session, *, user_id: int) -> Select[Any]:
