@@ -127,7 +127,7 @@ def _assigned(detail: dict[str, Any], by: str, actor: str | None) -> str:
 def _locked(detail: dict[str, Any], by: str, actor: str | None) -> str:
     holder = detail.get("user")
     if detail.get("claimed"):
-        return f"claimed{by} (next task) and locked to {holder or actor}"
+        return f"claimed{by} as the next task, and locked"
     if holder and holder != actor:
         return f"locked to {holder}{by}"
     return f"locked{by}"

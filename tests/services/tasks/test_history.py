@@ -78,7 +78,7 @@ def test_automatic_assignment_and_claims_name_the_group(session: Any, people: An
     assert claimed is not None and claimed.id == task.id
     assert sentences(session, task) == [
         "created by admin in project p, assigned automatically to alice from group neuro-readers",
-        "claimed by alice (next task) and locked to alice",
+        "claimed by alice as the next task, and locked",
     ]
 
 
