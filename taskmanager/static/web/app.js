@@ -7,13 +7,8 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-// Filter forms apply a changed choice at once.
-document.addEventListener("change", (event) => {
-  const field = event.target;
-  if (field.matches("form.filters select[data-autosubmit]")) {
-    field.form.requestSubmit();
-  }
-});
+// Filter forms are applied with their button or Enter, never on change: a keyboard user moving
+// through a select's options with the arrow keys would otherwise reload the page at each one.
 
 // A choice that changes what the page shows (e.g. how many tasks would move) reloads it.
 document.addEventListener("change", (event) => {
