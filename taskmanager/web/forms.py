@@ -26,6 +26,9 @@ T = TypeVar("T")
 
 
 class MultiCheckboxField(SelectMultipleField):
+    """A choice of several as a list of checkboxes: usable by keyboard, touch and screen
+    readers, where a multiple select needs Ctrl-click."""
+
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
@@ -105,8 +108,8 @@ class TaskForm(FlaskForm):
         description="queued, done or aborted, or a status your clients use.",
         render_kw={"list": "known-statuses"},
     )
-    users = SelectMultipleField("Assigned users", choices=[], coerce=int)
-    groups = SelectMultipleField("Assigned groups", choices=[], coerce=int)
+    users = MultiCheckboxField("Assigned users", choices=[], coerce=int)
+    groups = MultiCheckboxField("Assigned groups", choices=[], coerce=int)
     tags = StringField(
         "Tags", description="Comma-separated; new names become new tags.", validators=[Optional()]
     )
@@ -132,8 +135,8 @@ class ReassignForm(FlaskForm):
 
 
 class MailForm(FlaskForm):
-    users = SelectMultipleField("Users", choices=[], coerce=int)
-    groups = SelectMultipleField("Groups (every member)", choices=[], coerce=int)
+    users = MultiCheckboxField("Users", choices=[], coerce=int)
+    groups = MultiCheckboxField("Groups (every member)", choices=[], coerce=int)
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
     body = TextAreaField("Message", validators=[DataRequired()], render_kw={"rows": 10})
 
