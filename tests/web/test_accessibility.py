@@ -75,24 +75,26 @@ def screenshot_name(url: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") or "dashboard"
 
 
-def problems_of(tab: Tab, url: str, snap: Screenshots) -> list[str]:
+def problems_of(tab: Tab, url: str, snap: Screenshots, expected: int) -> list[str]:
     """What is wrong with one page, each line naming the page."""
     response = tab.page.goto(url)
     status = response.status if response is not None else None
-    if status != 200:
-        return [f"{url}: HTTP {status}"]
+    if status != expected:
+        return [f"{url}: HTTP {status}, not {expected}"]
     snap(screenshot_name(url))
     found = [f"{url}: {violation}" for violation in blocking_violations(tab.page)]
     overflow = sideways_overflow(tab.page)
     if overflow:
         wide = ", ".join(sticking_out(tab.page))
         found.append(f"{url}: scrolls sideways by {overflow} px ({wide})")
-    found.extend(f"{url}: {error}" for error in tab.take_errors())
+    # The browser reports an error page's own status as a failed load; that one is expected.
+    errors = [e for e in tab.take_errors() if expected == 200 or f"status of {expected}" not in e]
+    found.extend(f"{url}: {error}" for error in errors)
     return found
 
 
-def check_pages(tab: Tab, urls: list[str], snap: Screenshots) -> None:
-    problems = [problem for url in urls for problem in problems_of(tab, url, snap)]
+def check_pages(tab: Tab, urls: list[str], snap: Screenshots, expected: int = 200) -> None:
+    problems = [problem for url in urls for problem in problems_of(tab, url, snap, expected)]
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
 
@@ -107,3 +109,29 @@ def test_every_plain_user_page(tab: Tab, world: World, request: pytest.FixtureRe
     check_pages(tab, visitor_pages(), snap)
     sign_in(tab, PLAIN_USER, PASSWORD)
     check_pages(tab, user_pages(world), snap)
+    # The error pages: an admin page refused, a task that is not his (or does not exist).
+    check_pages(tab, ["/users/new"], snap, expected=403)
+    check_pages(tab, [f"/tasks/{world.tasks[0].id}", "/tasks/999999"], snap, expected=404)
+
+
+def test_the_keyboard_reaches_the_content_first_and_shows_where_it_is(
+    tab: Tab, world: World
+) -> None:
+    sign_in(tab, PLAIN_USER, PASSWORD)
+    page = tab.page
+    page.goto("/tasks")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    assert skip.inner_text() == "Skip to content"
+    assert skip.get_attribute("href") == "#content"
+    assert skip.is_visible()  # shown once focused, hidden off-screen otherwise
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "content"
+    # The next Tab lands inside the content, with a visible focus ring.
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus")
+    assert focused.evaluate("el => el.closest('main') !== null")
+    outline = focused.evaluate(
+        "el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth"
+    )
+    assert outline.startswith("solid") and not outline.endswith(" 0px"), outline
