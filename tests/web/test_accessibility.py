@@ -120,11 +120,15 @@ def test_the_keyboard_reaches_the_content_first_and_shows_where_it_is(
     sign_in(tab, PLAIN_USER, PASSWORD)
     page = tab.page
     page.goto("/tasks")
+    hidden = page.locator(".skip-link").bounding_box()
+    assert hidden is not None and hidden["y"] + hidden["height"] <= 0, hidden
     page.keyboard.press("Tab")
     skip = page.locator(":focus")
     assert skip.inner_text() == "Skip to content"
     assert skip.get_attribute("href") == "#content"
-    assert skip.is_visible()  # shown once focused, hidden off-screen otherwise
+    # Off-screen until focused, then on it.
+    box = skip.bounding_box()
+    assert box is not None and box["y"] >= 0, box
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "content"
     # The next Tab lands inside the content, with a visible focus ring.
