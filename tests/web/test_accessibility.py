@@ -19,7 +19,7 @@ import pytest
 
 from ..support.accessibility import blocking_violations, sideways_overflow, sticking_out
 from ..support.servers import ServerProcess
-from .conftest import Screenshots
+from .conftest import Screenshots, database
 from .seed import PASSWORD, PLAIN_USER, World, admin_pages, user_pages, visitor_pages
 
 DESKTOP = 1440
@@ -98,9 +98,28 @@ def check_pages(tab: Tab, urls: list[str], snap: Screenshots, expected: int = 20
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
 
-def test_every_admin_page(tab: Tab, world: World, request: pytest.FixtureRequest) -> None:
+def add_queued_tasks(app: Any, count: int) -> None:
+    """More tasks than one page of the task list holds, so its pager shows."""
+    from taskmanager.services.accounts import users
+    from taskmanager.services.tasks import creation
+
+    with database(app) as session:
+        admin = users.get_or_raise(session, reference="admin")
+        specs = [
+            creation.NewTask(
+                project="brain-study", template="t1-review", content={"n": n}, users=["carol"]
+            )
+            for n in range(count)
+        ]
+        creation.create_many(session, specs=specs, actor=admin)
+        session.commit()
+
+
+def test_every_admin_page(tab: Tab, app: Any, world: World, request: pytest.FixtureRequest) -> None:
+    add_queued_tasks(app, 30)
     sign_in(tab, "admin", "admin")
-    check_pages(tab, admin_pages(world), Screenshots(tab.page, request.node.name))
+    paged = ["/tasks?per_page=25", "/tasks?per_page=25&page=2"]
+    check_pages(tab, admin_pages(world) + paged, Screenshots(tab.page, request.node.name))
 
 
 def test_every_plain_user_page(tab: Tab, world: World, request: pytest.FixtureRequest) -> None:
