@@ -72,16 +72,20 @@ class BulkAction:
             raise problems.error()
         return None
 
-    def describe(self, count: int) -> str:
-        """What the action did, as a message: "12 tasks set to done"."""
+    def describe(self, count: int, target: User | Group | None = None) -> str:
+        """What the action does or did, as a message: "12 tasks set to done"."""
         noun = "task" if count == 1 else "tasks"
-        ends = ACTIONS[self.action]
         if self.action == "release_lock":
-            return f"Locks of {count} {noun} released"
-        value = f" {self.value}" if self.action in NEEDS_VALUE else ""
-        if self.action in ("add_tag", "remove_tag"):
+            return f"Locks of {count:,} {noun} released"
+        if isinstance(target, User):
+            value = f" {target.username}"
+        elif isinstance(target, Group):
+            value = f" {target.groupname}"
+        elif self.action in ("add_tag", "remove_tag"):
             value = f" {self.value!r}"
-        return f"{count} {noun} {ends}{value}"
+        else:
+            value = f" {self.value}" if self.action in NEEDS_VALUE else ""
+        return f"{count:,} {noun} {ACTIONS[self.action]}{value}"
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Preview:
     """What an action would touch: the tasks, who holds their locks, what it may not change."""
 
     tasks: list[Task]
+    target: User | Group | None = None
     locked_by: dict[str, int] = field(default_factory=dict)
     refused: list[int] = field(default_factory=list)
     # For an abort: the other open tasks of the same task groups that it aborts too.
@@ -155,10 +160,10 @@ def preview(
 ) -> Preview:
     """What `apply` would touch, for the confirmation; raises as `apply` would for a bad
     request or an invisible task, and lists the tasks it would refuse."""
-    request.check(session)
+    target = request.check(session)
     tasks = visible_tasks_or_raise(session, viewer=actor, task_ids=task_ids)
     held = locks.held_locks(session, task_ids=[t.id for t in tasks], timeout=lock_timeout)
-    shown = Preview(tasks=tasks)
+    shown = Preview(tasks=tasks, target=target)
     holders = Counter(t.lock.username for t in tasks if t.id in held and t.lock is not None)
     shown.locked_by = dict(sorted(holders.items()))
     shown.refused = [t.id for t in tasks if not _may(session, actor, t, request.action, held)]
@@ -184,9 +189,9 @@ def apply(
     request: BulkAction,
     lock_timeout: float | None = None,
     done_releases_lock: bool = True,
-) -> int:
+) -> str:
     """Apply the action to every task, or raise and change none (the caller commits or rolls
-    back). Returns how many tasks the action covered."""
+    back). Returns what it did, as a message ("12 tasks set to done")."""
     target = request.check(session)
     tasks = visible_tasks_or_raise(session, viewer=actor, task_ids=task_ids)
     held = locks.held_locks(session, task_ids=[t.id for t in tasks], timeout=lock_timeout)
@@ -201,7 +206,7 @@ def apply(
         for task in tasks:
             _apply_one(session, actor, task, request, target, lock_timeout, done_releases_lock)
     session.flush()
-    return len(tasks)
+    return request.describe(len(tasks), target)
 
 
 def _apply_one(

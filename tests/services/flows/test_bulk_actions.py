@@ -52,10 +52,10 @@ def test_done_for_many_tasks_is_done_for_each_as_one_task_would_be(
     session.flush()
     deliveries = session.scalar(select(func.count()).select_from(CallbackDelivery))
     ids = [locked.id, alices_other.id, bobs.id]
-    count = bulk_actions.apply(
+    message = bulk_actions.apply(
         session, actor=world.manager, task_ids=ids, request=BulkAction("status", "done")
     )
-    assert count == 3
+    assert message == "3 tasks set to done"
     session.expire_all()
     for task in (locked, alices_other, bobs):
         assert (task.status, task.done_by_id) == ("done", world.manager.id)
@@ -136,9 +136,13 @@ def test_bad_values_are_refused_naming_the_field(session: Any, world: World) -> 
 
 def test_assigning_replaces_who_has_the_tasks(session: Any, world: World) -> None:
     ids = [world.tasks[3].id, world.tasks[4].id]
-    bulk_actions.apply(
-        session, actor=world.manager, task_ids=ids, request=BulkAction("assign_user", "carol")
+    message = bulk_actions.apply(
+        session,
+        actor=world.manager,
+        task_ids=ids,
+        request=BulkAction("assign_user", str(world.carol.id)),
     )
+    assert message == "2 tasks assigned to carol"
     session.expire_all()
     for task_id in ids:
         task = session.get(Task, task_id)

@@ -1,0 +1,243 @@
+"""The task list as a tool (web/tasks.py): search, columns, filters, page sizes, going to a task,
+bulk actions with their confirmation, statuses chosen from a list, one-click buttons."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy import select, update
+
+from taskmanager.models import Task, TaskHistory
+
+from .conftest import csrf_token_from, database
+from .seed import World
+from .test_pages import get_ok, login
+
+
+def _set(client: Any, task_ids: list[int], **values: Any) -> None:
+    with database(client.application) as session:
+        session.execute(update(Task).where(Task.id.in_(task_ids)).values(**values))
+        session.commit()
+
+
+def _statuses(client: Any, task_ids: list[int]) -> list[str]:
+    with database(client.application) as session:
+        found = dict(
+            session.execute(select(Task.id, Task.status).where(Task.id.in_(task_ids))).all()
+        )
+    return [found[task_id] for task_id in task_ids]
+
+
+def _flashes(client: Any, url: str = "/tasks") -> str:
+    return _words(get_ok(client, url))
+
+
+def _words(page: str) -> str:
+    """The page's text as read: entities decoded, runs of white space as one space."""
+    return " ".join(html.unescape(page).split())
+
+
+def _bulk(client: Any, data: dict[str, Any], *, list_url: str = "/tasks") -> Any:
+    data = {**data, "csrf_token": csrf_token_from(get_ok(client, list_url))}
+    return client.post("/tasks/bulk", data=data)
+
+
+def test_the_list_shows_tracking_ids_and_searches_them_and_the_content(
+    client: Any, world: World
+) -> None:
+    first, second, third = (t.id for t in world.tasks[:3])
+    _set(client, [first], tracking_id="SUBJ-001")
+    _set(client, [second], tracking_id="SUBJ-002")
+    _set(client, [third], tracking_id="OTHER-9")
+    login(client, "admin", "admin")
+    page = get_ok(client, "/tasks")
+    assert "SUBJ-001" in page and "Tracking id" in page and "Created" in page
+    exact = get_ok(client, "/tasks?tracking=SUBJ-001")
+    assert f'name="ids" value="{first}"' in exact and f'name="ids" value="{second}"' not in exact
+    prefix = get_ok(client, "/tasks?tracking=SUBJ-&match=prefix")
+    assert f'name="ids" value="{first}"' in prefix and f'name="ids" value="{second}"' in prefix
+    assert f'name="ids" value="{third}"' not in prefix
+    text = get_ok(client, "/tasks?text=other-")
+    assert "1–1 of 1 task" in text
+    nothing = get_ok(client, "/tasks?text=no-such-words")
+    assert "No tasks match these filters" in nothing
+
+
+def test_locked_and_done_by_filters(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    locked = get_ok(client, "/tasks?locked=yes")
+    assert "1–1 of 1 task" in locked and f'name="ids" value="{world.tasks[0].id}"' in locked
+    assert "1–7 of 7 tasks" in get_ok(client, "/tasks?locked=no")
+    done_by = get_ok(client, "/tasks?done_by=carol")
+    assert "1–1 of 1 task" in done_by and f'name="ids" value="{world.tasks[5].id}"' in done_by
+    refused = _flashes(client, "/tasks?locked=maybe")
+    assert "Locked must be yes or no." in refused
+
+
+def test_page_sizes_are_offered_and_checked(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    page = get_ok(client, "/tasks?per_page=250")
+    assert '<option value="250" selected>' in page
+    refused = _flashes(client, "/tasks?per_page=100000")
+    assert "Rows per page (per_page) must be one of 25, 50, 100, 250; showing 50." in refused
+    assert "1–8 of 8 tasks" in refused
+
+
+def test_a_page_past_the_last_says_so_and_links_the_last(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    page = _flashes(client, "/tasks?per_page=25&page=9")
+    assert "Page 9 is past the last page (1)" in page
+    assert 'href="/tasks?per_page=25">Go to the last page' in page.replace("&amp;", "&")
+    assert "No tasks yet" not in page
+
+
+def test_go_to_a_task_by_id_or_tracking_id(client: Any, world: World) -> None:
+    first, second, third = (t.id for t in world.tasks[:3])
+    _set(client, [first], tracking_id="ONE")
+    _set(client, [second, third], tracking_id="TWIN")
+    login(client, "alice")
+    for reference, where in (
+        (str(first), f"/tasks/{first}"),
+        (f"#{second}", f"/tasks/{second}"),
+        ("ONE", f"/tasks/{first}"),
+        ("TWIN", "/tasks?tracking=TWIN"),
+        (str(world.tasks[3].id), "/tasks"),  # bob's: not hers to find
+    ):
+        response = client.get("/tasks/go", query_string={"q": reference})
+        assert response.status_code == 302, reference
+        assert response.headers["Location"] == where, reference
+        response.close()
+    assert f"No task you may see has the id or tracking id '{world.tasks[3].id}'." in _flashes(
+        client
+    )
+    # The old search box's links still lead to the task.
+    response = client.get(f"/tasks?q={first}")
+    assert response.headers["Location"] == f"/tasks/go?q={first}"
+    response.close()
+
+
+def test_a_bulk_status_is_confirmed_then_applied_to_every_selected_task(
+    client: Any, world: World
+) -> None:
+    locked, other = world.tasks[0].id, world.tasks[2].id
+    login(client, "admin", "admin")
+    confirm = _bulk(
+        client,
+        {
+            "ids": [str(locked), str(other)],
+            "action": "status",
+            "status": "done",
+            "back": "sort=-id",
+        },
+    )
+    text = _words(confirm.get_data(as_text=True))
+    confirm.close()
+    assert confirm.status_code == 200, text
+    assert "2 tasks set to done?" in text
+    assert "This touches 2 tasks, 1 of them locked by alice." in text
+    assert 'data-confirm="2 tasks set to done: 2 tasks?"' in text
+    assert _statuses(client, [locked, other]) == ["queued", "queued"]  # nothing yet
+
+    data = {
+        "csrf_token": csrf_token_from(text),
+        "ids": [str(locked), str(other)],
+        "action": "status",
+        "value": "done",
+        "back": "sort=-id",
+    }
+    applied = client.post("/tasks/bulk/apply", data=data)
+    assert applied.status_code == 302
+    assert applied.headers["Location"] == "/tasks?sort=-id"
+    applied.close()
+    assert "2 tasks set to done." in _flashes(client)
+    assert _statuses(client, [locked, other]) == ["done", "done"]
+    with database(client.application) as session:
+        stamps = set(
+            session.scalars(
+                select(TaskHistory.timestamp).where(
+                    TaskHistory.task_id.in_([locked, other]), TaskHistory.action == "status"
+                )
+            )
+        )
+    assert len(stamps) == 1
+
+
+def test_select_all_on_this_page_takes_every_row_of_the_page(client: Any, world: World) -> None:
+    login(client, "admin", "admin")
+    page_ids = ",".join(str(t.id) for t in world.tasks[:3])
+    confirm = _bulk(
+        client,
+        {
+            "all_on_page": "1",
+            "page_ids": page_ids,
+            "ids": [],
+            "action": "add_tag",
+            "tag": "recheck",
+        },
+    )
+    text = _words(confirm.get_data(as_text=True))
+    confirm.close()
+    assert "3 tasks tagged 'recheck'?" in text
+
+
+def test_bulk_actions_on_tasks_one_may_not_see_or_change_change_nothing(
+    client: Any, world: World
+) -> None:
+    bobs, alices = world.tasks[3].id, world.tasks[0].id
+    login(client, "bob")
+    response = _bulk(
+        client, {"ids": [str(bobs), str(alices)], "action": "status", "status": "done"}
+    )
+    assert response.status_code == 302
+    response.close()
+    assert f"These tasks do not exist: {alices}; nothing was changed" in _flashes(client)
+    # A task he sees but may not touch that way: the confirmation says so, and offers no button.
+    _set(client, [bobs], lock_id=world.alice.id)
+    confirm = _bulk(client, {"ids": [str(bobs)], "action": "release_lock"})
+    text = _words(confirm.get_data(as_text=True))
+    confirm.close()
+    assert "You may not do this to 1 of these tasks" in text and "Confirm:" not in text
+    applied = client.post(
+        "/tasks/bulk/apply",
+        data={
+            "csrf_token": csrf_token_from(text),
+            "ids": [str(bobs)],
+            "action": "release_lock",
+            "value": "",
+        },
+    )
+    applied.close()
+    assert "You may not change tasks" in _flashes(client)
+    # Nothing chosen, or a bad id: a message, not an error page.
+    for data in ({"action": "delete"}, {"ids": ["x"], "action": "delete"}):
+        response = _bulk(client, data)
+        assert response.status_code == 302
+        response.close()
+
+
+def test_the_bulk_form_offers_only_the_actions_the_role_may_take(client: Any, world: World) -> None:
+    login(client, "bob")
+    page = get_ok(client, "/tasks")
+    assert 'value="status"' in page and 'value="release_lock"' in page
+    assert 'value="delete"' not in page and 'value="assign_user"' not in page
+    client.get("/logout").close()
+    login(client, "admin", "admin")
+    page = get_ok(client, "/tasks")
+    for action in ("assign_user", "assign_group", "add_tag", "remove_tag", "delete"):
+        assert f'value="{action}"' in page
+
+
+def test_aborting_a_task_of_a_group_in_bulk_names_what_else_it_aborts(
+    client: Any, world: World
+) -> None:
+    with database(client.application) as session:
+        first, second = session.scalars(
+            select(Task.id).where(Task.taskgroup_id == world.taskgroup.id).order_by(Task.id)
+        ).all()
+    login(client, "admin", "admin")
+    confirm = _bulk(client, {"ids": [str(first)], "action": "status", "status": "aborted"})
+    text = _words(confirm.get_data(as_text=True))
+    confirm.close()
+    assert "Aborting also aborts 1 other open task of the same task groups" in text
+    assert f'href="/tasks/{second}"' in text
