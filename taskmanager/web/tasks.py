@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..models import Task, User, db
+from ..models import CLOSED_STATUSES, Task, TaskStatus, User, db
 from ..services.accounts import account_pages
 from ..services.accounts import users as user_service
 from ..services.callbacks import outbox as callbacks
@@ -16,9 +16,9 @@ from ..services.flows import bulk_actions, task_changes
 from ..services.kit import paging, references
 from ..services.kit.errors import DomainError, InvalidInput
 from ..services.metadata import rendering
-from ..services.tasks import details, task_pages, visibility
+from ..services.tasks import details, editing, task_pages, visibility
 from .blueprint import bp, can, me, permission_required
-from .dashboard import KNOWN_STATUSES, ordered_statuses
+from .dashboard import ordered_statuses
 from .forms import LockForm, TaskForm, attempt, attempt_action
 from .lists import Pager, Sorter
 from .pretty import pretty_document
@@ -297,11 +297,49 @@ def task(task_id: int) -> str:
         deliveries=deliveries,
         deliveries_total=deliveries_total,
         may_edit=can(*STATUS_EDIT, *ASSIGN_EDIT),
+        may_set_status=editing.may_set_status(me(), subject, db.session),
+        aborts_along=_aborts_along(subject),
     )
+
+
+def _aborts_along(subject: Task) -> tuple[list[Task], int]:
+    """What aborting the task aborts too (the other open tasks of its group), for the button."""
+    if subject.taskgroup_id is None or subject.status in CLOSED_STATUSES:
+        return [], 0
+    return bulk_actions.aborted_along(db.session, viewer=me(), task_ids=[subject.id])
+
+
+# The statuses a one-click button on the task page may set.
+ONE_CLICK_STATUSES = (TaskStatus.DONE.value, TaskStatus.ABORTED.value)
+
+
+@bp.post("/tasks/<int:task_id>/status")
+@permission_required(*STATUS_EDIT)
+def task_set_status(task_id: int) -> Response:
+    """Mark done or abort in one click, through the same change as the API's."""
+    subject = _visible(task_id)
+    status = request.form.get("status", "")
+    if status not in ONE_CLICK_STATUSES:
+        flash(f"Status must be one of {', '.join(ONE_CLICK_STATUSES)}.", "error")
+        return redirect(url_for("web.task", task_id=subject.id))
+    attempt_action(
+        lambda: task_changes.update(
+            db.session,
+            task=subject,
+            changes={"status": status},
+            actor=me(),
+            done_releases_lock=current_app.extensions["taskman_settings"].done_releases_lock,
+        ),
+        f"Task {subject.id} is {status}.",
+    )
+    return redirect(url_for("web.task", task_id=subject.id))
 
 
 def _task_form(subject: Task) -> TaskForm:
     form = TaskForm()
+    form.status.choices = [
+        (s, s) for s in task_pages.status_choices(db.session, keep=[subject.status])
+    ]
     form.users.choices = account_pages.user_choices(db.session)
     form.groups.choices = account_pages.group_choices(db.session)
     if request.method == "GET":
@@ -327,8 +365,8 @@ def _assignment_changes(form: TaskForm, subject: Task) -> dict[str, list[int]]:
 def _changes(form: TaskForm, subject: Task, editable: dict[str, bool]) -> dict[str, Any]:
     """What the edit form changes of the task, among the fields the caller may edit."""
     changes: dict[str, Any] = {}
-    if editable["status"] and form.status.data.strip() != subject.status:
-        changes["status"] = form.status.data.strip()
+    if editable["status"] and form.chosen_status() != subject.status:
+        changes["status"] = form.chosen_status()
     if editable["assignment"]:
         changes.update(_assignment_changes(form, subject))
     if editable["tags"]:
@@ -372,7 +410,6 @@ def task_edit(task_id: int) -> str | Response:
         subject=subject,
         form=form,
         editable=editable,
-        known_statuses=KNOWN_STATUSES,
     )
 
 

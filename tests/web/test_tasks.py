@@ -241,3 +241,84 @@ def test_aborting_a_task_of_a_group_in_bulk_names_what_else_it_aborts(
     confirm.close()
     assert "Aborting also aborts 1 other open task of the same task groups" in text
     assert f'href="/tasks/{second}"' in text
+
+
+def _post(client: Any, url: str, data: dict[str, Any], *, page: str) -> Any:
+    return client.post(url, data={**data, "csrf_token": csrf_token_from(get_ok(client, page))})
+
+
+def test_statuses_are_chosen_and_a_new_one_needs_confirming(client: Any, world: World) -> None:
+    task = world.tasks[3]
+    _set(client, [world.tasks[4].id], status="reviewing")
+    login(client, "admin", "admin")
+    edit = f"/tasks/{task.id}/edit"
+    form = get_ok(client, edit)
+    assert '<select id="status" name="status"' in form
+    assert '<option value="reviewing">reviewing</option>' in form  # in use by a client
+    # A status outside the list is refused unless it comes as a confirmed new one.
+    response = _post(client, edit, {"status": "typo-status"}, page=edit)
+    assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
+    response.close()
+    response = _post(client, edit, {"status": "queued", "new_status": "second-read"}, page=edit)
+    asked = _words(response.get_data(as_text=True))
+    response.close()
+    assert "Create the new status 'second-read'? Tick the box to confirm" in asked
+    assert _statuses(client, [task.id]) == ["queued"]
+    data = {"status": "queued", "new_status": "second-read", "create_status": "y"}
+    response = _post(client, edit, data, page=edit)
+    assert response.status_code == 302
+    response.close()
+    assert _statuses(client, [task.id]) == ["second-read"]
+    # A known status typed as new needs no confirmation.
+    response = _post(client, edit, {"status": "queued", "new_status": "reviewing"}, page=edit)
+    assert response.status_code == 302
+    response.close()
+    assert _statuses(client, [task.id]) == ["reviewing"]
+
+
+def test_one_click_mark_done_and_abort_go_through_the_status_change(
+    client: Any, world: World
+) -> None:
+    task = world.tasks[3]
+    login(client, "bob")
+    page = get_ok(client, f"/tasks/{task.id}")
+    assert ">Mark done</button>" in page and ">Abort</button>" in page
+    assert f'data-confirm="Mark task {task.id} done?"' in page
+    response = _post(
+        client, f"/tasks/{task.id}/status", {"status": "done"}, page=f"/tasks/{task.id}"
+    )
+    assert response.status_code == 302
+    response.close()
+    assert _statuses(client, [task.id]) == ["done"]
+    page = get_ok(client, f"/tasks/{task.id}")
+    assert ">Mark done</button>" not in page and ">Abort</button>" not in page
+    # Only the two statuses, and only one's own task for a plain user.
+    response = _post(
+        client, f"/tasks/{task.id}/status", {"status": "other"}, page=f"/tasks/{task.id}"
+    )
+    response.close()
+    assert "Status must be one of done, aborted." in _flashes(client, f"/tasks/{task.id}")
+    client.get("/logout").close()
+    login(client, "carol")
+    carols = world.tasks[5].id
+    assert ">Abort</button>" not in get_ok(client, f"/tasks/{carols}")  # done already
+
+
+def test_aborting_a_task_of_a_group_says_first_what_else_it_aborts(
+    client: Any, world: World
+) -> None:
+    with database(client.application) as session:
+        first, second = session.scalars(
+            select(Task.id).where(Task.taskgroup_id == world.taskgroup.id).order_by(Task.id)
+        ).all()
+    login(client, "admin", "admin")
+    page = _words(get_ok(client, f"/tasks/{first}"))
+    assert f"Abort task {first}? This also aborts 1 other open task of its task group." in page
+    assert "Aborting this task also aborts 1 other open task of task group batch-1" in page
+    assert f'href="/tasks/{second}"' in page
+    response = _post(
+        client, f"/tasks/{first}/status", {"status": "aborted"}, page=f"/tasks/{first}"
+    )
+    response.close()
+    assert _statuses(client, [first, second]) == ["aborted", "aborted"]
+    assert "Aborting this task" not in get_ok(client, f"/tasks/{second}")

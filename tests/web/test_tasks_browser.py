@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..support.accessibility import blocking_violations, sideways_overflow
-from .seed import World
+from .seed import PASSWORD, World
 
 # Findings every page has today, from the shared layout (status badge colours, footer and banner
 # links, the flash list); the accessibility work fixes them there. Anything else is this page's.
@@ -73,3 +73,29 @@ def test_select_all_ticks_every_row_and_the_list_fits_a_phone(
     rows.first.uncheck()
     assert not page.locator("#all-on-page").is_checked()
     snap("tasks-phone")
+
+
+def test_a_user_marks_a_task_done_in_one_click_and_chooses_statuses(
+    page: Any, snap: Any, log_in: Any, world: World
+) -> None:
+    task = world.tasks[3]
+    log_in("bob", PASSWORD)
+    page.goto(f"/tasks/{task.id}")
+    assert own_violations(page) == []
+    snap("task-buttons")
+    page.click(".task-actions button:has-text('Mark done')")
+    page.wait_for_selector(".flash-success")
+    assert f"Task {task.id} is done." in page.inner_text(".flash-success")
+    page.goto(f"/tasks/{task.id}/edit")
+    assert page.locator("select[name=status] option").count() >= 3
+    page.click("details.new-status summary")
+    page.fill("input[name=new_status]", "second-read")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("#create_status")
+    assert "Create the new status 'second-read'?" in page.inner_text("main")
+    assert own_violations(page) == []
+    snap("new-status-asked")
+    page.check("#create_status")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector(".flash-success")
+    assert "second-read" in page.inner_text("main h1")

@@ -168,17 +168,26 @@ def preview(
     shown.locked_by = dict(sorted(holders.items()))
     shown.refused = [t.id for t in tasks if not _may(session, actor, t, request.action, held)]
     if request.action == "status" and request.value == TaskStatus.ABORTED:
-        along = list(session.scalars(completion.aborted_along(session, task_ids=task_ids)))
-        seen = set(
-            session.scalars(
-                select(Task.id).where(
-                    Task.id.in_([t.id for t in along]), visibility.visible_to_as_set(actor)
-                )
+        shown.aborted_along, shown.aborted_along_hidden = aborted_along(
+            session, viewer=actor, task_ids=task_ids
+        )
+    return shown
+
+
+def aborted_along(session: Session, *, viewer: User, task_ids: list[int]) -> tuple[list[Task], int]:
+    """The other tasks an abort of these aborts too (their groups' open tasks): those the
+    viewer sees, and how many more the viewer does not see."""
+    along = list(session.scalars(completion.aborted_along(session, task_ids=task_ids)))
+    if not along:
+        return [], 0
+    seen = set(
+        session.scalars(
+            select(Task.id).where(
+                Task.id.in_([t.id for t in along]), visibility.visible_to_as_set(viewer)
             )
         )
-        shown.aborted_along = [t for t in along if t.id in seen]
-        shown.aborted_along_hidden = len(along) - len(seen)
-    return shown
+    )
+    return [t for t in along if t.id in seen], len(along) - len(seen)
 
 
 def apply(
