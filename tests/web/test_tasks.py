@@ -322,3 +322,40 @@ def test_aborting_a_task_of_a_group_says_first_what_else_it_aborts(
     response.close()
     assert _statuses(client, [first, second]) == ["aborted", "aborted"]
     assert "Aborting this task" not in get_ok(client, f"/tasks/{second}")
+
+
+def test_a_bulk_action_failing_part_way_changes_nothing(
+    client: Any, world: World, monkeypatch: Any
+) -> None:
+    from taskmanager.services.flows import bulk_actions, task_changes
+    from taskmanager.services.kit.errors import Conflict
+
+    first, second = world.tasks[2].id, world.tasks[3].id
+    real_update = task_changes.update
+
+    def fail_on_the_second(session: Any, *, task: Any, **kwargs: Any) -> Any:
+        if task.id == second:
+            raise Conflict("The task changed meanwhile", field="status")
+        return real_update(session, task=task, **kwargs)
+
+    monkeypatch.setattr(bulk_actions.task_changes, "update", fail_on_the_second)
+    login(client, "admin", "admin")
+    response = client.post(
+        "/tasks/bulk/apply",
+        data={
+            "csrf_token": csrf_token_from(get_ok(client, "/tasks")),
+            "ids": [str(first), str(second)],
+            "action": "status",
+            "value": "done",
+        },
+    )
+    response.close()
+    assert "The task changed meanwhile" in _flashes(client)
+    assert _statuses(client, [first, second]) == ["queued", "queued"]
+    with database(client.application) as session:
+        written = session.scalar(
+            select(TaskHistory.id).where(
+                TaskHistory.task_id == first, TaskHistory.action == "status"
+            )
+        )
+    assert written is None
