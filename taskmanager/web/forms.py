@@ -102,17 +102,39 @@ class MetaValueForm(FlaskForm):
 
 
 class TaskForm(FlaskForm):
-    status = StringField(
+    status = SelectField(
         "Status",
-        validators=[DataRequired(), Length(max=64)],
+        choices=[],
+        validators=[DataRequired()],
         description="queued, done or aborted, or a status your clients use.",
-        render_kw={"list": "known-statuses"},
     )
+    new_status = StringField(
+        "Or a new status",
+        validators=[Optional(), Length(max=64)],
+        description="Only for a status no task has yet; it replaces the choice above.",
+    )
+    create_status = BooleanField("Yes, create this new status")
     users = MultiCheckboxField("Assigned users", choices=[], coerce=int)
     groups = MultiCheckboxField("Assigned groups", choices=[], coerce=int)
     tags = StringField(
         "Tags", description="Comma-separated; new names become new tags.", validators=[Optional()]
     )
+
+    def chosen_status(self) -> str:
+        """The status asked for: a new one typed, else the one chosen."""
+        return (self.new_status.data or "").strip() or self.status.data
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        new = (self.new_status.data or "").strip()
+        known = {value for value, *_ in self.status.choices}  # type: ignore[union-attr]
+        if new and new not in known and not self.create_status.data:
+            self.create_status.errors = [
+                f"Create the new status {new!r}? Tick the box to confirm, or choose a status."
+            ]
+            return False
+        return True
 
 
 class LockForm(FlaskForm):

@@ -140,6 +140,8 @@ def admin_pages(world: World) -> list[str]:
         "/mail",
         f"/mail?group={world.readers.id}",
         "/change",
+        "/tasks?text=subject&tracking=unassign&match=prefix&locked=no&done_by=alice&per_page=25",
+        "/tasks?page=9",
     ]
 
 
