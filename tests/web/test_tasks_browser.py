@@ -8,26 +8,6 @@ from typing import Any
 from ..support.accessibility import blocking_violations, sideways_overflow
 from .seed import PASSWORD, World
 
-# Findings every page has today, from the shared layout (status badge colours, footer and banner
-# links, the flash list); the accessibility work fixes them there. Anything else is this page's.
-SITE_WIDE = ("color-contrast", "link-in-text-block", "listitem")
-OWN_ELEMENTS = ("bulk", "go-", "pick", "#f-", "aborted-along", "all-on-page", "tracking")
-
-
-def own_violations(page: Any) -> list[str]:
-    """axe-core's blocking findings, less those the shared layout has on every page."""
-    found = []
-    for line in blocking_violations(page):
-        targets = line.partition(" element(s): ")[2]
-        layout = line.split(" ")[0] in SITE_WIDE and not any(
-            mark in targets for mark in OWN_ELEMENTS
-        )
-        if line.startswith("color-contrast") and "badge" not in targets:
-            layout = False
-        if not layout:
-            found.append(line)
-    return found
-
 
 def test_admin_sets_the_status_of_two_selected_tasks(
     page: Any, snap: Any, log_in: Any, world: World
@@ -35,7 +15,7 @@ def test_admin_sets_the_status_of_two_selected_tasks(
     first, second = world.tasks[2], world.tasks[3]
     log_in("admin", "admin")
     page.goto("/tasks?status=open")
-    assert own_violations(page) == []
+    assert blocking_violations(page) == []
     page.check(f"input[name=ids][value='{first.id}']")
     page.check(f"input[name=ids][value='{second.id}']")
     page.select_option("form.bulk select[name=action]", "status")
@@ -48,7 +28,7 @@ def test_admin_sets_the_status_of_two_selected_tasks(
     page.wait_for_url(re.compile(r"/tasks/bulk$"))
     summary = page.inner_text("#bulk-summary")
     assert "This touches 2 tasks" in summary
-    assert own_violations(page) == []
+    assert blocking_violations(page) == []
     snap("bulk-confirm")
     page.click("#bulk-summary button[type=submit]")  # the confirm dialog is answered yes
     page.wait_for_selector(".flash-success")
@@ -81,7 +61,7 @@ def test_a_user_marks_a_task_done_in_one_click_and_chooses_statuses(
     task = world.tasks[3]
     log_in("bob", PASSWORD)
     page.goto(f"/tasks/{task.id}")
-    assert own_violations(page) == []
+    assert blocking_violations(page) == []
     snap("task-buttons")
     page.click(".task-actions button:has-text('Mark done')")
     page.wait_for_selector(".flash-success")
@@ -93,7 +73,7 @@ def test_a_user_marks_a_task_done_in_one_click_and_chooses_statuses(
     page.click("button:has-text('Save')")
     page.wait_for_selector("#create_status")
     assert "Create the new status 'second-read'?" in page.inner_text("main")
-    assert own_violations(page) == []
+    assert blocking_violations(page) == []
     snap("new-status-asked")
     page.check("#create_status")
     page.click("button:has-text('Save')")
