@@ -17,7 +17,6 @@ from ...models import (
     group_membership,
     task_groups_assigned,
     task_users,
-    utcnow,
 )
 from ..accounts import groups as group_service
 from ..accounts import permissions
@@ -90,37 +89,39 @@ def reassign_open(
         **({"to_user": to_user.username} if to_user else {"to_group": to_group.groupname}),  # type: ignore[union-attr]
         **(note or {}),
     }
-    now = utcnow()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        # Lock the rows so a concurrent edit of the same tasks waits for this one.
-        locked = session.scalars(
-            select(Task.id)
-            .join(task_users, task_users.c.task_id == Task.id)
-            .where(
-                Task.id.in_(chunk),
-                task_users.c.user_id == from_user.id,
-                Task.status.not_in(CLOSED_STATUSES),
+    # Every row of the move (and of the locks released with it) carries one time: one line in
+    # the activity feed.
+    with history.one_timestamp() as now:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            # Lock the rows so a concurrent edit of the same tasks waits for this one.
+            locked = session.scalars(
+                select(Task.id)
+                .join(task_users, task_users.c.task_id == Task.id)
+                .where(
+                    Task.id.in_(chunk),
+                    task_users.c.user_id == from_user.id,
+                    Task.status.not_in(CLOSED_STATUSES),
+                )
+                .order_by(Task.id)
+                .with_for_update(of=Task)
             )
-            .order_by(Task.id)
-            .with_for_update(of=Task)
-        )
-        moved = list(locked)
-        _move(
-            session,
-            moved,
-            from_user=from_user,
-            to_user=to_user,
-            to_group=to_group,
-            actor=actor,
-            mark=mark,
-            now=now,
-        )
-        result.task_ids.extend(moved)
-    if release_locks and result.task_ids:
-        result.released = _release_locks(
-            session, result.task_ids, holder=from_user, actor=actor, timeout=lock_timeout
-        )
+            moved = list(locked)
+            _move(
+                session,
+                moved,
+                from_user=from_user,
+                to_user=to_user,
+                to_group=to_group,
+                actor=actor,
+                mark=mark,
+                now=now,
+            )
+            result.task_ids.extend(moved)
+        if release_locks and result.task_ids:
+            result.released = _release_locks(
+                session, result.task_ids, holder=from_user, actor=actor, timeout=lock_timeout
+            )
     session.flush()
     return result
 
@@ -188,7 +189,6 @@ def _move(
             (tid, "assign", {"old": before[tid], "new": after[tid], **mark}) for tid in task_ids
         ],
         actor=actor,
-        now=now,
     )
     # Task objects this session holds no longer match their rows.
     for obj in list(session.identity_map.values()):
