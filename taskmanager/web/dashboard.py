@@ -10,6 +10,7 @@ from ..models import TaskStatus, db
 from ..services.taskgroups import progress as taskgroup_progress
 from ..services.tasks import dashboard as task_dashboard
 from .blueprint import bp, me
+from .progress import dashboard_progress
 from .taskviews import task_table_page
 
 # The statuses every server uses, in the order pages show them.
@@ -45,4 +46,5 @@ def dashboard() -> str:
         ),
         activity=task_dashboard.recent_activity(db.session, viewer=viewer),
         mine=task_table_page(owner=viewer, sort="id"),
+        **dashboard_progress(),
     )
