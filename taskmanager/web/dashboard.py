@@ -46,5 +46,5 @@ def dashboard() -> str:
         ),
         activity=task_dashboard.recent_activity(db.session, viewer=viewer),
         mine=task_table_page(owner=viewer, sort="id"),
-        **dashboard_progress(),
+        **dashboard_progress(counted.projects),
     )

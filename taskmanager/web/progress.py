@@ -3,6 +3,7 @@ the dashboard adds to its project table."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import request, url_for
 
 from ..models import Group, db
 from ..services.tasks import annotators, timeline
+from ..services.tasks.dashboard import Progress
 from .blueprint import bp, me
 
 # The query parameter of the per-annotator table's order: its own, so that it never changes
@@ -69,10 +71,11 @@ def group_annotator_table(group: Group) -> AnnotatorTable:
     return annotator_table(group=group)
 
 
-def dashboard_progress() -> dict[str, Any]:
-    """What the dashboard shows of progress: each project's estimate, and every annotator."""
+def dashboard_progress(projects: Iterable[Progress]) -> dict[str, Any]:
+    """What the dashboard shows of progress: the estimate of each project it counted, and
+    every annotator."""
     return {
-        "estimates": timeline.project_estimates(db.session, viewer=me()),
+        "estimates": timeline.project_estimates(db.session, viewer=me(), projects=projects),
         "rate_days": timeline.RATE_DAYS,
         "people": annotator_table(),
     }

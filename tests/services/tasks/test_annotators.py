@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from taskmanager.models import Task
+from taskmanager.models import Task, task_users
 from taskmanager.services.tasks import annotators
 
 from ...web.seed import STUDY, seed, seed_study
@@ -131,3 +131,22 @@ def test_rows_sort_by_any_column_with_missing_values_last(session: Any) -> None:
         for sort in (key, "-" + key):
             assert len(annotators.list_annotators(session, viewer=world.admin, sort=sort)) == 6
     assert annotators.sort_rows(rows, "nonsense") == annotators.sort_rows(rows, "username")
+
+
+def test_work_on_tasks_the_viewer_no_longer_sees_is_left_out_of_their_own_row(
+    session: Any,
+) -> None:
+    world = seed(session)
+    # Carol did task 5 and holds a lock on task 3; then both stop being hers.
+    locked = world.tasks[3]
+    session.execute(update(Task).where(Task.id == locked.id).values(lock_id=world.carol.id))
+    session.execute(
+        task_users.delete().where(
+            task_users.c.task_id.in_([world.tasks[5].id]), task_users.c.user_id == world.carol.id
+        )
+    )
+    session.commit()
+    (own,) = annotators.list_annotators(session, viewer=world.carol)
+    assert (own.username, own.done, own.locked, own.assigned) == ("carol", 0, 0, 0)
+    everyone = _by_name(annotators.list_annotators(session, viewer=world.admin))
+    assert (everyone["carol"].done, everyone["carol"].locked) == (1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from taskmanager.services.tasks import timeline
+from taskmanager.services.tasks import dashboard, timeline
 
 from ...web.seed import STUDY, seed, seed_study
 
@@ -27,7 +27,8 @@ def test_the_study_finishes_when_its_seeded_rate_says(session: Any) -> None:
     assert shown.left[9:16] == [38] * 7
     assert shown.left[16:] == [38 - 2 * n for n in range(1, 15)]
     assert shown.progress.counts == {"done": 28, "queued": 10}
-    estimates = timeline.project_estimates(session, viewer=world.admin)
+    counted = dashboard.summary(session, viewer=world.admin).projects
+    estimates = timeline.project_estimates(session, viewer=world.admin, projects=counted)
     assert estimates[STUDY] == shown.estimate
 
 
@@ -60,5 +61,12 @@ def test_only_the_tasks_the_viewer_sees(session: Any) -> None:
     assert timeline.project_timeline(session, viewer=world.alice, project=STUDY) is None
     mine = timeline.project_timeline(session, viewer=world.alice, project="brain-study")
     assert mine is not None and mine.progress.total == 3
-    assert set(timeline.project_estimates(session, viewer=world.alice)) == {"brain-study"}
+    counted = dashboard.summary(session, viewer=world.alice).projects
+    estimates = timeline.project_estimates(session, viewer=world.alice, projects=counted)
+    # Alice's one done task of brain-study was done today: 1 in 14 days, 2 open tasks.
+    assert estimates == {
+        "brain-study": timeline.estimate(
+            open_tasks=2, done_in_rate_days=1, today=timeline.today_utc()
+        )
+    }
     assert timeline.project_timeline(session, viewer=world.admin, project="nothing") is None
