@@ -171,7 +171,7 @@ def _counted_rows(
 
 def _seen_where(viewer: User, *conditions: ColumnElement[bool]) -> list[ColumnElement[bool]]:
     """Conditions on tasks, and that the viewer sees them, for conditions that leave few tasks
-    (one person's, or the last days' done) for a viewer who does not read all.
+    (one person's locks or done tasks) for a viewer who does not read all.
 
     The conditions pick the tasks first behind a fence (OFFSET 0), then the rule is checked on
     each of those (visibility.assigned_exists, fenced too). Otherwise PostgreSQL hashes every
