@@ -26,6 +26,9 @@ T = TypeVar("T")
 
 
 class MultiCheckboxField(SelectMultipleField):
+    """A choice of several as a list of checkboxes: usable by keyboard, touch and screen
+    readers, where a multiple select needs Ctrl-click."""
+
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
@@ -99,17 +102,39 @@ class MetaValueForm(FlaskForm):
 
 
 class TaskForm(FlaskForm):
-    status = StringField(
+    status = SelectField(
         "Status",
-        validators=[DataRequired(), Length(max=64)],
+        choices=[],
+        validators=[DataRequired()],
         description="queued, done or aborted, or a status your clients use.",
-        render_kw={"list": "known-statuses"},
     )
-    users = SelectMultipleField("Assigned users", choices=[], coerce=int)
-    groups = SelectMultipleField("Assigned groups", choices=[], coerce=int)
+    new_status = StringField(
+        "Or a new status",
+        validators=[Optional(), Length(max=64)],
+        description="Only for a status no task has yet; it replaces the choice above.",
+    )
+    create_status = BooleanField("Yes, create this new status")
+    users = MultiCheckboxField("Assigned users", choices=[], coerce=int)
+    groups = MultiCheckboxField("Assigned groups", choices=[], coerce=int)
     tags = StringField(
         "Tags", description="Comma-separated; new names become new tags.", validators=[Optional()]
     )
+
+    def chosen_status(self) -> str:
+        """The status asked for: a new one typed, else the one chosen."""
+        return (self.new_status.data or "").strip() or self.status.data
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        new = (self.new_status.data or "").strip()
+        known = {value for value, *_ in self.status.choices}  # type: ignore[union-attr]
+        if new and new not in known and not self.create_status.data:
+            self.create_status.errors = [
+                f"Create the new status {new!r}? Tick the box to confirm, or choose a status."
+            ]
+            return False
+        return True
 
 
 class LockForm(FlaskForm):
@@ -132,8 +157,8 @@ class ReassignForm(FlaskForm):
 
 
 class MailForm(FlaskForm):
-    users = SelectMultipleField("Users", choices=[], coerce=int)
-    groups = SelectMultipleField("Groups (every member)", choices=[], coerce=int)
+    users = MultiCheckboxField("Users", choices=[], coerce=int)
+    groups = MultiCheckboxField("Groups (every member)", choices=[], coerce=int)
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
     body = TextAreaField("Message", validators=[DataRequired()], render_kw={"rows": 10})
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import flash, render_template, request, url_for
 
 from ..services.kit import paging
 
@@ -43,11 +43,24 @@ class Pager:
     shown: paging.Page[Any] = field(default_factory=lambda: paging.Page([], 0))
 
     @classmethod
-    def from_request(cls) -> Pager:
+    def from_request(cls, choices: Sequence[int] = PER_PAGE_CHOICES) -> Pager:
+        """The page asked for; a page size not among `choices` is refused with a message."""
         per_page = _int_arg("per_page", DEFAULT_PER_PAGE)
-        if per_page not in PER_PAGE_CHOICES:
+        if per_page not in choices:
+            if "per_page" in request.args:
+                allowed = ", ".join(str(n) for n in choices)
+                flash(
+                    f"Rows per page (per_page) must be one of {allowed}; "
+                    f"showing {DEFAULT_PER_PAGE}.",
+                    "error",
+                )
             per_page = DEFAULT_PER_PAGE
         return cls(page=max(_int_arg("page", 1), 1), per_page=per_page)
+
+    @property
+    def past_last(self) -> bool:
+        """Whether the page asked for lies past the last page of a list that has rows."""
+        return self.total > 0 and self.page > self.pages
 
     @property
     def offset(self) -> int:

@@ -69,6 +69,8 @@ def test_compose_sets_only_known_and_all_required_variables(service: str, tmp_pa
     assert settings.callback_method == "celery"
     assert settings.celery_broker == "amqp://taskmanager:taskmanager@rabbitmq:5672//"
     assert (settings.admin_username, settings.admin_password) == ("admin", "admin")
+    # Trying it out must not open the server to strangers' accounts.
+    assert not settings.registerable
 
 
 def test_compose_services() -> None:

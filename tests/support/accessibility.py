@@ -34,3 +34,30 @@ def sideways_overflow(page: Any) -> int:
             "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
         )
     )
+
+
+# The outermost elements whose right edge lies beyond the viewport (a scrolling box's contents
+# do not count: they scroll inside it).
+_STICKING_OUT = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (el.classList.length ? '.' + [...el.classList].join('.') : '');
+  const found = [];
+  const visit = (el) => {
+    if (el.getBoundingClientRect().right > width + 0.5) {
+      found.push(name(el) + ' (' + Math.round(el.getBoundingClientRect().right) + ' px)');
+      return;
+    }
+    if (!scrolls(el)) { [...el.children].forEach(visit); }
+  };
+  [...document.body.children].forEach(visit);
+  return found.slice(0, 5);
+}
+"""
+
+
+def sticking_out(page: Any) -> list[str]:
+    """The outermost elements beyond the right edge of the viewport, to say what to fix."""
+    return list(page.evaluate(_STICKING_OUT))

@@ -142,11 +142,49 @@ def admin_pages(world: World) -> list[str]:
         "/mail",
         f"/mail?group={world.readers.id}",
         "/change",
+        "/tasks?text=subject&tracking=unassign&match=prefix&locked=no&done_by=alice&per_page=25",
+        "/tasks?page=9",
         "/projects/brain-study",
         "/projects/heart-study?sort_annotators=-done",
         "/?sort_annotators=-last_activity",
         f"/groups/{world.readers.id}?sort_annotators=open",
     ]
+
+
+# The plain user the every-page tests sign in as: bob has a task of his own, one through his
+# group, and the tasks of the task group.
+PLAIN_USER = "bob"
+
+
+def user_pages(world: World) -> list[str]:
+    """The pages a plain user (bob) can open, from the navigation and his own links."""
+    own = world.tasks[3]
+    return [
+        "/",
+        "/tasks",
+        "/tasks?status=open&sort=-update_time",
+        "/tasks?project=heart-study",
+        f"/tasks/{own.id}",
+        f"/tasks/{world.tasks[4].id}",
+        f"/tasks/{own.id}/edit",
+        "/taskgroups",
+        f"/taskgroups/{world.taskgroup.id}",
+        "/templates",
+        f"/templates/{world.template.id}",
+        f"/users/{world.bob.id}",
+        "/groups",
+        f"/groups/{world.readers.id}",
+        "/tags",
+        f"/tags/{world.tag.id}",
+        "/change",
+        "/projects/heart-study",
+        "/projects/brain-study?sort_annotators=-open",
+    ]
+
+
+def visitor_pages() -> list[str]:
+    """The pages someone not signed in sees (the suite's live server lets visitors register)."""
+    return ["/login", "/register", "/reset", "/confirm"]
 
 
 # The study of the progress pages: 38 tasks, 28 of them done over the last 14 days (2 a day), 10

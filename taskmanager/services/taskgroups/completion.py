@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     func,
     select,
@@ -39,15 +41,28 @@ def on_task_status_changed(
         fire_callback_when_done(session, taskgroup_id=task.taskgroup_id)
 
 
+def _unfinished_siblings(taskgroup_ids: Any, task_ids: Any) -> list[ColumnElement[bool]]:
+    """The tasks an abort of `task_ids` aborts too: the unfinished others of their groups."""
+    return [
+        Task.taskgroup_id.in_(taskgroup_ids),
+        Task.id.not_in(task_ids),
+        Task.status.not_in(CLOSED_STATUSES),
+    ]
+
+
+def aborted_along(session: Session, *, task_ids: Sequence[int]) -> Select[Any]:
+    """The tasks (a query, by id) that aborting these tasks would abort too."""
+    groups = select(Task.taskgroup_id).where(
+        Task.id.in_(list(task_ids)), Task.taskgroup_id.is_not(None)
+    )
+    return select(Task).where(*_unfinished_siblings(groups, list(task_ids))).order_by(Task.id)
+
+
 def _abort_others(session: Session, *, task: Task, actor: User | None) -> None:
     rows = _lock_unfinished_siblings(
         session,
         select(Task.id, Task.status)
-        .where(
-            Task.taskgroup_id == task.taskgroup_id,
-            Task.id != task.id,
-            Task.status.not_in(CLOSED_STATUSES),
-        )
+        .where(*_unfinished_siblings([task.taskgroup_id], [task.id]))
         .order_by(Task.id),
     )
     if not rows:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,6 +20,23 @@ ACTIONS = ("create", "assign", "lock", "unlock", "status", "edit", "delete")
 
 _TABLE = cast(Table, TaskHistory.__table__)
 _INSERT = insert(_TABLE)
+# Set while one action changes many tasks: their rows share its time (see `one_timestamp`).
+_SHARED_NOW: ContextVar[datetime | None] = ContextVar("history_shared_now", default=None)
+
+
+@contextmanager
+def one_timestamp() -> Iterator[datetime]:
+    """Every row recorded inside carries the same timestamp: the rows of one bulk action read
+    as one event (the activity feed groups rows by actor, action and time)."""
+    token = _SHARED_NOW.set(utcnow())
+    try:
+        yield _now()
+    finally:
+        _SHARED_NOW.reset(token)
+
+
+def _now() -> datetime:
+    return _SHARED_NOW.get() or utcnow()
 
 
 def record(
@@ -33,7 +52,7 @@ def record(
     A plain INSERT, run at once: through the ORM's unit of work it cost a claim more CPU than
     finding and locking the task.
     """
-    session.execute(_INSERT, _row(task_id, action, detail, actor, utcnow()))
+    session.execute(_INSERT, _row(task_id, action, detail, actor, _now()))
 
 
 def _row(
@@ -71,6 +90,6 @@ def record_many(
     actor: User | None,
 ) -> None:
     """Add (task_id, action, detail) rows by the same actor in one bulk INSERT."""
-    now = utcnow()
+    now = _now()
     rows = [_row(task_id, action, detail, actor, now) for task_id, action, detail in entries]
     bulk.insert_rows(session, _TABLE, rows)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ...models import (
@@ -14,12 +14,13 @@ from ...models import (
     Tag,
     Task,
     TaskGroup,
+    TaskStatus,
     TaskTemplate,
     User,
     task_groups_assigned,
     task_tags,
 )
-from ..kit import pages, paging
+from ..kit import pages, paging, references
 from ..kit.paging import Page
 from ..kit.typed_rows import as_tuples
 from . import lists, visibility
@@ -103,7 +104,37 @@ def templates_page(
 # --- task groups -----------------------------------------------------------------------------
 
 
-TASK_SORTS = ("id", "status", "project", "update_time", "create_time")
+TASK_SORTS = ("id", "status", "project", "update_time", "create_time", "tracking_id")
+# Most distinct statuses offered as choices (clients may invent any number).
+STATUS_CHOICES_MAX = 200
+
+
+@dataclass(frozen=True)
+class TaskSearch:
+    """What the task list's search box and the filters the API lacks ask for.
+
+    `tracking_id` matches exactly, or as a prefix with `tracking_prefix`; `text` is a
+    case-insensitive substring of the content or the tracking id; `done_by` a username.
+    """
+
+    tracking_id: str | None = None
+    tracking_prefix: bool = False
+    text: str | None = None
+    done_by: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.tracking_id:
+            if self.tracking_prefix:
+                found.append(Task.tracking_id.startswith(self.tracking_id, autoescape=True))
+            else:
+                found.append(Task.tracking_id == self.tracking_id)
+        text = pages.matches((Task.raw_content, Task.tracking_id), self.text)
+        if text is not None:
+            found.append(text)
+        if self.done_by:
+            found.append(Task.done_by_id.in_(select(User.id).where(User.username == self.done_by)))
+        return found
 
 
 def tasks_page(
@@ -118,11 +149,16 @@ def tasks_page(
     status: str | None = None,
     open_only: bool = False,
     tags: Sequence[str] = (),
+    search: TaskSearch | None = None,
+    conditions: Sequence[ColumnElement[bool]] = (),
     sort: str = "id",
     offset: int = 0,
     limit: int = 50,
 ) -> Page[Task]:
     """Tasks the viewer sees, filtered as the task list API filters them, in any order offered.
+
+    `search` adds the web's own filters; `conditions` more SQL conditions from the service
+    packages above this one (say, "locked" by the lease rule of dispensing.locks).
 
     A page costs a fixed number of queries: the count, the tasks (with template and lock
     holder), and one each for their users, groups and tags. The API's filters go through the
@@ -136,7 +172,9 @@ def tasks_page(
         "status": status,
         "tags": tags,
     }
-    extra: list[ColumnElement[bool]] = []
+    extra: list[ColumnElement[bool]] = [*conditions]
+    if search is not None:
+        extra += search.conditions()
     if group is not None:
         extra.append(
             Task.id.in_(
@@ -188,11 +226,20 @@ def _load_tasks(session: Session, ids: list[int]) -> list[Task]:
     return [found[task_id] for task_id in ids if task_id in found]
 
 
-def _distinct(session: Session, column: Any) -> list[str]:
-    """The distinct values of an indexed column in order: one index probe per value."""
-    values = select(func.min(column).label("v")).cte("distinct_values", recursive=True)
-    following = select(select(func.min(column)).where(column > values.c.v).scalar_subquery())
-    values = values.union_all(following.where(values.c.v.is_not(None)))
+def _distinct(session: Session, column: Any, limit: int | None = None) -> list[str]:
+    """The distinct values of an indexed column in order: one index probe per value.
+
+    With `limit`, the walk stops after that many values.
+    """
+    values = select(func.min(column).label("v"), literal(1).label("n")).cte(
+        "distinct_values", recursive=True
+    )
+    following = select(
+        select(func.min(column)).where(column > values.c.v).scalar_subquery(), values.c.n + 1
+    ).where(values.c.v.is_not(None))
+    if limit is not None:
+        following = following.where(values.c.n < limit)
+    values = values.union_all(following)
     return list(session.scalars(select(values.c.v).where(values.c.v.is_not(None))))
 
 
@@ -201,9 +248,34 @@ def projects(session: Session) -> list[str]:
     return _distinct(session, Task.project)
 
 
-def statuses(session: Session) -> list[str]:
-    """Every status in use."""
-    return _distinct(session, Task.status)
+def statuses(session: Session, *, limit: int | None = None) -> list[str]:
+    """Every status in use (the first `limit` in order, when given)."""
+    return _distinct(session, Task.status, limit)
+
+
+def status_choices(session: Session, *, keep: Sequence[str] = ()) -> list[str]:
+    """Statuses to choose from: the known ones first, then those clients use (capped at
+    STATUS_CHOICES_MAX), then `keep` (say, the task's own) when the cap left it out."""
+    known = [status.value for status in TaskStatus]
+    in_use = statuses(session, limit=STATUS_CHOICES_MAX)
+    chosen = known + sorted(set(in_use) - set(known))
+    return chosen + [status for status in keep if status not in chosen]
+
+
+def locate(session: Session, *, viewer: User, reference: str, limit: int = 2) -> list[int]:
+    """Ids of the tasks the viewer sees that `reference` names: the task with that id when
+    there is one, else those with that tracking id (at most `limit`, by id)."""
+    reference = reference.strip()
+    number = references.as_id(reference.lstrip("#")) if reference.lstrip("#").isdigit() else None
+    visible = visibility.visible_to(viewer)
+    if number is not None:
+        found = session.scalar(select(Task.id).where(Task.id == number, visible))
+        if found is not None:
+            return [found]
+    if not reference:
+        return []
+    query = select(Task.id).where(Task.tracking_id == reference, visible)
+    return list(session.scalars(query.order_by(Task.id).limit(limit)))
 
 
 def template_labels(session: Session) -> list[str]:

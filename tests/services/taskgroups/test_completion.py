@@ -46,6 +46,33 @@ def test_aborting_one_task_aborts_the_unfinished_others(session, admin):
     ]
 
 
+def test_what_an_abort_aborts_too_is_what_it_then_aborts(session, admin):
+    group = taskgroup_changes.create(
+        session, actor=admin, label="g", specs=[task_body(users=["admin"])] * 4
+    )
+    done, chosen, other, last = group_tasks(session, group)
+    set_status(session, done, "done", admin)
+    alone = taskgroup_changes.create(
+        session, actor=admin, label="h", specs=[task_body(users=["admin"])]
+    )
+    [single] = group_tasks(session, alone)
+
+    def along(*tasks):
+        query = completion.aborted_along(session, task_ids=[t.id for t in tasks])
+        return [t.id for t in session.scalars(query)]
+
+    assert along(chosen) == [other.id, last.id]
+    assert along(chosen, last) == [other.id]
+    assert along(single) == []
+    set_status(session, chosen, "aborted", admin)
+    assert [t.status for t in group_tasks(session, group)] == [
+        "done",
+        "aborted",
+        "aborted",
+        "aborted",
+    ]
+
+
 def test_callback_is_written_once_when_all_tasks_are_done(session, admin):
     session.add(Meta(label="HOST", value="http://cb.example"))
     group = taskgroup_changes.create(
