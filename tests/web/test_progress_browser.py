@@ -5,29 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..support.accessibility import BLOCKING_IMPACTS, _axe, sideways_overflow
+from ..support.accessibility import blocking_violations, sideways_overflow
 from .conftest import database
 from .seed import PASSWORD, STUDY, World, seed_study
-
-# The parts of the pages this feature adds; the rest of each page (layout, status badges, the
-# activity feed) is checked by the every-page tests.
-OWN_PARTS: dict[str, list[list[str]]] = {
-    "project": [["main"]],
-    "dashboard": [[".progress-section"], ["table.progress"]],
-    "group": [[".progress-section"]],
-}
-SHARED_PARTS = [[".badge"]]
-
-
-def own_violations(page: Any, part: str) -> list[str]:
-    """axe-core's serious and critical findings in what this feature adds to the page."""
-    results = _axe.run(page, context={"include": OWN_PARTS[part], "exclude": SHARED_PARTS})
-    return [
-        f"{violation['id']} ({violation['impact']}): {violation['help']}"
-        f" - {[node['target'] for node in violation['nodes'][:5]]}"
-        for violation in results.response["violations"]
-        if violation.get("impact") in BLOCKING_IMPACTS
-    ]
 
 
 def test_the_project_page_draws_its_chart_with_a_table_beside_it(
@@ -59,7 +39,7 @@ def test_the_project_page_draws_its_chart_with_a_table_beside_it(
     assert fallback.locator("tbody tr").count() == 30
     assert "behind" in page.inner_text("table.annotators")
     snap("project")
-    assert own_violations(page, "project") == []
+    assert blocking_violations(page) == []
     assert problems == []
 
 
@@ -79,5 +59,5 @@ def test_progress_pages_fit_a_phone(
         response = page.goto(url)
         assert response is not None and response.status == 200, url
         assert sideways_overflow(page) == 0, url
-        assert own_violations(page, part) == [], url
+        assert blocking_violations(page) == [], url
         snap(part)
