@@ -4,8 +4,10 @@
 
 Expects what `python -m benchmarks.seed` creates (template, group and users `bench`). Phases
 run in this order so the read phases see exactly the seeded task count: one task, lock, list
-pages (admin, user), meta change, lock races, next-task claims, mark done, ingest one by one, ingest
-in bulk (POST /tasks with an array, and POST /taskgroups). Each prints the median and 90th
+pages (admin, user), meta change, lock races, next-task claims, mark done, the web UI's progress
+pages (dashboard, a project's page, a group's page, the task list; as the admin, signed in once
+through the login form), ingest one by one, ingest in bulk (POST /tasks with an array, and POST
+/taskgroups). Each prints the median and 90th
 percentile latency of its requests and the requests per second it reached; a phase whose route
 the server does not have is reported as missing. With --server-pid, the resident memory of the
 gunicorn workers is printed at the end.
@@ -18,6 +20,7 @@ import base64
 import http.client
 import json
 import random
+import re
 import statistics
 import threading
 import time
@@ -25,10 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 TEMPLATE = "bench"
 GROUP = "bench"
+PROJECT = "bench"  # the project benchmarks.seed puts its tasks in
 USER_PASSWORD = "bench-pass"
 BARRIER_TIMEOUT = 300  # a client that failed must not leave the others waiting forever
 
@@ -138,6 +142,66 @@ class Client:
         return took, response.json() if response.content else None
 
 
+class WebClient:
+    """One keep-alive connection to the web UI with a signed-in session (its cookies).
+
+    Signs in once through the login form (GET /login for the CSRF token, then POST), as a
+    browser does; every page after that sends the session cookie only.
+    """
+
+    CSRF = re.compile(
+        r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+    )
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        url = urlsplit(base_url.rstrip("/"))
+        self.host, self.port, self.root = url.hostname or "127.0.0.1", url.port or 80, url.path
+        self.cookies: dict[str, str] = {}
+        self.connection: http.client.HTTPConnection | None = None
+        self.log_in(username, password)
+
+    def _send(self, method: str, path: str, body: bytes | None = None, **headers: str) -> Answer:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.connection.request(method, self.root + path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        for cookie in response.msg.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return Answer(response.status, response.read())
+
+    def log_in(self, username: str, password: str) -> None:
+        form = self._send("GET", "/login")
+        match = self.CSRF.search(form.text)
+        if match is None:
+            raise RuntimeError(f"GET /login: no CSRF token ({form.status_code})")
+        body = urlencode(
+            {
+                "identity": username,
+                "password": password,
+                "csrf_token": match.group(1) or match.group(2),
+            }
+        ).encode()
+        answer = self._send(
+            "POST", "/login", body, **{"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        if answer.status_code != 302:
+            raise RuntimeError(f"POST /login: {answer.status_code} {answer.text[:300]}")
+
+    def page(self, path: str) -> float:
+        """GET a page that must answer 200; the seconds it took."""
+        started = time.perf_counter()
+        answer = self._send("GET", path)
+        took = time.perf_counter() - started
+        if answer.status_code in (404, 405):
+            raise MissingRoute(path)
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+        return took
+
+
 def run_parallel(workers: int, work: Callable[[int], Iterable[float]]) -> tuple[list[float], float]:
     """Run work(i) in `workers` threads started together; their latencies and the wall time."""
     latencies: list[float] = []
@@ -176,6 +240,8 @@ class Workload:
     # -- helpers ----------------------------------------------------------------------------
 
     def phase(self, name: str, body: Callable[[Result], None]) -> None:
+        if self.args.only and not name.startswith(tuple(self.args.only)):
+            return
         result = Result(name)
         try:
             body(result)
@@ -322,6 +388,25 @@ class Workload:
         result.latencies, result.elapsed = run_parallel(len(batches), client)
         result.note = f"{len(batches)} clients, each their claimed tasks"
 
+    def web_page(self, path: Callable[[], str]) -> Callable[[Result], None]:
+        """A web page, GET one after another by the signed-in admin (samples / 4 times)."""
+
+        def body(result: Result) -> None:
+            if not hasattr(self, "web"):
+                self.web = WebClient(self.args.base_url, self.args.user, self.args.password)
+            shown = path()
+            self.web.page(shown)  # the first request of a page loads its templates
+            self.sequential(
+                result, max(self.args.samples // 4, 10), lambda _i: self.web.page(shown)
+            )
+            result.note = shown
+
+        return body
+
+    def bench_group_page(self) -> str:
+        _took, group = self.admin.expect("GET", f"/groups/{GROUP}", 200)
+        return f"/groups/{group['id']}"
+
     def new_task(self, n: int) -> dict[str, Any]:
         return {
             "project": "bench-ingest",
@@ -364,6 +449,12 @@ class Workload:
         self.phase("lock races (32 clients)", self.lock_races)
         self.phase("next-task claims (32 clients)", self.claims)
         self.phase("mark done", self.mark_done)
+        self.phase("web: dashboard (admin)", self.web_page(lambda: "/"))
+        self.phase(
+            "web: project page (admin)", self.web_page(lambda: f"/projects/{quote(PROJECT)}")
+        )
+        self.phase("web: group page (admin)", self.web_page(self.bench_group_page))
+        self.phase("web: task list (admin)", self.web_page(lambda: "/tasks"))
         self.phase("ingest one by one", self.ingest_single)
         self.phase("ingest bulk POST /tasks", self.ingest_bulk("/tasks", lambda tasks: tasks))
         self.phase(
@@ -438,6 +529,12 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=1000, help="tasks created one by one")
     parser.add_argument("--bulk", type=int, default=10_000, help="tasks per bulk request")
     parser.add_argument("--server-pid", type=int, help="gunicorn master pid, to report RSS")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PREFIX",
+        help="run only the phases whose name starts so (repeatable), e.g. --only web:",
+    )
     args = parser.parse_args()
     random.seed(1)
     wait_until_ready(args.base_url)

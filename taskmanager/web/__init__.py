@@ -12,6 +12,7 @@ from .blueprint import bp
 # Each module registers its pages on `bp` when imported; one module per area.
 VIEW_MODULES = (
     "dashboard",
+    "projects",
     "tasks",
     "reassign",
     "taskgroups",

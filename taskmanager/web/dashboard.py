@@ -15,6 +15,7 @@ from ..services.taskgroups import progress as taskgroup_progress
 from ..services.tasks import activity, home
 from ..services.tasks import dashboard as task_dashboard
 from .blueprint import bp, me, permission_required
+from .progress import dashboard_progress
 from .taskviews import lock_timeout, task_table_page
 
 # The statuses every server uses, in the order pages show them.
@@ -50,6 +51,7 @@ def dashboard() -> str:
         ),
         activity=activity.recent(db.session, viewer=viewer),
         mine=task_table_page(owner=viewer, sort="id"),
+        **dashboard_progress(counted.projects),
         **annotator_home(),
     )
 

@@ -59,6 +59,12 @@ def test_a_built_wheel_installs_as_task_manager_7_with_the_old_commands(tmp_path
     # The package's data (migrations, templates, static files) travels in the wheel.
     assert any(name.startswith("taskmanager/migrations/versions/") for name in names)
     assert any(name.startswith("taskmanager/templates/") for name in names)
+    # Chart.js is served from the package (no CDN), with its licence.
+    assert {
+        "taskmanager/static/vendor/chartjs/chart.umd.js",
+        "taskmanager/static/vendor/chartjs/LICENSE.md",
+        "taskmanager/static/web/charts.js",
+    } <= set(names)
 
     # Installed (without its dependencies, which the suite's environment already proves), pip
     # knows it by the old name.

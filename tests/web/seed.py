@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from taskmanager.models import Group, Meta, Tag, Task, TaskGroup, TaskTemplate, User
@@ -17,7 +19,7 @@ from taskmanager.services.tasks import creation
 
 from ..support.accounts import PASSWORD, make_user
 
-__all__ = ["PASSWORD", "World", "admin_pages", "seed"]
+__all__ = ["PASSWORD", "Study", "World", "admin_pages", "seed", "seed_study"]
 
 VIEWR_TEMPLATE = {
     "template_name": "t1-review",
@@ -142,6 +144,10 @@ def admin_pages(world: World) -> list[str]:
         "/change",
         "/tasks?text=subject&tracking=unassign&match=prefix&locked=no&done_by=alice&per_page=25",
         "/tasks?page=9",
+        "/projects/brain-study",
+        "/projects/heart-study?sort_annotators=-done",
+        "/?sort_annotators=-last_activity",
+        f"/groups/{world.readers.id}?sort_annotators=open",
         "/activity",
         "/activity?project=brain-study&user=alice",
     ]
@@ -173,6 +179,8 @@ def user_pages(world: World) -> list[str]:
         "/tags",
         f"/tags/{world.tag.id}",
         "/change",
+        "/projects/heart-study",
+        "/projects/brain-study?sort_annotators=-open",
         "/activity",
         "/activity?project=heart-study",
     ]
@@ -181,3 +189,58 @@ def user_pages(world: World) -> list[str]:
 def visitor_pages() -> list[str]:
     """The pages someone not signed in sees (the suite's live server lets visitors register)."""
     return ["/login", "/register", "/reset", "/confirm"]
+
+
+# The study of the progress pages: 38 tasks, 28 of them done over the last 14 days (2 a day), 10
+# open; dora (weight 2) and emil (weight 1) keep up, finn (weight 1) did 2 of the 28 at the
+# start and nothing since: behind (2/28 against a quarter) and idle. At 2 a day the 10 open
+# tasks take 5 days.
+STUDY = "liver-study"
+STUDY_DONE = {"dora": 16, "emil": 10, "finn": 2}
+STUDY_OPEN = {"dora": 4, "emil": 3, "finn": 3}
+STUDY_WEIGHTS = {"dora": 2.0, "emil": 1.0, "finn": 1.0}
+STUDY_RATE_DAYS = 14
+
+
+@dataclass
+class Study:
+    people: dict[str, User]
+    today: date
+    open_tasks: int
+    rate: float
+    finish: date
+
+
+def seed_study(session: Session, today: date | None = None) -> Study:
+    """The study above, on top of `seed` (it needs the template); done times set directly."""
+    today = today or datetime.now(UTC).date()
+    people = {
+        name: make_user(session, name, "user", assignment_weight=weight, commit=False)
+        for name, weight in STUDY_WEIGHTS.items()
+    }
+    created = datetime.combine(today - timedelta(days=20), time(9), tzinfo=UTC)
+    # Two done a day on each of the last 14 days, today included: finn's on the oldest day, dora
+    # alone for three days, then dora and emil one each a day up to today.
+    doers = ["finn"] * 2 + ["dora"] * 6 + ["dora", "emil"] * 10
+    assert {name: doers.count(name) for name in STUDY_DONE} == STUDY_DONE
+    for index, name in enumerate(doers):
+        task = _task(session, people[name], project=STUDY, users=[name])
+        day = today - timedelta(days=STUDY_RATE_DAYS - 1 - index // 2)
+        session.execute(
+            update(Task)
+            .where(Task.id == task.id)
+            .values(
+                status="done",
+                done_by_id=people[name].id,
+                done_time=datetime.combine(day, time(0, 30 + index % 2), tzinfo=UTC),
+                create_time=created,
+            )
+        )
+    for name, count in STUDY_OPEN.items():
+        for _ in range(count):
+            task = _task(session, people[name], project=STUDY, users=[name])
+            session.execute(update(Task).where(Task.id == task.id).values(create_time=created))
+    session.commit()
+    open_tasks = sum(STUDY_OPEN.values())
+    rate = sum(STUDY_DONE.values()) / STUDY_RATE_DAYS
+    return Study(people, today, open_tasks, rate, today + timedelta(days=5))
