@@ -45,9 +45,10 @@ class Pager:
     @classmethod
     def from_request(cls, choices: Sequence[int] = PER_PAGE_CHOICES) -> Pager:
         """The page asked for; a page size not among `choices` is refused with a message."""
+        asked = request.args.get("per_page", "")
         per_page = _int_arg("per_page", DEFAULT_PER_PAGE)
-        if per_page not in choices:
-            if "per_page" in request.args:
+        if per_page not in choices or (asked and not asked.strip().isdigit()):
+            if asked:
                 allowed = ", ".join(str(n) for n in choices)
                 flash(
                     f"Rows per page (per_page) must be one of {allowed}; "

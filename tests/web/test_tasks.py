@@ -82,6 +82,8 @@ def test_page_sizes_are_offered_and_checked(client: Any, world: World) -> None:
     refused = _flashes(client, "/tasks?per_page=100000")
     assert "Rows per page (per_page) must be one of 25, 50, 100, 250; showing 50." in refused
     assert "1–8 of 8 tasks" in refused
+    # Not a number at all is refused the same way, not silently replaced.
+    assert "showing 50." in _flashes(client, "/tasks?per_page=abc")
 
 
 def test_a_page_past_the_last_says_so_and_links_the_last(client: Any, world: World) -> None:
