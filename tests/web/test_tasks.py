@@ -230,13 +230,20 @@ def test_the_bulk_form_offers_only_the_actions_the_role_may_take(client: Any, wo
         assert f'value="{action}"' in page
 
 
+def _taskgroup_task_ids(client: Any, world: World) -> list[int]:
+    """The ids of the seed's task group's two tasks, in order."""
+    with database(client.application) as session:
+        return list(
+            session.scalars(
+                select(Task.id).where(Task.taskgroup_id == world.taskgroup.id).order_by(Task.id)
+            )
+        )
+
+
 def test_aborting_a_task_of_a_group_in_bulk_names_what_else_it_aborts(
     client: Any, world: World
 ) -> None:
-    with database(client.application) as session:
-        first, second = session.scalars(
-            select(Task.id).where(Task.taskgroup_id == world.taskgroup.id).order_by(Task.id)
-        ).all()
+    first, second = _taskgroup_task_ids(client, world)
     login(client, "admin", "admin")
     confirm = _bulk(client, {"ids": [str(first)], "action": "status", "status": "aborted"})
     text = _words(confirm.get_data(as_text=True))
@@ -309,10 +316,7 @@ def test_one_click_mark_done_and_abort_go_through_the_status_change(
 def test_aborting_a_task_of_a_group_says_first_what_else_it_aborts(
     client: Any, world: World
 ) -> None:
-    with database(client.application) as session:
-        first, second = session.scalars(
-            select(Task.id).where(Task.taskgroup_id == world.taskgroup.id).order_by(Task.id)
-        ).all()
+    first, second = _taskgroup_task_ids(client, world)
     login(client, "admin", "admin")
     page = _words(get_ok(client, f"/tasks/{first}"))
     assert f"Abort task {first}? This also aborts 1 other open task of its task group." in page
