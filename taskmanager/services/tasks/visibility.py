@@ -17,6 +17,7 @@ tests/services/tasks/test_visibility.py checks that every one selects the same t
   is that set itself, to join rows that name a task (the activity feed's history rows);
 - `assigned_to_sets`: the direct and the group half as two sets, the user's groups read
   first (aggregates over many tasks: no merged set to build);
+- `sees_at_least`: no SQL form but a bounded estimate, to choose between the forms above;
 - `assigned_count`: the COUNT of that set from the link tables' indexes (list totals);
 - `sees_group_tasks`: no SQL form but a shortcut: a member sees every task of their group, so
   a list narrowed to that group needs no condition of theirs.
@@ -74,17 +75,19 @@ def visible_to_as_set(user: User) -> ColumnElement[bool]:
     return true() if reads_all(user) else assigned_to(user.id)
 
 
-def assigned_exists(user_id: UserId, *, fence: bool = False) -> ColumnElement[bool]:
+def assigned_exists(
+    user_id: UserId, *, fence: bool = False, task_id: Any = None
+) -> ColumnElement[bool]:
     """SQL condition per task row: EXISTS a direct assignment OR EXISTS one through a group.
 
     With `fence`, OFFSET 0 keeps PostgreSQL from turning each EXISTS into a hash of every
-    matching id, which it would build before returning the first row of a page.
+    matching id, which it would build before returning the first row of a page. `task_id`
+    is the column naming the task (Task.id when not given; say, a history row's task_id).
     """
-    direct = select(literal(1)).where(
-        task_users.c.task_id == Task.id, task_users.c.user_id == user_id
-    )
+    task = Task.id if task_id is None else task_id
+    direct = select(literal(1)).where(task_users.c.task_id == task, task_users.c.user_id == user_id)
     via_group = select(literal(1)).where(
-        task_groups_assigned.c.task_id == Task.id,
+        task_groups_assigned.c.task_id == task,
         task_groups_assigned.c.group_id == group_membership.c.group_id,
         group_membership.c.user_id == user_id,
     )
@@ -174,6 +177,29 @@ def _group_ids(session: Session, user_id: int) -> list[int]:
             select(group_membership.c.group_id).where(group_membership.c.user_id == user_id)
         )
     )
+
+
+def sees_at_least(session: Session, *, user: User, count: int) -> bool:
+    """Whether the user sees about `count` tasks or more, reading at most `count` entries of
+    each link table's index: to choose between the per-row and the set forms, not to show.
+
+    A task assigned through two of the user's groups (or directly too) may count twice.
+    """
+    if reads_all(user):
+        return True
+    group_ids = _group_ids(session, user.id)
+    direct = select(task_users.c.task_id).where(task_users.c.user_id == user.id)
+    parts = [direct]
+    if group_ids:
+        parts.append(
+            select(task_groups_assigned.c.task_id).where(
+                task_groups_assigned.c.group_id.in_(group_ids)
+            )
+        )
+    found = 0
+    for part in parts:
+        found += session.scalar(select(func.count()).select_from(part.limit(count).subquery())) or 0
+    return found >= count
 
 
 def assigned_count(session: Session, *, user_id: int) -> Select[Any]:

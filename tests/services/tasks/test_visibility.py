@@ -234,6 +234,31 @@ def _recent_activity(session, world: World, user: User) -> set[str]:
     )
 
 
+def _recent_activity_row_by_row(session, world: World, user: User) -> set[str]:
+    """The feed with every viewer's history rows checked one by one (on MariaDB: the set)."""
+    saved = activity.ROW_BY_ROW_FROM
+    activity.ROW_BY_ROW_FROM = 0
+    try:
+        return _recent_activity(session, world, user)
+    finally:
+        activity.ROW_BY_ROW_FROM = saved
+
+
+def _sees_at_least(session, world: World, user: User) -> int:
+    """The estimate reaches the number of tasks seen (it may count a task twice, never less)."""
+    seen = len(visible(user.username))
+    assert visibility.sees_at_least(session, user=user, count=seen)
+    if not visibility.reads_all(user):
+        links = len(assigned(user.username)) + sum(
+            1
+            for name, (direct, via) in TASKS.items()
+            for group in via
+            if user.username in GROUPS[group]
+        )
+        assert not visibility.sees_at_least(session, user=user, count=links + 1)
+    return seen
+
+
 def _tags_page(session, world: World, user: User) -> set[str]:
     page = task_pages.tags_page(session, viewer=user, limit=100)
     counted = {row.item.name: row.tasks for row in page.items}
@@ -436,6 +461,8 @@ FORMS: dict[str, tuple[str, Callable[..., Any]]] = {
     # Dashboards and per-row counts.
     "dashboard summary": ("visible", _summary_projects),
     "dashboard recent activity": ("visible", _recent_activity),
+    "recent activity, row by row": ("visible", _recent_activity_row_by_row),
+    "sees_at_least": ("visible", _sees_at_least),
     "tags page counts": ("visible", _tags_page),
     "templates page counts": ("visible", _templates_page),
     # Task groups: those holding a visible task, their tasks and their progress.
