@@ -3,7 +3,8 @@
     python -m benchmarks.progress_seed --done-share 0.4 --days 30
 
 Every `bench` task is assigned directly to one of the bench users as well (in turn), and a share
-of them is marked done by that user, their done times spread over the last --days days; the
+of them is marked done by that user, their done times spread over the last --days days, each
+with the history row a status change writes (so the activity feed has operations to show); the
 users' weights differ (1, 2 or 3) so that shares mean something. Straight through SQL, like
 benchmarks.seed; run it once after that (it refuses a second time).
 """
@@ -11,6 +12,7 @@ benchmarks.seed; run it once after that (it refuses a second time).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import timedelta
 
@@ -18,9 +20,10 @@ from sqlalchemy import bindparam, insert, select, update
 
 from taskmanager import create_app
 from taskmanager.config import load_settings
-from taskmanager.models import Task, User, db, task_users, utcnow
+from taskmanager.models import Task, TaskHistory, User, db, task_users, utcnow
 
 CHUNK = 10_000
+STATUS_DETAIL = json.dumps({"old": "queued", "new": "done"})
 
 
 def main() -> None:
@@ -65,6 +68,19 @@ def main() -> None:
                 if done_every and n % done_every == 0
             ]
             if done:
+                session.execute(
+                    insert(TaskHistory),
+                    [
+                        {
+                            "task_id": row["task_id"],
+                            "timestamp": row["when"],
+                            "actor_id": row["doer"],
+                            "action": "status",
+                            "detail": STATUS_DETAIL,
+                        }
+                        for row in done
+                    ],
+                )
                 session.connection().execute(
                     update(Task.__table__)
                     .where(Task.__table__.c.id == bindparam("task_id"))

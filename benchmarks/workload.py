@@ -5,12 +5,12 @@
 Expects what `python -m benchmarks.seed` creates (template, group and users `bench`). Phases
 run in this order so the read phases see exactly the seeded task count: one task, lock, list
 pages (admin, user), meta change, lock races, next-task claims, mark done, the web UI's progress
-pages (dashboard, a project's page, a group's page, the task list; as the admin, signed in once
-through the login form), ingest one by one, ingest in bulk (POST /tasks with an array, and POST
-/taskgroups). Each prints the median and 90th
-percentile latency of its requests and the requests per second it reached; a phase whose route
-the server does not have is reported as missing. With --server-pid, the resident memory of the
-gunicorn workers is printed at the end.
+pages (dashboard, a project's page, a group's page, the task list, the activity feed; as the
+admin, then as user bench00, each signed in once through the login form), ingest one by one,
+ingest in bulk (POST /tasks with an array, and POST /taskgroups). Each prints the median and
+90th percentile latency of its requests and the requests per second it reached; a phase whose
+route the server does not have is reported as missing. With --server-pid, the resident memory
+of the gunicorn workers is printed at the end.
 """
 
 from __future__ import annotations
@@ -236,6 +236,7 @@ class Workload:
             Client(args.base_url, f"bench{n:02}", USER_PASSWORD) for n in range(args.clients)
         ]
         self.results: list[Result] = []
+        self.web_clients: dict[str, WebClient] = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -388,20 +389,43 @@ class Workload:
         result.latencies, result.elapsed = run_parallel(len(batches), client)
         result.note = f"{len(batches)} clients, each their claimed tasks"
 
-    def web_page(self, path: Callable[[], str]) -> Callable[[Result], None]:
-        """A web page, GET one after another by the signed-in admin (samples / 4 times)."""
+    def web_client(self, role: str) -> WebClient:
+        """The signed-in web session of a role (signed in on first use): the admin, or the
+        first benchmark user, who sees every seeded task through group `bench` and, after
+        benchmarks.progress_seed, some of them directly too."""
+        if role not in self.web_clients:
+            username, password = (
+                (self.args.user, self.args.password)
+                if role == "admin"
+                else (self.users[0].username, USER_PASSWORD)
+            )
+            self.web_clients[role] = WebClient(self.args.base_url, username, password)
+        return self.web_clients[role]
+
+    def web_page(self, role: str, path: Callable[[], str]) -> Callable[[Result], None]:
+        """A web page, GET one after another by the role's signed-in session (samples / 4
+        times)."""
 
         def body(result: Result) -> None:
-            if not hasattr(self, "web"):
-                self.web = WebClient(self.args.base_url, self.args.user, self.args.password)
+            web = self.web_client(role)
             shown = path()
-            self.web.page(shown)  # the first request of a page loads its templates
-            self.sequential(
-                result, max(self.args.samples // 4, 10), lambda _i: self.web.page(shown)
-            )
+            web.page(shown)  # the first request of a page loads its templates
+            self.sequential(result, max(self.args.samples // 4, 10), lambda _i: web.page(shown))
             result.note = shown
 
         return body
+
+    def web_phases(self, role: str) -> None:
+        """The progress pages and the activity feed, as the role sees them."""
+        pages: list[tuple[str, Callable[[], str]]] = [
+            ("dashboard", lambda: "/"),
+            ("project page", lambda: f"/projects/{quote(PROJECT)}"),
+            ("group page", self.bench_group_page),
+            ("task list", lambda: "/tasks"),
+            ("activity", lambda: "/activity"),
+        ]
+        for name, path in pages:
+            self.phase(f"web: {name} ({role})", self.web_page(role, path))
 
     def bench_group_page(self) -> str:
         _took, group = self.admin.expect("GET", f"/groups/{GROUP}", 200)
@@ -449,12 +473,8 @@ class Workload:
         self.phase("lock races (32 clients)", self.lock_races)
         self.phase("next-task claims (32 clients)", self.claims)
         self.phase("mark done", self.mark_done)
-        self.phase("web: dashboard (admin)", self.web_page(lambda: "/"))
-        self.phase(
-            "web: project page (admin)", self.web_page(lambda: f"/projects/{quote(PROJECT)}")
-        )
-        self.phase("web: group page (admin)", self.web_page(self.bench_group_page))
-        self.phase("web: task list (admin)", self.web_page(lambda: "/tasks"))
+        self.web_phases("admin")
+        self.web_phases("user")
         self.phase("ingest one by one", self.ingest_single)
         self.phase("ingest bulk POST /tasks", self.ingest_bulk("/tasks", lambda tasks: tasks))
         self.phase(

@@ -12,7 +12,7 @@ from ..models import TaskStatus, db
 from ..services.dispensing import claims
 from ..services.kit.errors import DomainError
 from ..services.taskgroups import progress as taskgroup_progress
-from ..services.tasks import activity, home
+from ..services.tasks import activity, home, timeline
 from ..services.tasks import dashboard as task_dashboard
 from .blueprint import bp, me, permission_required
 from .progress import dashboard_progress
@@ -38,7 +38,10 @@ def status_class(status: str) -> str:
 @bp.get("/")
 def dashboard() -> str:
     viewer = me()
-    counted = task_dashboard.summary(db.session, viewer=viewer)
+    today = timeline.today_utc()
+    counted = task_dashboard.summary(
+        db.session, viewer=viewer, done_since=timeline.rate_start(today)
+    )
     return render_template(
         "dashboard.html",
         title="Dashboard",
@@ -50,8 +53,12 @@ def dashboard() -> str:
             db.session, viewer=viewer, limit=TASKGROUPS_SHOWN
         ),
         activity=activity.recent(db.session, viewer=viewer),
-        mine=task_table_page(owner=viewer, sort="id"),
-        **dashboard_progress(counted.projects),
+        mine=task_table_page(
+            owner=viewer,
+            sort="id",
+            total=task_dashboard.own_open_total(counted, viewer=viewer),
+        ),
+        **dashboard_progress(counted.projects, today=today),
         **annotator_home(),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import request, url_for
@@ -71,11 +72,11 @@ def group_annotator_table(group: Group) -> AnnotatorTable:
     return annotator_table(group=group)
 
 
-def dashboard_progress(projects: Iterable[Progress]) -> dict[str, Any]:
-    """What the dashboard shows of progress: the estimate of each project it counted, and
-    every annotator."""
+def dashboard_progress(projects: Iterable[Progress], *, today: date) -> dict[str, Any]:
+    """What the dashboard shows of progress: the estimate of each project it counted (with the
+    tasks done since timeline.rate_start(today)), and every annotator."""
     return {
-        "estimates": timeline.project_estimates(db.session, viewer=me(), projects=projects),
+        "estimates": timeline.counted_estimates(projects, today=today),
         "rate_days": timeline.RATE_DAYS,
         "people": annotator_table(),
     }

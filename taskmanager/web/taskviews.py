@@ -38,8 +38,10 @@ def task_table_page(
     tag: Tag | None = None,
     template: TaskTemplate | None = None,
     sort: str = "-id",
+    total: int | None = None,
 ) -> TaskTable:
-    """Open tasks of a user, group, tag or template that the signed-in user sees (newest first)."""
+    """Open tasks of a user, group, tag or template that the signed-in user sees (newest first);
+    `total` is their number when the caller has counted it already."""
     page = task_pages.tasks_page(
         db.session,
         viewer=me(),
@@ -50,5 +52,6 @@ def task_table_page(
         open_only=True,
         sort=sort,
         limit=EMBEDDED_ROWS,
+        total=total,
     )
     return TaskTable(rows=page.items, total=page.total, held=held_locks(page.items))

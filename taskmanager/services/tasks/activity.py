@@ -166,21 +166,41 @@ def _newest_keys(session: Session, scope: _Scope, limit: int) -> list[Key]:
 _Columns = TypeVarTuple("_Columns")
 
 
+# A viewer who sees at least this many tasks has the newest history rows checked one by one.
+ROW_BY_ROW_FROM = 20_000
+
+
 class _Scope:
     """Which history rows a query reads: on tasks the viewer sees, of a project, by an actor.
 
     The viewer's tasks are the rule's id set (`visibility`), in the form each planner handles:
     PostgreSQL and SQLite look the set's tasks' history up by task id; MariaDB runs
-    `IN (... UNION ...)` once per history row, so there the set is joined instead.
+    `IN (... UNION ...)` once per history row, so there the set is joined instead. Elsewhere a
+    viewer who sees many tasks (ROW_BY_ROW_FROM) has each of the newest history rows checked by
+    itself (the per-row form, fenced on PostgreSQL) instead: the set would be hashed whole to
+    keep a few hundred rows that are almost all theirs.
     """
 
     def __init__(self, session: Session, viewer: User, filters: Filters) -> None:
         self.viewer = None if visibility.reads_all(viewer) else viewer
         self.filters = filters
-        self.joins_set = session.get_bind().dialect.name in ("mysql", "mariadb")
+        dialect = session.get_bind().dialect.name
+        self.joins_set = dialect in ("mysql", "mariadb")
+        self.fence = dialect == "postgresql"
+        self.row_by_row = (
+            self.viewer is not None
+            and not self.joins_set
+            and visibility.sees_at_least(session, user=self.viewer, count=ROW_BY_ROW_FROM)
+        )
 
     def narrow(self, query: Select[*_Columns]) -> Select[*_Columns]:
-        if self.viewer is not None and self.joins_set:
+        if self.viewer is not None and self.row_by_row:
+            query = query.where(
+                visibility.assigned_exists(
+                    self.viewer.id, fence=self.fence, task_id=TaskHistory.task_id
+                )
+            )
+        elif self.viewer is not None and self.joins_set:
             theirs = visibility.assigned_ids(self.viewer.id).subquery()
             query = query.join(theirs, theirs.c.task_id == TaskHistory.task_id)
         elif self.viewer is not None:

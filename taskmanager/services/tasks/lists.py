@@ -268,8 +268,16 @@ def filter_conditions(
     status: str | None = None,
     tags: Sequence[str] = (),
     application_name: str | None = None,
+    per_row: bool = False,
+    seen_anyway: bool = False,
 ) -> list[ColumnElement[bool]]:
-    """The tasks list_page would list, as SQL conditions (for other orders and columns)."""
+    """The tasks list_page would list, as SQL conditions (for other orders and columns).
+
+    `per_row` gives the row-by-row form (for a shallow page walked in id order over many
+    tasks, see the module's docstring). `seen_anyway` says the caller narrows the tasks to
+    ones the viewer sees by another of its conditions (visibility.sees_group_tasks), so the
+    viewer's own condition is left out: the same tasks, without looking up the viewer's.
+    """
     selection = _select(
         session,
         viewer=viewer,
@@ -282,7 +290,10 @@ def filter_conditions(
     )
     if selection.empty:
         return [false()]
-    return _membership(selection, per_row=False, fence=False)
+    if seen_anyway and not visibility.reads_all(viewer):
+        selection.assigned_user = None
+    fence = per_row and session.get_bind().dialect.name == "postgresql"
+    return _membership(selection, per_row=per_row, fence=fence)
 
 
 def _select(

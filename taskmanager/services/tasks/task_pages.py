@@ -154,11 +154,13 @@ def tasks_page(
     sort: str = "id",
     offset: int = 0,
     limit: int = 50,
+    total: int | None = None,
 ) -> Page[Task]:
     """Tasks the viewer sees, filtered as the task list API filters them, in any order offered.
 
     `search` adds the web's own filters; `conditions` more SQL conditions from the service
-    packages above this one (say, "locked" by the lease rule of dispensing.locks).
+    packages above this one (say, "locked" by the lease rule of dispensing.locks). `total` is
+    the number of tasks so selected when the caller has counted them already.
 
     A page costs a fixed number of queries: the count, the tasks (with template and lock
     holder), and one each for their users, groups and tags. The API's filters go through the
@@ -192,18 +194,37 @@ def tasks_page(
         listed = lists.list_page(session, **api_filters, offset=offset, limit=limit)
         ids = [summary.id for summary in listed.items]
         return listed.with_items(_load_tasks(session, ids))
-    conditions = lists.filter_conditions(session, **api_filters) + extra
+    # A member sees all of their group's tasks: narrowed to the group, the viewer's own
+    # condition would only make the database look up the same tasks twice.
+    seen_anyway = group is not None and visibility.sees_group_tasks(
+        session, user=viewer, group_id=group.id
+    )
+    conditions = lists.filter_conditions(session, **api_filters, seen_anyway=seen_anyway) + extra
+    if total is None and not extra:
+        # The task list service counts the API's filters from the link tables' indexes where
+        # it can.
+        total = lists.list_page(session, **api_filters, limit=0).total
+    elif total is None:
+        total = paging.count(session, select(Task.id).where(*conditions))
+    if _walks_in_id_order(sort, offset, total):
+        conditions = (
+            lists.filter_conditions(session, **api_filters, seen_anyway=seen_anyway, per_row=True)
+            + extra
+        )
     columns = {key: getattr(Task, key) for key in TASK_SORTS}
     query = pages.ordered(select(Task).where(*conditions), columns, sort, Task.id).options(
         *_TASK_ROW
     )
-    total = None
-    if not extra:
-        # The task list service counts the API's filters from the link tables' indexes where
-        # it can.
-        total = lists.list_page(session, **api_filters, limit=0).total
     cap = paging.MAX_TASK_PAGE_SIZE
     return paging.page(session, query, offset=offset, limit=limit, cap=cap, total=total)
+
+
+def _walks_in_id_order(sort: str, offset: int, total: int) -> bool:
+    """Whether a page is cheaper found by walking tasks in id order and checking each (as the
+    task list service does): a shallow page, in id order, of many tasks."""
+    return (
+        sort.lstrip("-") == "id" and total > lists.SET_BASED_MAX and offset < lists.SHALLOW_OFFSET
+    )
 
 
 # What a row of a task table shows besides the task's own columns.

@@ -100,7 +100,7 @@ def project_timeline(
     done_per_day: dict[date, int] = {}
     created_per_day: dict[date, int] = {}
     for status, done_day, created_day, count in _untyped(
-        session, _timeline_query(viewer, project, _start_of(days[0]))
+        session, _timeline_query(session, viewer, project, _start_of(days[0]))
     ):
         progress.counts[status] = progress.counts.get(status, 0) + count
         if done_day is not None:
@@ -125,7 +125,7 @@ def project_timeline(
     )
 
 
-def _timeline_query(viewer: User, project: str, since: datetime) -> Select[Any]:
+def _timeline_query(session: Session, viewer: User, project: str, since: datetime) -> Select[Any]:
     """One pass over the project's tasks: counted by status, by the day each was done (if done
     in the window) and by the day each was created (if created in the window and not aborted).
     A few hundred groups at most, and the visibility rule is evaluated once."""
@@ -144,7 +144,7 @@ def _timeline_query(viewer: User, project: str, since: datetime) -> Select[Any]:
                 else_=None,
             ).label("created_day"),
         )
-        .where(visibility.visible_to_as_set(viewer), Task.project == project)
+        .where(visibility.visible_to_as_sets(session, user=viewer), Task.project == project)
         .subquery()
     )
     columns = (bucketed.c.status, bucketed.c.done_day, bucketed.c.created_day)
@@ -177,13 +177,29 @@ def _left_by_day(
     return left
 
 
+def rate_start(today: date) -> datetime:
+    """The start of the RATE_DAYS days (today included) whose done tasks set the pace."""
+    return _start_of(today - timedelta(days=RATE_DAYS - 1))
+
+
+def counted_estimates(projects: Iterable[Progress], *, today: date) -> dict[str, Estimate]:
+    """The estimate of each project of a dashboard summary that counted the tasks done since
+    rate_start(today) itself (dashboard.summary with `done_since`): no query."""
+    return {
+        str(entry.key): estimate(
+            open_tasks=open_tasks(entry), done_in_rate_days=entry.done_since, today=today
+        )
+        for entry in projects
+    }
+
+
 def project_estimates(
     session: Session, *, viewer: User, projects: Iterable[Progress], today: date | None = None
 ) -> dict[str, Estimate]:
     """The estimate of each project counted in `projects` (the dashboard's summary), adding the
     tasks done in the last RATE_DAYS days per project from one GROUP BY over those alone."""
     today = today or today_utc()
-    since = _start_of(today - timedelta(days=RATE_DAYS - 1))
+    since = rate_start(today)
     # The set form of the rule: its cost follows what the viewer has, and PostgreSQL reckons it
     # so; the per-row form, reckoned for every task done lately, made it compile the query (JIT).
     query = (

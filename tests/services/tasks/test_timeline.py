@@ -30,6 +30,7 @@ def test_the_study_finishes_when_its_seeded_rate_says(session: Any) -> None:
     counted = dashboard.summary(session, viewer=world.admin).projects
     estimates = timeline.project_estimates(session, viewer=world.admin, projects=counted)
     assert estimates[STUDY] == shown.estimate
+    assert _counted_in_the_summary(session, world.admin, study.today) == estimates
 
 
 def test_no_work_in_the_rate_window_gives_no_estimate(session: Any) -> None:
@@ -69,4 +70,12 @@ def test_only_the_tasks_the_viewer_sees(session: Any) -> None:
             open_tasks=2, done_in_rate_days=1, today=timeline.today_utc()
         )
     }
+    assert _counted_in_the_summary(session, world.alice, timeline.today_utc()) == estimates
     assert timeline.project_timeline(session, viewer=world.admin, project="nothing") is None
+
+
+def _counted_in_the_summary(session: Any, viewer: Any, today: date) -> dict[str, Any]:
+    """The estimates from a summary that counted the recent done tasks itself (the dashboard's
+    way): they must be those project_estimates gives."""
+    counted = dashboard.summary(session, viewer=viewer, done_since=timeline.rate_start(today))
+    return timeline.counted_estimates(counted.projects, today=today)

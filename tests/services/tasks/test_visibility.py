@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
-from taskmanager.models import Tag, Task, TaskGroup, User, task_tags, utcnow
+from taskmanager.models import (
+    Group,
+    Tag,
+    Task,
+    TaskGroup,
+    User,
+    task_groups_assigned,
+    task_tags,
+    utcnow,
+)
 from taskmanager.services.accounts.authentication import may_sign_in
 from taskmanager.services.dispensing import claims
 from taskmanager.services.kit.errors import NotFound
@@ -225,6 +234,31 @@ def _recent_activity(session, world: World, user: User) -> set[str]:
     )
 
 
+def _recent_activity_row_by_row(session, world: World, user: User) -> set[str]:
+    """The feed with every viewer's history rows checked one by one (on MariaDB: the set)."""
+    saved = activity.ROW_BY_ROW_FROM
+    activity.ROW_BY_ROW_FROM = 0
+    try:
+        return _recent_activity(session, world, user)
+    finally:
+        activity.ROW_BY_ROW_FROM = saved
+
+
+def _sees_at_least(session, world: World, user: User) -> int:
+    """The estimate reaches the number of tasks seen (it may count a task twice, never less)."""
+    seen = len(visible(user.username))
+    assert visibility.sees_at_least(session, user=user, count=seen)
+    if not visibility.reads_all(user):
+        links = len(assigned(user.username)) + sum(
+            1
+            for name, (direct, via) in TASKS.items()
+            for group in via
+            if user.username in GROUPS[group]
+        )
+        assert not visibility.sees_at_least(session, user=user, count=links + 1)
+    return seen
+
+
 def _tags_page(session, world: World, user: User) -> set[str]:
     page = task_pages.tags_page(session, viewer=user, limit=100)
     counted = {row.item.name: row.tasks for row in page.items}
@@ -244,6 +278,51 @@ def _tasks_page(**options: Any) -> Callable[..., Any]:
         return world.names(task.id for task in page.items)
 
     return form
+
+
+def _tasks_page_walked(**options: Any) -> Callable[..., Any]:
+    """tasks_page with its row-by-row walk in id order (as for a shallow page of many tasks)."""
+
+    def form(session, world: World, user: User) -> set[str]:
+        with _row_by_row(True):
+            return _tasks_page(**options)(session, world, user)
+
+    return form
+
+
+def _group_tasks_pages(session, world: World, user: User) -> set[str]:
+    found: set[str] = set()
+    for group in session.scalars(select(Group)):
+        found |= _tasks_page(group=group)(session, world, user)
+    return found
+
+
+def _group_tasks_seen(session, world: World, user: User) -> set[str]:
+    """Each group's tasks, for the groups whose tasks the user sees all of (by the shortcut),
+    and the visible ones of the others."""
+    found: set[str] = set()
+    for group in session.scalars(select(Group)):
+        in_group = select(task_groups_assigned.c.task_id).where(
+            task_groups_assigned.c.group_id == group.id
+        )
+        condition = Task.id.in_(in_group)
+        if not visibility.sees_group_tasks(session, user=user, group_id=group.id):
+            condition = condition & visibility.visible_to(user)
+        found |= world.names(_ids_where(session, condition))
+    return found
+
+
+def _own_open_total(session, world: World, user: User) -> int:
+    """The summary's count of one's open tasks, else (reading all) the table's own count."""
+    counted = dashboard.own_open_total(dashboard.summary(session, viewer=user), viewer=user)
+    if counted is None:
+        assert visibility.reads_all(user)
+        return len(_tasks_page(open_only=True)(session, world, user))
+    page = task_pages.tasks_page(
+        session, viewer=user, user=user.username, open_only=True, limit=100
+    )
+    assert page.total == counted
+    return counted
 
 
 def _taskgroups_listed(session, world: World, user: User) -> set[str]:
@@ -334,6 +413,19 @@ FORMS: dict[str, tuple[str, Callable[..., Any]]] = {
             _ids_where(session, visibility.assigned_to(user.id))
         ),
     ),
+    "assigned_to_sets": (
+        "assigned",
+        lambda session, world, user: world.names(
+            _ids_where(session, visibility.assigned_to_sets(session, user_id=user.id))
+        ),
+    ),
+    "visible_to_as_sets": (
+        "visible",
+        lambda session, world, user: world.names(
+            _ids_where(session, visibility.visible_to_as_sets(session, user=user))
+        ),
+    ),
+    "sees_group_tasks, each group's tasks": ("in a group", _group_tasks_seen),
     "assigned_count": (
         "assigned",
         lambda session, world, user: session.scalar(
@@ -358,6 +450,10 @@ FORMS: dict[str, tuple[str, Callable[..., Any]]] = {
     "tasks page by id": ("visible", _tasks_page()),
     "tasks page by project": ("visible", _tasks_page(sort="-project")),
     "tasks page, open only": ("open", _tasks_page(open_only=True)),
+    "tasks page, open only, walked by id": ("open", _tasks_page_walked(open_only=True)),
+    "tasks page, newest first, walked by id": ("visible", _tasks_page_walked(sort="-id")),
+    "tasks page of each group": ("in a group", _group_tasks_pages),
+    "own open tasks counted by the summary": ("open", _own_open_total),
     # Claims: one statement (or search then update), and with a lease (two searches).
     "claim_next": ("open", _claimed(timeout=None)),
     "claim_next with a lease": ("open", _claimed(timeout=60)),
@@ -365,6 +461,8 @@ FORMS: dict[str, tuple[str, Callable[..., Any]]] = {
     # Dashboards and per-row counts.
     "dashboard summary": ("visible", _summary_projects),
     "dashboard recent activity": ("visible", _recent_activity),
+    "recent activity, row by row": ("visible", _recent_activity_row_by_row),
+    "sees_at_least": ("visible", _sees_at_least),
     "tags page counts": ("visible", _tags_page),
     "templates page counts": ("visible", _templates_page),
     # Task groups: those holding a visible task, their tasks and their progress.
@@ -379,6 +477,7 @@ EXPECTED: dict[str, Callable[[str], set[str]]] = {
     "visible": visible,
     "assigned": assigned,
     "open": lambda username: visible(username) - DONE,
+    "in a group": lambda username: {name for name in visible(username) if TASKS[name][1]},
 }
 
 
