@@ -68,6 +68,7 @@ def claim_next(
         one_statement=bool(dialect.update_returning) and timeout is None,
         # A data-modifying WITH clause: only PostgreSQL runs an INSERT inside another statement.
         records_history=dialect.name == "postgresql" and timeout is None,
+        index_order=dialect.name not in ("mysql", "mariadb"),
         reads_all=visibility.reads_all(user),
         project=project is not None,
         template=template is not None,
@@ -152,6 +153,7 @@ class _ClaimShape:
     locks_rows: bool  # FOR UPDATE SKIP LOCKED (not on SQLite)
     one_statement: bool  # UPDATE ... WHERE id = (search) RETURNING
     records_history: bool  # the history row is written by the same statement
+    index_order: bool  # ORDER BY status, lock_id, id (the index) rather than id alone
     reads_all: bool
     project: bool
     template: bool
@@ -194,7 +196,11 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     # Ordered as the (status, lock_id, id) index is: with the first two fixed this is id order,
     # and it keeps the planner on that index. Ordered by id alone, PostgreSQL walked the primary
     # key and stepped over every task already claimed or done (its statistics said few were).
-    never_locked = query.where(Task.lock_id.is_(None)).order_by(Task.status, Task.lock_id, Task.id)
+    # MariaDB does not see that order as the index's: it read and sorted every free task,
+    # locking each (whole-table lock sets, deadlocks between claims); by id it walks the key.
+    never_locked = query.where(Task.lock_id.is_(None)).order_by(
+        *((Task.status, Task.lock_id, Task.id) if shape.index_order else (Task.id,))
+    )
     query = query.order_by(Task.id)
     if shape.one_statement:
         take = (
