@@ -111,19 +111,24 @@ class Pager:
 
 @dataclass
 class Sorter:
-    """`?sort=key` or `?sort=-key` (descending), restricted to the keys a list offers."""
+    """`?sort=key` or `?sort=-key` (descending), restricted to the keys a list offers.
+
+    A second sortable table on a page reads its own `parameter`, so that sorting one never
+    reorders (or re-pages) the other.
+    """
 
     key: str
     descending: bool
+    parameter: str = "sort"
 
     @classmethod
-    def from_request(cls, keys: Sequence[str], default: str) -> Sorter:
-        raw = request.args.get("sort", default)
+    def from_request(cls, keys: Sequence[str], default: str, parameter: str = "sort") -> Sorter:
+        raw = request.args.get(parameter, default)
         descending = raw.startswith("-")
         key = raw.lstrip("-")
         if key not in keys:
             descending, key = default.startswith("-"), default.lstrip("-")
-        return cls(key=key, descending=descending)
+        return cls(key=key, descending=descending, parameter=parameter)
 
     @property
     def value(self) -> str:
@@ -132,7 +137,10 @@ class Sorter:
     def url(self, key: str) -> str:
         """Sort by `key`; a second click on the active key reverses the order."""
         descending = not self.descending if key == self.key else False
-        return _url(sort=("-" if descending else "") + key, page=None)
+        changes: dict[str, Any] = {self.parameter: ("-" if descending else "") + key}
+        if self.parameter == "sort":
+            changes["page"] = None  # the list's pager starts again
+        return _url(**changes)
 
 
 def render_list(

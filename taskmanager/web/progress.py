@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import request, url_for
+from flask import url_for
 
 from ..models import Group, db
 from ..services.tasks import annotators, timeline
 from ..services.tasks.dashboard import Progress
 from .blueprint import bp, me
+from .lists import Sorter
 
 # The query parameter of the per-annotator table's order: its own, so that it never changes
 # the order of another list on the same page.
@@ -22,10 +23,10 @@ SORT_PARAMETER = "sort_annotators"
 
 @dataclass
 class AnnotatorTable:
-    """The rows of the per-annotator table, the order asked for, and the scope's project."""
+    """The rows of the per-annotator table, their order, and the scope's project."""
 
     rows: list[annotators.AnnotatorRow]
-    sort: str
+    sorter: Sorter
     project: str | None
 
     # The thresholds, for the note under the table.
@@ -34,22 +35,6 @@ class AnnotatorTable:
     behind_percent = round(100 * annotators.BEHIND_RATIO)
     min_done = annotators.MIN_DONE_FOR_SHARES
 
-    @property
-    def key(self) -> str:
-        return self.sort.lstrip("-")
-
-    @property
-    def descending(self) -> bool:
-        return self.sort.startswith("-")
-
-    def sort_url(self, key: str) -> str:
-        """This page ordered by `key`; the active key again reverses the order."""
-        descending = not self.descending if key == self.key else False
-        args: dict[str, Any] = request.args.to_dict()
-        args[SORT_PARAMETER] = ("-" if descending else "") + key
-        assert request.endpoint is not None
-        return url_for(request.endpoint, **(request.view_args or {}), **args)
-
     def tasks_url(self, row: annotators.AnnotatorRow) -> str:
         """The task list filtered as this row counts: the user, and the project if any."""
         return url_for("web.tasks", user=row.username, project=self.project or None)
@@ -57,13 +42,11 @@ class AnnotatorTable:
 
 def annotator_table(*, project: str | None = None, group: Group | None = None) -> AnnotatorTable:
     """The per-annotator table of a scope, in the order the query string asks for."""
-    sort = request.args.get(SORT_PARAMETER, "username")
-    if sort.lstrip("-") not in annotators.ANNOTATOR_SORTS:
-        sort = "username"
+    sorter = Sorter.from_request(annotators.ANNOTATOR_SORTS, "username", parameter=SORT_PARAMETER)
     rows = annotators.list_annotators(
-        db.session, viewer=me(), project=project, group=group, sort=sort
+        db.session, viewer=me(), project=project, group=group, sort=sorter.value
     )
-    return AnnotatorTable(rows=rows, sort=sort, project=project)
+    return AnnotatorTable(rows=rows, sorter=sorter, project=project)
 
 
 @bp.app_template_global()
