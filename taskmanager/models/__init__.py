@@ -7,6 +7,10 @@ from .meta import Meta, MetaHistory
 from .site import SiteFact
 from .statuses import CLOSED_STATUSES, DeliveryStatus, TaskStatus
 from .tasks import (
+    ProjectPolicy,
+    ReminderSent,
+    SeriesReader,
+    SubjectReader,
     Tag,
     Task,
     TaskGroup,
@@ -27,6 +31,10 @@ __all__ = [
     "LoginFailure",
     "Meta",
     "MetaHistory",
+    "ProjectPolicy",
+    "ReminderSent",
+    "SeriesReader",
+    "SubjectReader",
     "Role",
     "SiteFact",
     "Tag",

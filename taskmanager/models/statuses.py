@@ -2,7 +2,8 @@
 
 Task statuses are open: clients may write any word of up to 64 characters, and any status may
 become any other (setting the same one changes nothing). The three every server knows have
-rules: only `queued` tasks are dispensed; becoming `done` records who and when, releases the
+rules: only `queued` tasks are dispensed (a `waiting` task becomes `queued` once the data it
+waits for is there, services/tasks/waiting.py); becoming `done` records who and when, releases the
 lock (TASKMAN_DONE_RELEASES_LOCK) and writes the callback (services/tasks/transitions.py);
 becoming `aborted` aborts the group's tasks that are not closed yet (services/taskgroups/
 completion.py). A task group's status follows its tasks: `done` when all are done, else
@@ -21,6 +22,8 @@ from enum import StrEnum
 
 class TaskStatus(StrEnum):
     QUEUED = "queued"
+    # Its data is not there yet (wait_for): neither assigned nor claimable until it is.
+    WAITING = "waiting"
     DONE = "done"
     ABORTED = "aborted"
 

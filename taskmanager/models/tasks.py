@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +24,8 @@ from .statuses import TaskStatus
 
 # Longest idempotency key; within MariaDB's limit for a unique index on utf8mb4 text.
 IDEMPOTENCY_KEY_MAX = 255
+# Longest subject or series key (indexed with the project).
+SCHEDULING_KEY_MAX = 128
 
 task_users = Table(
     "task_users",
@@ -83,6 +87,12 @@ class Task(Base):
         Index("ix_tasks_status_lock_id", "status", "lock_id", "id"),
         Index("ix_tasks_project_status", "project", "status"),
         Index("ix_tasks_template_status", "template_id", "status"),
+        # Reader rules look up a subject's or a series' other tasks.
+        Index("ix_tasks_project_subject", "project", "subject"),
+        Index("ix_tasks_project_series", "project", "series"),
+        # Claims in priority order: the free queued tasks, most urgent first.
+        Index("ix_tasks_status_lock_priority", "status", "lock_id", "priority", "id"),
+        Index("ix_tasks_due", "due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +126,26 @@ class Task(Base):
         String(IDEMPOTENCY_KEY_MAX), unique=True, index=True
     )
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Scheduling (all optional; a 6.6.0 client never sees or sends them). `subject` is the case
+    # or patient; `series` the key whose tasks go to one reader; higher `priority` first.
+    subject: Mapped[str | None] = mapped_column(String(SCHEDULING_KEY_MAX))
+    series: Mapped[str | None] = mapped_column(String(SCHEDULING_KEY_MAX))
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effort: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # A task whose data is not there yet is `waiting` until a GET of this URL answers 2xx.
+    wait_for: Mapped[str | None] = mapped_column(String(1024))
+    wait_checked_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait_next_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why it still waits (the last check's answer), for GET ?status=waiting.
+    wait_detail: Mapped[str | None] = mapped_column(String(512))
+    # The automatic assignment it gets once its data arrived: among this group's members, or
+    # among all users when `dispatch_pending` without a group.
+    dispatch_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    dispatch_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL")
+    )
 
     template: Mapped[TaskTemplate] = relationship(lazy="joined", innerjoin=True)
     taskgroup: Mapped[TaskGroup | None] = relationship()
@@ -147,3 +177,74 @@ class TaskHistory(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     actor: Mapped[User | None] = relationship()
+
+
+class ProjectPolicy(Base):
+    """How a project's tasks are handed out: reader rules, caps, balance and order.
+
+    A project without a row has no rules (tasks go as they always did).
+    """
+
+    __tablename__ = "project_policies"
+
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A reader never gets two tasks of one subject.
+    distinct_readers: Mapped[bool] = mapped_column(Boolean, default=False)
+    # (Without distinct_readers) the same subject again only this many days after the last one.
+    washout_days: Mapped[int | None] = mapped_column(Integer)
+    # Every task of a series goes to the reader who got its first one.
+    consistent_series: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A reader holding this many open tasks of the project gets no more.
+    max_open_per_user: Mapped[int | None] = mapped_column(Integer)
+    # Weighted assignment counts tasks or their effort.
+    balance_by: Mapped[str] = mapped_column(String(16), default="count")
+    # Claims and lists go by priority (desc), then due date, then id.
+    priority_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SubjectReader(Base):
+    """A reader got a task of this subject (by assignment or claim), last at `last_time`.
+
+    The primary key decides between concurrent requests: a reader is recorded for a subject
+    once, and a second task of it is refused (distinct_readers) or allowed only by a conditional
+    update of `last_time` (washout_days).
+    """
+
+    __tablename__ = "subject_readers"
+
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(SCHEDULING_KEY_MAX), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SeriesReader(Base):
+    """The reader a series belongs to: the first to get one of its tasks (consistent_series).
+
+    One row per series: of two requests giving out a new series at once, one inserts it and
+    the other finds it taken.
+    """
+
+    __tablename__ = "series_readers"
+
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series: Mapped[str] = mapped_column(String(SCHEDULING_KEY_MAX), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReminderSent(Base):
+    """One digest mail per user and day: the primary key makes a second one impossible."""
+
+    __tablename__ = "reminders_sent"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    task_count: Mapped[int] = mapped_column(Integer, default=0)

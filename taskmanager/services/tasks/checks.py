@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from ...config import CallbackHosts
@@ -31,6 +32,9 @@ COLUMNS: dict[str, Any] = {
     "generator_url": Task.generator_url,
     "application_name": Task.application_name,
     "application_version": Task.application_version,
+    "subject": Task.subject,
+    "series": Task.series,
+    "wait_for": Task.wait_for,
 }
 REQUIRED = frozenset({"project", "status", "raw_content", "tracking_id"})
 
@@ -97,6 +101,43 @@ def check_callback_url(
             callback_destinations.check_url(url, hosts=hosts, field=field_name)
         except InvalidInput as error:
             problems.add(field_name, error.message)
+
+
+# Bounds of the scheduling numbers: beyond them a value is a mistake, not a plan.
+PRIORITY_LIMIT = 1_000_000
+EFFORT_MAX = 1_000_000.0
+
+
+def check_scheduling(problems: Problems, values: dict[str, Any]) -> None:
+    """priority (a whole number), effort (positive), due (a date-time with or without zone,
+    taken as UTC without one) and a wait_for URL (http or https, an allowed host)."""
+    if "priority" in values:
+        priority = values["priority"]
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            problems.add("priority", "priority must be a whole number")
+        elif abs(priority) > PRIORITY_LIMIT:
+            problems.add("priority", f"priority must lie between -{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}")
+    if "effort" in values:
+        effort = values["effort"]
+        if isinstance(effort, bool) or not isinstance(effort, int | float):
+            problems.add("effort", "effort must be a number")
+        elif not 0 < effort <= EFFORT_MAX or effort != effort:
+            problems.add("effort", f"effort must be above 0 and at most {EFFORT_MAX:,.0f}")
+    due = values.get("due")
+    if due is not None and not isinstance(due, datetime):
+        problems.add("due", "due must be a date-time, e.g. 2027-01-31T17:00:00Z")
+
+
+def check_wait_for(problems: Problems, url: Any, hosts: CallbackHosts) -> None:
+    """Where a task's data will appear: checked like a callback URL (http(s), allowed hosts)."""
+    if url is None:
+        return
+    check(problems, "wait_for", url)
+    if isinstance(url, str) and not problems.errors.get("wait_for"):
+        if not url.lower().startswith(("http://", "https://")):
+            problems.add("wait_for", "wait_for must be an http:// or https:// URL")
+        else:
+            check_callback_url(problems, url, hosts, field_name="wait_for")
 
 
 def check_tag_name(problems: Problems, name: str) -> None:

@@ -14,11 +14,13 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     Table,
     select,
+    update,
 )
 from sqlalchemy.orm import Session, lazyload, load_only
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,12 +45,15 @@ from ..kit.typed_rows import as_tuples
 from ..reference import tags as tag_service
 from . import assignment, history
 from .checks import (
+    COLUMNS,
     TAGS_PER_TASK_MAX,
     Problems,
     TemplateScans,
     check,
     check_callback_url,
     check_idempotency_key,
+    check_scheduling,
+    check_wait_for,
     check_tag_name,
     is_tag_name,
     stored_text,
@@ -82,6 +87,14 @@ class NewTask:
     groups: Sequence[Reference] = ()
     distribute_in_group: Reference | None = None
     idempotency_key: str | None = None
+    # Scheduling (services/tasks/policy.py); None: the column's default.
+    subject: str | None = None
+    series: str | None = None
+    priority: int | None = None
+    due: datetime | None = None
+    effort: float | None = None
+    # The task waits (status `waiting`) until a GET of this URL answers 2xx.
+    wait_for: str | None = None
 
 
 @dataclass
@@ -95,6 +108,10 @@ class TaskSummary:
     tags: list[tuple[int, str]] = field(default_factory=list)
     # In the answer to a create: the task was there already, created with the same key.
     already_present: bool = False
+    # Who the task went to (usernames), and its effort: what a dry run answers.
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    effort: float = 1.0
 
 
 @dataclass
@@ -157,7 +174,11 @@ def _prepare(
 def _fingerprint(item: _Prepared) -> str:
     """What the request asked for, as a SHA-256: a retry has the same, another request reusing
     the key has not. References count by what they name (a template's label or id alike)."""
-    asked = {name: value for name, value in item.row.items() if not name.startswith("idempot")}
+    asked = {
+        name: value
+        for name, value in item.row.items()
+        if not name.startswith("idempot") and not _is_scheduling_default(name, value)
+    }
     asked.update(
         tags=sorted(item.tag_names),
         tag_ids=sorted(tag.id for tag in item.known_tags),
@@ -165,8 +186,25 @@ def _fingerprint(item: _Prepared) -> str:
         groups=[group.id for group in item.groups],
         distribute_in_group=item.distribute_in_group.id if item.distribute_in_group else None,
     )
-    text = json.dumps(asked, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Left out of a fingerprint when unset, so that keys given before these fields existed still
+# match their retries.
+_SCHEDULING_DEFAULTS = {
+    "subject": None,
+    "series": None,
+    "priority": 0,
+    "due": None,
+    "effort": 1.0,
+    "wait_for": None,
+    "status": TaskStatus.QUEUED,
+}
+
+
+def _is_scheduling_default(name: str, value: Any) -> bool:
+    return name in _SCHEDULING_DEFAULTS and value == _SCHEDULING_DEFAULTS[name]
 
 
 def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
@@ -179,7 +217,7 @@ def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
         parsed = spec.content if isinstance(spec.content, dict) else None
     row: dict[str, Any] = {
         "project": spec.project,
-        "status": TaskStatus.QUEUED,
+        "status": TaskStatus.WAITING if spec.wait_for is not None else TaskStatus.QUEUED,
         "raw_content": raw_content,
         "raw_callback_url": (
             spec.raw_callback_url if spec.raw_callback_url is not None else spec.callback_url
@@ -190,6 +228,12 @@ def _row(spec: NewTask) -> tuple[dict[str, Any], Any]:
         "application_name": spec.application_name,
         "application_version": spec.application_version,
         "idempotency_key": spec.idempotency_key,
+        "subject": spec.subject,
+        "series": spec.series,
+        "priority": spec.priority if spec.priority is not None else 0,
+        "due": spec.due,
+        "effort": spec.effort if spec.effort is not None else 1.0,
+        "wait_for": spec.wait_for,
     }
     return row, parsed
 
@@ -202,8 +246,10 @@ def _check_row(
         "raw_callback_url": "raw_callback_url" if spec.raw_callback_url else "callback_url",
     }
     for name, value in row.items():
-        if name != "idempotency_key":
+        if name in COLUMNS and name != "wait_for":
             check(problems, name, value, field_name=given_as.get(name, name))
+    check_scheduling(problems, row)
+    check_wait_for(problems, row["wait_for"], callback_hosts)
     check_idempotency_key(problems, row["idempotency_key"], field_name="idempotency_key")
     check_callback_url(
         problems,
@@ -543,6 +589,7 @@ def _link(
     created: dict[int, dict[str, Any]] = {}
     automatic: dict[int | None, list[int]] = defaultdict(list)
     groups_by_id: dict[int, Group] = {}
+    pending: list[dict[str, Any]] = []
     for task_id, item in new:
         task_tags_ = {tag.id: tag for tag in item.known_tags}
         task_tags_.update((tags[name].id, tags[name]) for name in item.tag_names)
@@ -551,14 +598,29 @@ def _link(
         group_links += [{"task_id": task_id, "group_id": group.id} for group in item.groups]
         summaries[task_id] = TaskSummary(
             id=task_id,
-            status=TaskStatus.QUEUED,
+            status=item.row["status"],
             project=item.row["project"],
             template_id=item.template.id,
             tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
+            users=[user.username for user in item.users],
+            groups=[group.groupname for group in item.groups],
+            effort=item.row["effort"],
         )
         created[task_id] = {"project": item.row["project"]}
+        if item.row["wait_for"] is not None:
+            created[task_id]["wait_for"] = item.row["wait_for"]
         if item.users or item.groups:
             created[task_id].update(assignment_detail(item.users, item.groups))
+        elif item.row["status"] == TaskStatus.WAITING:
+            # Handed out once its data is there (services/tasks/waiting.py).
+            group = item.distribute_in_group
+            pending.append(
+                {
+                    "id": task_id,
+                    "dispatch_pending": True,
+                    "dispatch_group_id": group.id if group else None,
+                }
+            )
         else:
             group = item.distribute_in_group
             automatic[group.id if group else None].append(task_id)
@@ -567,10 +629,17 @@ def _link(
     bulk.insert_rows(session, task_users, user_links)
     bulk.insert_rows(session, task_groups_assigned, group_links)
     bulk.insert_rows(session, task_tags, tag_links)
+    if pending:
+        session.execute(
+            update(Task),
+            pending,
+            execution_options={"synchronize_session": False},
+        )
     for group_id, task_ids in automatic.items():
         group = groups_by_id.get(group_id) if group_id is not None else None
         for task, user in _assign_automatically(session, task_ids, group):
             created[task.id].update(users=[user.username], automatic=True)
+            summaries[task.id].users = [user.username]
             if group is not None:
                 created[task.id]["distribute_in_group"] = group.groupname
     # One entry per task: its creation with the assignment it was created with.
@@ -594,7 +663,15 @@ def _assign_automatically(
             .where(Task.id.in_(chunk))
             .order_by(Task.id)
             .options(
-                load_only(Task.id, Task.project, Task.status, Task.template_id),
+                load_only(
+                    Task.id,
+                    Task.project,
+                    Task.status,
+                    Task.template_id,
+                    Task.subject,
+                    Task.series,
+                    Task.effort,
+                ),
                 lazyload(Task.template),
             )
         )

@@ -123,6 +123,7 @@ def test_status_choices_put_known_statuses_first_and_are_capped(
     session.flush()
     assert task_pages.status_choices(session) == [
         "queued",
+        "waiting",
         "done",
         "aborted",
         "alpha",
@@ -133,6 +134,7 @@ def test_status_choices_put_known_statuses_first_and_are_capped(
     monkeypatch.setattr(task_pages, "STATUS_CHOICES_MAX", 2)
     assert task_pages.status_choices(session, keep=["zeta"]) == [
         "queued",
+        "waiting",
         "done",
         "aborted",
         "alpha",
