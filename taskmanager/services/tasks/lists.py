@@ -68,6 +68,20 @@ def overdue_conditions() -> list[ColumnElement[bool]]:
     return [Task.due < utcnow(), pages.open_condition()]
 
 
+def scheduling_conditions(
+    *, subject: str | None = None, series: str | None = None, overdue: bool = False
+) -> list[ColumnElement[bool]]:
+    """The list filters by subject, series and overdue, as SQL conditions (for other lists)."""
+    found: list[ColumnElement[bool]] = []
+    if subject is not None:
+        found.append(Task.subject == subject)
+    if series is not None:
+        found.append(Task.series == series)
+    if overdue:
+        found += overdue_conditions()
+    return found
+
+
 def check_order(order: str | None) -> None:
     if order is not None and order not in ORDERS:
         raise InvalidInput(f"order must be one of {', '.join(ORDERS)}", field="order")
