@@ -429,7 +429,10 @@ def add_task(
     Each file is a task's content; its `template` key names the template. Every file is checked
     first (it parses, names a template that exists, and its scan_sources match the scans the
     template declares); any problem is reported with file, line or field, and nothing is
-    uploaded unless --continue-on-error. Then the tasks are created in batches.
+    uploaded unless --continue-on-error. Then the tasks are created in batches. With --dry-run
+    nothing is uploaded: the server says, batch by batch, where each task would go (its status,
+    users and groups; a summary when there are many) and how many tasks and how much effort
+    each user would get.
 
     Each task carries a key made from its file (its tracking_id, or its project, content and
     name), so running the same command again skips the tasks already there: an upload that
