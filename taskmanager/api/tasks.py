@@ -336,7 +336,11 @@ def _dry_run(body: Any, key: str | None, actor: User) -> Response:
         }
         for index, summary in enumerate(preview.tasks)
     ]
-    return _listing({"dry_run": True, "tasks": tasks, "per_user": preview.per_user})
+    answer = {"dry_run": True, "tasks": tasks, "per_user": preview.per_user}
+    # Keys in the order written (each task's index first, a user's tasks before their effort):
+    # the answer is read by people deciding whether to send the tasks.
+    text = current_app.json.dumps(answer, sort_keys=False)
+    return current_app.response_class(f"{text}\n", mimetype="application/json")
 
 
 def _as_single(error: DomainError) -> DomainError:
