@@ -432,7 +432,10 @@ def get_task(task_id: str) -> dict[str, Any]:
     "or task_update_all), everything else task_update_all. A field the caller may not change "
     "answers 403 naming it, and nothing of the request is applied. Setting status `done` "
     "releases the lock (unless TASKMAN_DONE_RELEASES_LOCK=false), records who finished and "
-    "queues the callback; two concurrent requests make one transition.",
+    "queues the callback; two concurrent requests make one transition. The scheduling fields "
+    "(task_update_all) are checked as on create; null clears subject, series or due. "
+    "`wait_for` may point elsewhere only while the task is `waiting` (it is checked again "
+    "soon); it neither starts nor ends the waiting.",
     tags=["Tasks"],
 )
 @permission_required(*UPDATE)
