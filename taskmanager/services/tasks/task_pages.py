@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ...models import (
+    CLOSED_STATUSES,
     Group,
     Tag,
     Task,
@@ -19,6 +21,7 @@ from ...models import (
     User,
     task_groups_assigned,
     task_tags,
+    utcnow,
 )
 from ..kit import pages, paging, references
 from ..kit.paging import Page
@@ -309,3 +312,10 @@ def tag_names(session: Session) -> list[str]:
 
 def usernames(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).order_by(User.username)))
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    """Past its due date and not yet done or aborted."""
+    if task.due is None or task.status in CLOSED_STATUSES:
+        return False
+    return task.due < (now or utcnow())
