@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
+
 from ..models import db
 from ..services.tasks import policy, timeline
 from .blueprint import bp, me, permission_required
