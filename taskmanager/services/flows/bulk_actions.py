@@ -213,10 +213,10 @@ def rehearse_distribution(
     finally:
         savepoint.rollback()
     counts: Counter[str] = Counter()
-    effort: Counter[str] = Counter()
+    effort: dict[str, float] = {}
     for task_id, username in planned.items():
         counts[username] += 1
-        effort[username] += efforts[task_id]
+        effort[username] = effort.get(username, 0.0) + efforts[task_id]
     split = [Share(name, counts[name], effort[name]) for name in sorted(counts)]
     return planned, split
 
