@@ -45,9 +45,8 @@ def _page(
     project: str,
     current: policy.Policy,
     form: PolicyForm | None,
-    status: int = 200,
-) -> tuple[str, int]:
-    page = render_template(
+) -> str:
+    return render_template(
         "projects/detail.html",
         title=project,
         project=project,
@@ -60,12 +59,11 @@ def _page(
         policy=current,
         policy_form=form,
     )
-    return page, status
 
 
 @bp.get("/projects/<project>")
 @permission_required("task_read", "task_read_all")
-def project(project: str) -> tuple[str, int]:
+def project(project: str) -> str:
     shown = _timeline_or_404(project)
     current = policy.get(db.session, project)
     return _page(shown, project, current, _policy_form(current))
@@ -86,5 +84,6 @@ def project_policy(project: str) -> Any:
         if ok:
             flash(f"The policy of {project} is saved.", "success")
             return redirect(url_for("web.project", project=project, _anchor="policy"))
-    # The page shows what the user sent, with the reasons it was refused.
-    return _page(shown, project, current, form, status=400)
+    # The page shows what the user sent, with the reasons it was refused (200, as every form
+    # page of the web UI answers).
+    return _page(shown, project, current, form)

@@ -128,7 +128,7 @@ def test_bad_policy_values_are_refused_next_to_their_field(client: Any, world: W
         response = post_form(client, POLICY_URL, data, page=POLICY_PAGE)
         page = response.get_data(as_text=True)
         response.close()
-        assert response.status_code == 400, (data, page[:500])
+        assert response.status_code == 200, (data, page[:500])
         errors = _field_errors(page, field)
         assert any(message in error for error in errors), (data, errors)
         # The form stays open with what was sent, and nothing is stored.
