@@ -206,7 +206,8 @@ def _candidates(session: Session, now: datetime, locked_hours: int) -> Iterable[
         )
     )
     for query in (assigned, locked):
-        yield from session.execute(query).tuples()
+        for task, user in session.execute(query):
+            yield task, user
 
 
 def _line(task: Task, user: User, now: datetime, locked_before: datetime) -> Line:
