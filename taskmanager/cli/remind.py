@@ -99,13 +99,19 @@ def _total(results: list[Result], *, dry_run: bool) -> str:
     from ..services.tasks.reminders import Outcome, outcome_counts
 
     counts = outcome_counts(results)
+    phrases = {
+        Outcome.SENT: "{mails} sent",
+        Outcome.WOULD_SEND: "{mails} would be sent",
+        Outcome.FAILED: "{mails} not sent",
+        Outcome.ALREADY_SENT: "{users} already reminded today",
+    }
     parts = [
-        f"{counted(count, 'mail')} {outcome.value}"
-        for outcome, count in counts.items()
-        if count and outcome is not Outcome.ALREADY_SENT
+        phrase.format(
+            mails=counted(counts[outcome], "mail"), users=counted(counts[outcome], "user")
+        )
+        for outcome, phrase in phrases.items()
+        if counts[outcome]
     ]
-    if counts[Outcome.ALREADY_SENT]:
-        parts.append(f"{counted(counts[Outcome.ALREADY_SENT], 'user')} already reminded today")
     total = "; ".join(parts) or "nobody to remind"
     if dry_run:
         return f"Dry run: {total}. Nothing was sent; --send sends."
