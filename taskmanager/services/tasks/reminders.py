@@ -14,7 +14,7 @@ retries; a crash between the two loses that day's mail rather than sending it tw
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -184,7 +184,7 @@ def _mailable(email: str | None) -> bool:
     return bool(local and at and domain) and domain.lower() not in PLACEHOLDER_DOMAINS
 
 
-def _candidates(session: Session, now: datetime, locked_hours: int) -> Iterable[tuple[Task, User]]:
+def _candidates(session: Session, now: datetime, locked_hours: int) -> list[tuple[Task, User]]:
     """(task, user) pairs: overdue and given to the user directly, or overdue or held too long
     and locked by the user. A pair may come twice; `collect` merges them."""
     locked_before = now - timedelta(hours=locked_hours)
@@ -205,9 +205,7 @@ def _candidates(session: Session, now: datetime, locked_hours: int) -> Iterable[
             or_(Task.due < now, and_(Task.lock_time.is_not(None), Task.lock_time < locked_before)),
         )
     )
-    for query in (assigned, locked):
-        for task, user in session.execute(query):
-            yield task, user
+    return [(task, user) for query in (assigned, locked) for task, user in session.execute(query)]
 
 
 def _line(task: Task, user: User, now: datetime, locked_before: datetime) -> Line:
