@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Row, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,20 +184,35 @@ def _mailable(email: str | None) -> bool:
     return bool(local and at and domain) and domain.lower() not in PLACEHOLDER_DOMAINS
 
 
-def _candidates(session: Session, now: datetime, locked_hours: int) -> list[tuple[Task, User]]:
-    """(task, user) pairs: overdue and given to the user directly, or overdue or held too long
-    and locked by the user. A pair may come twice; `collect` merges them."""
+# What a digest needs of a task and of the user it is for (not the tasks' content).
+_COLUMNS = (
+    Task.id,
+    Task.project,
+    Task.tracking_id,
+    Task.due,
+    Task.lock_id,
+    Task.lock_time,
+    User.id.label("user_id"),
+    User.username,
+    User.email,
+)
+_Candidate = Row[int, str, str, datetime | None, int | None, datetime | None, int, str, str]
+
+
+def _candidates(session: Session, now: datetime, locked_hours: int) -> list[_Candidate]:
+    """A row per task and user: overdue and given to the user directly, or overdue or held too
+    long and locked by the user. A pair may come twice; `collect` merges them."""
     locked_before = now - timedelta(hours=locked_hours)
     open_task = Task.status.not_in([status.value for status in _NOT_ACTIONABLE])
     reachable = User.active.is_(True)
     assigned = (
-        select(Task, User)
+        select(*_COLUMNS)
         .join(task_users, task_users.c.task_id == Task.id)
         .join(User, User.id == task_users.c.user_id)
         .where(open_task, reachable, Task.due < now)
     )
     locked = (
-        select(Task, User)
+        select(*_COLUMNS)
         .join(User, User.id == Task.lock_id)
         .where(
             open_task,
@@ -205,19 +220,19 @@ def _candidates(session: Session, now: datetime, locked_hours: int) -> list[tupl
             or_(Task.due < now, and_(Task.lock_time.is_not(None), Task.lock_time < locked_before)),
         )
     )
-    return [(task, user) for query in (assigned, locked) for task, user in session.execute(query)]
+    return [row for query in (assigned, locked) for row in session.execute(query)]
 
 
-def _line(task: Task, user: User, now: datetime, locked_before: datetime) -> Line:
-    held = task.lock_id == user.id and task.lock_time is not None
+def _line(row: _Candidate, now: datetime, locked_before: datetime) -> Line:
+    held = row.lock_id == row.user_id and row.lock_time is not None
     return Line(
-        task_id=task.id,
-        project=task.project,
-        tracking_id=task.tracking_id,
-        due=task.due,
-        lock_time=task.lock_time if held else None,
-        overdue=task.due is not None and task.due < now,
-        locked_long=held and task.lock_time is not None and task.lock_time < locked_before,
+        task_id=row.id,
+        project=row.project,
+        tracking_id=row.tracking_id,
+        due=row.due,
+        lock_time=row.lock_time if held else None,
+        overdue=row.due is not None and row.due < now,
+        locked_long=held and row.lock_time < locked_before,
     )
 
 
@@ -225,23 +240,23 @@ def collect(session: Session, now: datetime, options: Options | None = None) -> 
     """Every user's digest, by user id; users with nothing to be reminded of have none."""
     options = options or Options()
     locked_before = now - timedelta(hours=options.locked_hours)
-    users: dict[int, User] = {}
+    addressees: dict[int, tuple[str, str]] = {}
     lines: dict[int, dict[int, Line]] = {}
-    for task, user in _candidates(session, now, options.locked_hours):
-        if not _mailable(user.email):
+    for row in _candidates(session, now, options.locked_hours):
+        if not _mailable(row.email):
             continue
-        users[user.id] = user
-        lines.setdefault(user.id, {})[task.id] = _line(task, user, now, locked_before)
+        addressees[row.user_id] = (row.username, row.email)
+        lines.setdefault(row.user_id, {})[row.id] = _line(row, now, locked_before)
     return [
         Digest(
             user_id=user_id,
-            username=users[user_id].username,
-            email=users[user_id].email,
+            username=username,
+            email=email,
             lines=tuple(sorted(lines[user_id].values(), key=_sort_key)),
             now=now,
             options=options,
         )
-        for user_id in sorted(users)
+        for user_id, (username, email) in sorted(addressees.items())
     ]
 
 
