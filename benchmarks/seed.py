@@ -93,6 +93,8 @@ def main() -> None:
                     [
                         {
                             "project": "bench",
+                            # Two reads of each case, for the claims with a reader policy.
+                            "subject": f"case-{(have + i) // 2}",
                             "status": "queued",
                             "raw_content": json.dumps(
                                 {"scan_sources": {"T1": f"$BENCH_HOST/scans/{have + i}"}}

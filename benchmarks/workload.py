@@ -34,6 +34,8 @@ TEMPLATE = "bench"
 GROUP = "bench"
 PROJECT = "bench"  # the project benchmarks.seed puts its tasks in
 USER_PASSWORD = "bench-pass"
+# The policy claims' cap of open tasks per reader: above what the claim phases give each one.
+POLICY_CAP = 400
 BARRIER_TIMEOUT = 300  # a client that failed must not leave the others waiting forever
 
 
@@ -237,6 +239,8 @@ class Workload:
         ]
         self.results: list[Result] = []
         self.web_clients: dict[str, WebClient] = {}
+        self.claimed: list[tuple[Client, int]] = []
+        self.policy_claimed: list[tuple[Client, int]] = []
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -349,30 +353,44 @@ class Workload:
             "one winner each" if not bad else f"{len(bad)} races without exactly one winner!"
         )
 
+    def claims_with_policy(self, result: Result) -> None:
+        """Claims while project `bench` has a policy: no reader gets two reads of one case
+        (the seed gives each case two tasks) and a cap of open tasks per reader (high enough
+        that it is checked on every claim without stopping the run)."""
+        rules = {"distinct_readers": True, "max_open_per_user": POLICY_CAP}
+        self.admin.expect("PUT", "/projects/bench/policy", 200, json_body=rules)
+        try:
+            self.claim_round(result, self.policy_claimed)
+        finally:
+            lifted = {"distinct_readers": False, "max_open_per_user": None}
+            self.admin.expect("PUT", "/projects/bench/policy", 200, json_body=lifted)
+
     def claims(self, result: Result) -> None:
+        self.claim_round(result, self.claimed)
+
+    def claim_round(self, result: Result, claimed: list[tuple[Client, int]]) -> None:
         per_client = self.args.claims // len(self.users)
-        self.claimed: list[tuple[Client, int]] = []
 
         def client(index: int) -> list[float]:
             me, latencies = self.users[index], []
             for _ in range(per_client):
                 took, response = me.call("POST", "/tasks/next")
                 if response.status_code == 200:
-                    self.claimed.append((me, int(response.json()["id"])))
+                    claimed.append((me, int(response.json()["id"])))
                 elif response.status_code != 204:
                     raise RuntimeError(f"claim: {response.status_code} {response.text[:200]}")
                 latencies.append(took)
             return latencies
 
         result.latencies, result.elapsed = run_parallel(len(self.users), client)
-        ids = [task_id for _client, task_id in self.claimed]
+        ids = [task_id for _client, task_id in claimed]
         duplicates = len(ids) - len(set(ids))
         result.note = f"{len(self.users)} clients; " + (
             "no task handed out twice" if not duplicates else f"{duplicates} DUPLICATES!"
         )
 
     def mark_done(self, result: Result) -> None:
-        claimed = getattr(self, "claimed", [])[: self.args.samples * 4]
+        claimed = self.claimed[: self.args.samples * 4]
         if not claimed:
             raise MissingRoute("/tasks/next (nothing claimed)")
         by_client: dict[str, list[tuple[Client, int]]] = {}
@@ -473,6 +491,7 @@ class Workload:
         self.phase("lock races (32 clients)", self.lock_races)
         self.phase("next-task claims (32 clients)", self.claims)
         self.phase("mark done", self.mark_done)
+        self.phase("next-task claims, policy (32 clients)", self.claims_with_policy)
         self.web_phases("admin")
         self.web_phases("user")
         self.phase("ingest one by one", self.ingest_single)

@@ -31,9 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("subject", sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column("series", sa.String(length=128), nullable=True))
-        batch_op.add_column(
-            sa.Column("priority", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("priority", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("due", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("effort", sa.Float(), server_default="1", nullable=False))
         batch_op.add_column(sa.Column("wait_for", sa.String(length=1024), nullable=True))
@@ -87,9 +85,7 @@ def upgrade() -> None:
             name=op.f("fk_subject_readers_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "project", "subject", "user_id", name=op.f("pk_subject_readers")
-        ),
+        sa.PrimaryKeyConstraint("project", "subject", "user_id", name=op.f("pk_subject_readers")),
     )
     op.create_table(
         "series_readers",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -15,8 +15,10 @@ from sqlalchemy import (
     Row,
     bindparam,
     func,
+    not_,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -30,11 +32,12 @@ from ...models import (
     task_tags,
     utcnow,
 )
-from ..kit.errors import Conflict
+from ..kit.errors import Conflict, InvalidInput
 from ..kit.references import as_id
 from ..kit.typed_rows import as_tuple
 from ..reference import tags as tag_service
-from ..tasks import history, visibility
+from ..tasks import assignment, history, readers, visibility
+from ..tasks import policy as policy_service
 from .locks import CLAIM_ATTEMPTS, TASKS, free_condition, set_lock
 
 
@@ -47,6 +50,9 @@ class Claim:
     template_id: int
 
 
+ORDERS = ("priority", "id")
+
+
 def claim_next(
     session: Session,
     *,
@@ -55,28 +61,34 @@ def claim_next(
     project: str | None = None,
     template: str | None = None,
     tags: Sequence[str] = (),
+    order: str | None = None,
 ) -> Claim | None:
     """Lock the oldest queued, free task the user may do to them; None when there is none.
+
+    `order="priority"` (or a project policy's priority_order, when claiming from that project)
+    takes the most urgent first: priority, then due date, then age. The project policies'
+    reader rules hold (services/tasks/policy.py).
 
     Concurrent claims never get the same task: PostgreSQL and MariaDB skip rows another claim
     has locked (FOR UPDATE SKIP LOCKED); every backend re-checks with a conditional UPDATE.
     """
     tag_service.check_filters(tags)
-    dialect = session.get_bind().dialect
-    shape = _ClaimShape(
-        locks_rows=dialect.name != "sqlite",
-        one_statement=bool(dialect.update_returning) and timeout is None,
-        # A data-modifying WITH clause: only PostgreSQL runs an INSERT inside another statement.
-        records_history=dialect.name == "postgresql" and timeout is None,
-        index_order=dialect.name not in ("mysql", "mariadb"),
-        reads_all=visibility.reads_all(user),
-        project=project is not None,
-        template=template is not None,
-        tags=bool(tags),
-        lease=timeout is not None,
-    )
+    if order is not None and order not in ORDERS:
+        raise InvalidInput(f"order must be one of {', '.join(ORDERS)}", field="order")
     now = utcnow()
+    policies = policy_service.of_projects(session, None if project is None else [project])
+    rules, rule_params = _reader_rules(session, policies, user, now)
+    shape = _shape(
+        session,
+        user=user,
+        timeout=timeout,
+        filters=(project is not None, template is not None, bool(tags)),
+        rules=rules,
+        by_priority=order == "priority"
+        or (order is None and project in policies and policies[project].priority_order),
+    )
     params: dict[str, Any] = {
+        **rule_params,
         "claim_user_id": user.id,
         "claim_project": project,
         "claim_template_label": template,
@@ -88,41 +100,166 @@ def claim_next(
     if shape.records_history:
         params["claim_detail"] = history.detail_text(detail)
     if tags:
-        # Tag names become ids first: one per-row test then checks them all.
-        wanted = set(tags)
-        tag_ids = list(session.scalars(select(Tag.id).where(Tag.name.in_(wanted))))
-        if len(tag_ids) < len(wanted):
+        tag_params = _tag_params(session, tags)
+        if tag_params is None:
             return None  # no task carries a tag that does not exist
-        params.update(claim_tag_ids=tag_ids, claim_tag_count=len(tag_ids))
+        params.update(tag_params)
     statements = _claim_statements(shape)
     for _ in range(CLAIM_ATTEMPTS):
-        found = []
         if shape.one_statement:
             # One statement finds, re-checks and takes the task: half the round trips.
-            taken = session.execute(statements[0], params).first()
-            if taken is not None:
-                claim = Claim(*as_tuple(taken))
+            row = session.execute(statements[0], params).first()
+            if row is not None:
+                claim = Claim(*as_tuple(row))
                 if not shape.records_history:
                     history.record(
                         session, task_id=claim.id, actor=user, action="lock", detail=detail
                     )
                 return claim
-        else:
-            found = _first_rows(session, statements, params)
-        if not found and shape.locks_rows:
-            # Nothing *unlocked* is not nothing: a row is also locked for a moment by a request
-            # that edits the task, or (MariaDB: InnoDB locks the rows a search reads) by another
-            # claim that only looked at it. Read again without skipping; a task still free is
-            # then taken by the conditional UPDATE below, which waits for that lock.
-            found = _first_rows(session, _claim_statements(shape.without_row_locks()), params)
-        if not found:
+        first = _search(session, shape, statements, params)
+        if first is None:
             return None
-        claim = Claim(*as_tuple(min(found)))
-        if not set_lock(session, claim.id, user, *_claim_conditions(timeout)):
-            continue
-        history.record(session, task_id=claim.id, actor=user, action="lock", detail=detail)
-        return claim
+        claim = Claim(*as_tuple(first)[:3])
+        if rules:
+            taken = _take_within_rules(session, policies, first, user, timeout, now)
+        else:
+            taken = set_lock(session, claim.id, user, *_claim_conditions(timeout))
+        if taken:
+            history.record(session, task_id=claim.id, actor=user, action="lock", detail=detail)
+            return claim
     raise Conflict("Could not claim a task under heavy contention; try again", field="task")
+
+
+def _search(
+    session: Session,
+    shape: _ClaimShape,
+    statements: Sequence[Executable],
+    params: dict[str, Any],
+) -> Row[Any] | None:
+    """The task to try to take next, found without taking it; None when there is none."""
+    found = [] if shape.one_statement else _first_rows(session, statements, params)
+    if not found and shape.locks_rows:
+        # Nothing *unlocked* is not nothing: a row is also locked for a moment by a request
+        # that edits the task, or (MariaDB: InnoDB locks the rows a search reads) by another
+        # claim that only looked at it. Read again without skipping; a task still free is
+        # then taken by the conditional UPDATE, which waits for that lock.
+        found = _first_rows(session, _claim_statements(shape.without_row_locks()), params)
+    if not found:
+        return None
+    # (Two searches, with a lease: the lower id, or the more urgent.)
+    return found[0] if shape.by_priority else min(found)
+
+
+def _tag_params(session: Session, tags: Sequence[str]) -> dict[str, Any] | None:
+    """Tag names become ids first: one per-row test then checks them all. None when a tag does
+    not exist."""
+    wanted = set(tags)
+    tag_ids = list(session.scalars(select(Tag.id).where(Tag.name.in_(wanted))))
+    if len(tag_ids) < len(wanted):
+        return None
+    return {"claim_tag_ids": tag_ids, "claim_tag_count": len(tag_ids)}
+
+
+def _shape(
+    session: Session,
+    *,
+    user: User,
+    timeout: float | None,
+    filters: tuple[bool, bool, bool],
+    rules: tuple[_Rule, ...],
+    by_priority: bool,
+) -> _ClaimShape:
+    dialect = session.get_bind().dialect
+    project, template, tags = filters
+    return _ClaimShape(
+        locks_rows=dialect.name != "sqlite",
+        one_statement=bool(dialect.update_returning) and timeout is None and not rules,
+        # A data-modifying WITH clause: only PostgreSQL runs an INSERT inside another statement.
+        records_history=dialect.name == "postgresql" and timeout is None and not rules,
+        index_order=dialect.name not in ("mysql", "mariadb"),
+        reads_all=visibility.reads_all(user),
+        project=project,
+        template=template,
+        tags=tags,
+        lease=timeout is not None,
+        rules=rules,
+        by_priority=by_priority,
+    )
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One project's reader rules as they bind this claim (the project and the time a washout
+    runs from are bound parameters, so statements are shared between projects and claims)."""
+
+    subject: bool  # distinct_readers or washout_days
+    distinct: bool
+    series: bool  # consistent_series
+    full: bool  # the claimer holds max_open_per_user open tasks of the project
+
+
+def _reader_rules(
+    session: Session, policies: dict[str, policy_service.Policy], user: User, now: datetime
+) -> tuple[tuple[_Rule, ...], dict[str, Any]]:
+    """The rules of the policies that limit readers, and their parameters.
+
+    The claimer's user row is locked first: their concurrent claims (and automatic assignments,
+    which lock every candidate) then take turns, so a cap or a subject rule read here still
+    holds when the task is taken.
+    """
+    limiting = sorted(
+        (found for found in policies.values() if found.limits_readers), key=lambda p: p.project
+    )
+    if not limiting:
+        return (), {}
+    assignment.lock_reader(session, user.id)
+    rules: list[_Rule] = []
+    params: dict[str, Any] = {}
+    for rule_policy in limiting:
+        cap = rule_policy.max_open_per_user
+        rule = _Rule(
+            subject=rule_policy.subject_rule,
+            distinct=rule_policy.distinct_readers,
+            series=rule_policy.consistent_series,
+            full=cap is not None
+            and readers.holds_at_least(session, rule_policy.project, user.id, cap),
+        )
+        if not (rule.subject or rule.series or rule.full):
+            continue  # a cap the claimer is below
+        index = len(rules)
+        rules.append(rule)
+        params[f"claim_rule_project_{index}"] = rule_policy.project
+        params[f"claim_rule_cutoff_{index}"] = rule_policy.subject_cutoff(now)
+    return tuple(rules), params
+
+
+def _take_within_rules(
+    session: Session,
+    policies: dict[str, policy_service.Policy],
+    found: Row[Any],
+    user: User,
+    timeout: float | None,
+    now: datetime,
+) -> bool:
+    """Lock the found task to the user and record them as its subject's and series' reader, or
+    (when another request recorded someone meanwhile) do neither."""
+    task_id, project, _template_id, subject, series = as_tuple(found)
+    rule_policy = policies.get(project)
+    savepoint = session.begin_nested()
+    taken = set_lock(session, task_id, user, *_claim_conditions(timeout))
+    if taken and rule_policy is not None:
+        if rule_policy.consistent_series and series is not None:
+            taken = readers.take_series(session, project, series, user.id, now)
+        if taken and rule_policy.subject_rule and subject is not None:
+            cutoff = rule_policy.subject_cutoff(now)
+            taken = readers.take_subject(session, project, subject, user.id, now, cutoff=cutoff)
+        # A task assigned to the reader by name is theirs whatever the ledgers say.
+        taken = taken or readers.named_reader(session, task_id, user.id)
+    if taken:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return taken
 
 
 def _first_rows(
@@ -159,6 +296,8 @@ class _ClaimShape:
     template: bool
     tags: bool
     lease: bool
+    rules: tuple[_Rule, ...] = ()
+    by_priority: bool = False
 
     def without_row_locks(self) -> _ClaimShape:
         """The plain searches: no FOR UPDATE, no UPDATE."""
@@ -190,7 +329,11 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
         )
     if shape.tags:
         conditions.append(_has_every_tag(bindparam("claim_tag_ids", expanding=True)))
-    query = select(Task.id, Task.project, Task.template_id).where(*conditions).limit(1)
+    conditions += [_within_rule(index, rule) for index, rule in enumerate(shape.rules)]
+    columns = [Task.id, Task.project, Task.template_id]
+    if shape.rules:
+        columns += [Task.subject, Task.series]
+    query = select(*columns).where(*conditions).limit(1)
     if shape.locks_rows:
         query = query.with_for_update(skip_locked=True, key_share=True)
     # Ordered as the (status, lock_id, id) index is: with the first two fixed this is id order,
@@ -198,10 +341,14 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     # key and stepped over every task already claimed or done (its statistics said few were).
     # MariaDB does not see that order as the index's: it read and sorted every free task,
     # locking each (whole-table lock sets, deadlocks between claims); by id it walks the key.
-    never_locked = query.where(Task.lock_id.is_(None)).order_by(
-        *((Task.status, Task.lock_id, Task.id) if shape.index_order else (Task.id,))
-    )
-    query = query.order_by(Task.id)
+    if shape.by_priority:
+        never_locked = query.where(Task.lock_id.is_(None)).order_by(*policy_service.PRIORITY_ORDER)
+        query = query.order_by(*policy_service.PRIORITY_ORDER)
+    else:
+        never_locked = query.where(Task.lock_id.is_(None)).order_by(
+            *((Task.status, Task.lock_id, Task.id) if shape.index_order else (Task.id,))
+        )
+        query = query.order_by(Task.id)
     if shape.one_statement:
         take = (
             # The table, not the entity: the ORM's bulk-update layer cost more than the SQL.
@@ -232,6 +379,25 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     if shape.lease:
         return never_locked, query.where(Task.lock_time < bindparam("claim_cutoff"))
     return (never_locked,)
+
+
+def _within_rule(index: int, rule: _Rule) -> ColumnElement[bool]:
+    """Per row: the task is of another project than the rule's, or assigned to the claimer by
+    name, or within the rule (subject, series, cap)."""
+    claimer: BindParameter[int] = bindparam("claim_user_id")
+    refusals: list[ColumnElement[bool]] = []
+    if rule.subject:
+        cutoff = bindparam(f"claim_rule_cutoff_{index}", type_=TASKS.c.lock_time.type)
+        refusals.append(readers.subject_blocked(claimer, cutoff, distinct=rule.distinct))
+    if rule.series:
+        refusals.append(readers.series_elsewhere(claimer))
+    if rule.full:
+        refusals.append(true())
+    return or_(
+        Task.project != bindparam(f"claim_rule_project_{index}"),
+        readers.named_reader_condition(claimer),
+        not_(or_(*refusals)),
+    )
 
 
 def _has_every_tag(tag_ids: BindParameter[Any]) -> ColumnElement[bool]:

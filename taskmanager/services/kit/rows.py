@@ -19,7 +19,7 @@ def insert_missing(session: Session, table: Table, rows: Sequence[dict[str, Any]
     """
     if not rows:
         return
-    session.execute(_insert_skipping_taken(session, table), list(rows))
+    session.execute(insert_skipping_taken(session, table), list(rows))
 
 
 def insert_missing_returning(
@@ -32,11 +32,11 @@ def insert_missing_returning(
     """
     if not rows:
         return {}
-    statement = _insert_skipping_taken(session, table).returning(table.c[key], table.c.id)
+    statement = insert_skipping_taken(session, table).returning(table.c[key], table.c.id)
     return {row_key: row_id for row_key, row_id in as_tuples(session.execute(statement, rows))}
 
 
-def _insert_skipping_taken(session: Session, table: Table) -> Any:
+def insert_skipping_taken(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()

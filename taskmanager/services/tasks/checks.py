@@ -116,7 +116,9 @@ def check_scheduling(problems: Problems, values: dict[str, Any]) -> None:
         if isinstance(priority, bool) or not isinstance(priority, int):
             problems.add("priority", "priority must be a whole number")
         elif abs(priority) > PRIORITY_LIMIT:
-            problems.add("priority", f"priority must lie between -{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}")
+            problems.add(
+                "priority", f"priority must lie between -{PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}"
+            )
     if "effort" in values:
         effort = values["effort"]
         if isinstance(effort, bool) or not isinstance(effort, int | float):

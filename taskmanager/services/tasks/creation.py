@@ -53,8 +53,8 @@ from .checks import (
     check_callback_url,
     check_idempotency_key,
     check_scheduling,
-    check_wait_for,
     check_tag_name,
+    check_wait_for,
     is_tag_name,
     stored_text,
 )
@@ -411,6 +411,47 @@ def create_many(
     return _store(session, prepared, actor=actor, field_of=lambda index: f"{index}.idempotency_key")
 
 
+@dataclass
+class Preview:
+    """What a create would do: each task's summary (who it would go to) and per user the
+    number of tasks and their effort."""
+
+    tasks: list[TaskSummary]
+    per_user: dict[str, dict[str, float]]
+
+
+def preview_many(
+    session: Session,
+    *,
+    specs: Sequence[NewTask | None],
+    actor: User | None,
+    rejected: Mapping[str, list[str]] | None = None,
+    callback_hosts: CallbackHosts = callback_destinations.DEFAULT,
+    scan_check: str = "strict",
+) -> Preview:
+    """Create the tasks as create_many would, with the same checks and the same assignment,
+    and undo it all: nothing is stored, and the same errors are raised."""
+    savepoint = session.begin_nested()
+    try:
+        summaries = create_many(
+            session,
+            specs=specs,
+            actor=actor,
+            rejected=rejected,
+            callback_hosts=callback_hosts,
+            scan_check=scan_check,
+        )
+    finally:
+        savepoint.rollback()
+    per_user: dict[str, dict[str, float]] = {}
+    for summary in summaries:
+        for name in summary.users:
+            share = per_user.setdefault(name, {"tasks": 0, "effort": 0.0})
+            share["tasks"] += 1
+            share["effort"] += summary.effort
+    return Preview(tasks=summaries, per_user=dict(sorted(per_user.items())))
+
+
 def _index_key(key: str) -> tuple[int, str]:
     index, _, name = key.partition(".")
     return (int(index) if index.isdigit() else -1, name)
@@ -596,24 +637,13 @@ def _link(
         tag_links += [{"task_id": task_id, "tag_id": tag_id} for tag_id in task_tags_]
         user_links += [{"task_id": task_id, "user_id": user.id} for user in item.users]
         group_links += [{"task_id": task_id, "group_id": group.id} for group in item.groups]
-        summaries[task_id] = TaskSummary(
-            id=task_id,
-            status=item.row["status"],
-            project=item.row["project"],
-            template_id=item.template.id,
-            tags=[(tag.id, tag.name) for _, tag in sorted(task_tags_.items())],
-            users=[user.username for user in item.users],
-            groups=[group.groupname for group in item.groups],
-            effort=item.row["effort"],
-        )
-        created[task_id] = {"project": item.row["project"]}
-        if item.row["wait_for"] is not None:
-            created[task_id]["wait_for"] = item.row["wait_for"]
+        summaries[task_id] = _summary(task_id, item, sorted(task_tags_.items()))
+        created[task_id] = _creation_detail(item)
+        group = item.distribute_in_group
         if item.users or item.groups:
-            created[task_id].update(assignment_detail(item.users, item.groups))
-        elif item.row["status"] == TaskStatus.WAITING:
+            continue
+        if item.row["status"] == TaskStatus.WAITING:
             # Handed out once its data is there (services/tasks/waiting.py).
-            group = item.distribute_in_group
             pending.append(
                 {
                     "id": task_id,
@@ -622,7 +652,6 @@ def _link(
                 }
             )
         else:
-            group = item.distribute_in_group
             automatic[group.id if group else None].append(task_id)
             if group is not None:
                 groups_by_id[group.id] = group
@@ -649,6 +678,29 @@ def _link(
         actor=actor,
     )
     return summaries
+
+
+def _summary(task_id: int, item: _Prepared, tags: list[tuple[int, Tag]]) -> TaskSummary:
+    return TaskSummary(
+        id=task_id,
+        status=item.row["status"],
+        project=item.row["project"],
+        template_id=item.template.id,
+        tags=[(tag.id, tag.name) for _, tag in tags],
+        users=[user.username for user in item.users],
+        groups=[group.groupname for group in item.groups],
+        effort=item.row["effort"],
+    )
+
+
+def _creation_detail(item: _Prepared) -> dict[str, Any]:
+    """The history detail of a task's creation: its project and the assignment it was made with."""
+    detail: dict[str, Any] = {"project": item.row["project"]}
+    if item.row["wait_for"] is not None:
+        detail["wait_for"] = item.row["wait_for"]
+    if item.users or item.groups:
+        detail.update(assignment_detail(item.users, item.groups))
+    return detail
 
 
 def _assign_automatically(
