@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from taskmanager.models import TaskHistory, User
+from taskmanager.models import Task, TaskHistory, User
 from taskmanager.services.accounts import groups
 from taskmanager.services.flows import bulk_actions
 from taskmanager.services.flows.bulk_actions import BulkAction, Share
-from taskmanager.services.kit.errors import Forbidden
+from taskmanager.services.kit.errors import Forbidden, InvalidInput
+from taskmanager.services.tasks import policy
 
 from ...web.seed import World, seed
 
@@ -110,3 +111,33 @@ def test_closed_tasks_and_plain_users_are_refused(session: Any, world: World) ->
         bulk_actions.apply(
             session, actor=world.bob, task_ids=[world.tasks[3].id], request=DISTRIBUTE
         )
+
+
+def test_the_preview_and_the_distribution_keep_the_project_policy(
+    session: Any, world: World
+) -> None:
+    """Distinct readers: two tasks of one subject go to two members; a third has nobody left,
+    which the preview says as the real distribution would (and nothing is stored)."""
+    # The policy first: the subject is set afterwards, so no reader has it yet in the ledger.
+    policy.put(session, "brain-study", {"distinct_readers": True}, world.admin)
+    in_group = session.scalars(select(Task).where(Task.taskgroup_id == world.taskgroup.id))
+    tasks = [world.tasks[0], world.tasks[2], next(iter(in_group))]
+    for task in tasks:
+        task.subject = "case-7"
+    session.commit()
+    two = [tasks[0].id, tasks[1].id]
+    shown = bulk_actions.preview(session, actor=world.admin, task_ids=two, request=DISTRIBUTE)
+    assert sorted(shown.planned.values()) == ["alice", "carol"]
+    bulk_actions.apply(session, actor=world.admin, task_ids=two, request=DISTRIBUTE)
+    session.commit()
+    session.expire_all()
+    assert {task.id: [u.username for u in task.users] for task in tasks[:2]} == {
+        task_id: [name] for task_id, name in shown.planned.items()
+    }
+    before = _stored(session)
+    with pytest.raises(InvalidInput) as refused:
+        bulk_actions.preview(session, actor=world.admin, task_ids=[tasks[2].id], request=DISTRIBUTE)
+    assert refused.value.errors.keys() == {"subject"}
+    assert "distinct_readers" in refused.value.message
+    session.rollback()
+    assert _stored(session) == before
