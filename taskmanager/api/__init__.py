@@ -26,6 +26,7 @@ ROUTE_MODULES = (
     "tasks",
     "locks",
     "taskgroups",
+    "projects",
 )
 
 # Every API v1 route accepts HTTP basic auth or a token; Swagger UI's "Try it out" needs this.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, cast
 
 from flask import request
@@ -49,6 +50,27 @@ Reference = Annotated[
     str | int,
     PlainValidator(_reference, json_schema_input_type=str | Annotated[int, Field(ge=1, le=MAX_ID)]),
 ]
+
+
+def _date_time(value: Any) -> datetime:
+    # A date alone is refused: midnight at its start is rarely what "due 31 January" means.
+    if isinstance(value, str) and ("T" in value.upper() or " " in value.strip()):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            # To the second, as every backend stores it.
+            parsed = parsed.replace(microsecond=0)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise PydanticCustomError(
+        "date_time",
+        "Input should be an ISO 8601 date-time, e.g. 2027-01-31T17:00:00Z (UTC without a zone)",
+    )
+
+
+# An ISO 8601 date-time text, as an aware UTC datetime (a time without zone is taken as UTC).
+DateTime = Annotated[datetime, PlainValidator(_date_time, json_schema_input_type=datetime)]
 
 
 def field_errors(

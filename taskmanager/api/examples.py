@@ -32,6 +32,9 @@ TASK_IN: dict[str, Any] = {
     "tags": ["batch-1"],
     "callback_url": "https://pipeline.example.org/lesions-done",
     "callback_content": '{"subject": "S01"}',
+    "subject": "S01",
+    "priority": 2,
+    "due": "2026-12-08T17:00:00Z",
 }
 TASK_OUT: dict[str, Any] = {
     "uri": _TASK,
@@ -60,6 +63,14 @@ TASK_OUT: dict[str, Any] = {
     "taskgroup": None,
     "done_by": None,
     "done_time": None,
+    "subject": "S01",
+    "series": None,
+    "priority": 2,
+    "due": "2026-12-08T17:00:00+00:00",
+    "effort": 1.0,
+    "wait_for": None,
+    "wait_detail": None,
+    "wait_checked_time": None,
 }
 TASK_LIST: dict[str, Any] = {
     "tasks": [

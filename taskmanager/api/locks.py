@@ -42,6 +42,12 @@ class ClaimIn(Body):
     project: str | None = None
     template: str | None = Field(None, description="Template label or id")
     tag: str | list[str] | None = Field(None, description="Tag name(s); all must be on the task")
+    order: str | None = Field(
+        None,
+        description="`priority`: the most urgent task first (highest priority, then the "
+        "earliest due date, then the oldest); `id`: the oldest first. Default: the oldest, or "
+        "by priority when `project` names a project whose policy has priority_order",
+    )
 
 
 class ClaimOut(BaseModel):
@@ -165,7 +171,9 @@ def unlock_task(task_id: str) -> dict[str, Any]:
     summary="Claim the next task: lock the oldest queued, free task the caller may do",
     description=(
         "Filters (all optional) in the JSON body or the query string: `project`, `template` "
-        "(label or id), `tag` (repeatable; every tag must be on the task). Concurrent callers "
+        "(label or id), `tag` (repeatable; every tag must be on the task); `order=priority` "
+        "takes the most urgent task instead of the oldest. A project's policy may limit what "
+        "the caller gets (reader rules, a cap on open tasks). Concurrent callers "
         "never receive the same task. 204 when there is nothing to do."
     ),
     tags=["Locks"],
@@ -173,7 +181,8 @@ def unlock_task(task_id: str) -> dict[str, Any]:
 )
 @permission_required(*CLAIM_PERMISSIONS)
 def claim_next_task(json_data: ClaimIn) -> Any:
-    filters = json_data.model_dump(exclude_none=True)
+    filters = json_data.model_dump(exclude_none=True, exclude={"order"})
+    order = json_data.order if json_data.order is not None else request.args.get("order")
     if not filters:
         filters = {
             key: request.args.get(key) for key in ("project", "template") if key in request.args
@@ -189,6 +198,7 @@ def claim_next_task(json_data: ClaimIn) -> Any:
         project=filters.get("project"),
         template=filters.get("template"),
         tags=[tag] if isinstance(tag, str) else tag,
+        order=order,
     )
     db.session.commit()
     if claim is None:

@@ -6,19 +6,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from ..config import CallbackHosts
-from ..models import Task, User, db, utcnow
+from ..models import Task, TaskStatus, User, db, utcnow
 from ..services.accounts import groups as group_service
 from ..services.accounts import users as user_service
 from ..services.flows import task_changes
 from ..services.kit import paging
-from ..services.kit.errors import InvalidInput
+from ..services.kit.errors import DomainError, InvalidInput, NotFound
 from ..services.metadata import meta as meta_service
 from ..services.metadata import rendering
 from ..services.reference import tags as tag_service
@@ -29,6 +29,7 @@ from .auth import caller, permission_required
 from .pagination import page_keys
 from .tasks_schemas import (
     DeletedOut,
+    DryRunQuery,
     Pagination,
     TaskCreateBody,
     TaskCreatedOut,
@@ -74,7 +75,7 @@ def _taskgroup_uri(taskgroup_id: int) -> str:
 
 
 def summary_dict(summary: creation.TaskSummary, uris: _Uris) -> dict[str, Any]:
-    return {
+    answer: dict[str, Any] = {
         "uri": uris.task(summary.id),
         "id": str(summary.id),
         "status": summary.status,
@@ -82,6 +83,9 @@ def summary_dict(summary: creation.TaskSummary, uris: _Uris) -> dict[str, Any]:
         "template": uris.template(summary.template_id),
         "tags": [{"uri": uris.tag(tag_id), "name": name} for tag_id, name in summary.tags],
     }
+    if isinstance(summary, task_lists.Listed) and summary.status == TaskStatus.WAITING:
+        answer.update(wait_for=summary.wait_for, wait_detail=summary.wait_detail)
+    return answer
 
 
 def page_response(page: task_lists.Page) -> Response:
@@ -124,7 +128,19 @@ def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, 
         "taskgroup": _taskgroup_uri(task.taskgroup_id) if task.taskgroup_id else None,
         "done_by": uris.user(task.done_by_id) if task.done_by_id else None,
         "done_time": task.done_time.isoformat() if task.done_time else None,
+        "subject": task.subject,
+        "series": task.series,
+        "priority": task.priority,
+        "due": _time(task.due),
+        "effort": task.effort,
+        "wait_for": task.wait_for,
+        "wait_detail": task.wait_detail,
+        "wait_checked_time": _time(task.wait_checked_time),
     }
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _committed(answer: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +167,11 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
 @v1.output(TaskListOut, example=examples.TASK_LIST)
 @v1.doc(
     summary="List tasks",
-    description="Tasks the caller may see, ordered by id. Filters combine with AND; `tag` may be "
-    "repeated. Without task_read_all the list holds only tasks assigned to the caller (directly "
-    "or through a group) and `user` is ignored. `total_tasks` counts every match; the default "
+    description="Tasks the caller may see, ordered by id (or by priority, see `order`). Filters "
+    "combine with AND; `tag` may be repeated. `status=waiting` lists the tasks waiting for their "
+    "data; each of those also carries `wait_for` and `wait_detail` (why it still waits). "
+    "Without task_read_all the list holds only tasks assigned to the caller (directly or "
+    "through a group) and `user` is ignored. `total_tasks` counts every match; the default "
     f"and maximum `limit` is {paging.MAX_TASK_PAGE_SIZE:,} (the official client asks without a "
     "limit). For deep pages, `after_id` lists the tasks whose id is above it (keyset paging: "
     "as fast on the last page as on the first); `offset` still skips, and `total_tasks` still "
@@ -171,6 +189,10 @@ def list_tasks(query: TaskListQuery) -> Response:
         status=query.status,
         tags=request.args.getlist("tag"),
         application_name=query.application_name,
+        subject=query.subject,
+        series=query.series,
+        overdue=query.overdue,
+        order=query.order,
         offset=query.offset,
         limit=query.limit,
         after_id=query.after_id,
@@ -180,6 +202,7 @@ def list_tasks(query: TaskListQuery) -> Response:
 
 
 @v1.post("/tasks")
+@bodies.document(DryRunQuery, location="query", arg_name="query")
 @bodies.document(TaskCreateBody, arg_name="body", example=examples.TASK_IN)
 @v1.output(TaskCreatedOut, status_code=201, example=examples.TASK_OUT)
 @v1.doc(
@@ -197,10 +220,14 @@ def list_tasks(query: TaskListQuery) -> Response:
     "`<key>/<i>`) or a task's own `idempotency_key`: a task whose key names one already is "
     "not created again; the answer holds that task (200 for a single task; an array's answer "
     "adds `already_present`, the indices of such tasks). The same key with other values "
-    "answers 422 naming the key.",
+    "answers 422 naming the key. "
+    "With `?dry_run=true` nothing is stored: the tasks are checked as above (the same 4xx) and "
+    'the answer (200) is `{"dry_run": true, "tasks": [{index, project, status, users, groups, '
+    'effort}...], "per_user": {username: {tasks, effort}}}`: where each task would go, and '
+    "the work each user would get.",
     tags=["Tasks"],
     responses={
-        200: "Already created with this idempotency key",
+        200: "Already created with this idempotency key; or a dry run's answer",
         201: "Created",
         400: "Invalid input",
         404: "Unknown template, user or group",
@@ -212,6 +239,8 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
     body = request.get_json(force=True)  # a body that is not JSON: 400 saying why
     actor = caller()
     key = _idempotency_key()
+    if bodies.parse(DryRunQuery, request.args.to_dict(), prefix="query.").dry_run:
+        return _dry_run(body, key, actor)
     if isinstance(body, dict):
         item = bodies.parse(TaskIn, body, depth=1)
         warnings: dict[str, list[str]] = {}
@@ -231,13 +260,17 @@ def create_tasks() -> tuple[dict[str, Any], int] | Response:
     )
 
 
-def _create_many(body: list[Any], key: str | None, actor: User | None) -> Response:
-    """The array form: all or none; `already_present` when any task carries a key."""
+def _check_count(body: list[Any]) -> None:
     if len(body) > creation.BULK_CREATE_MAX:
         raise InvalidInput(
             f"At most {creation.BULK_CREATE_MAX} tasks per request, got {len(body)}",
             field="tasks",
         )
+
+
+def _create_many(body: list[Any], key: str | None, actor: User | None) -> Response:
+    """The array form: all or none; `already_present` when any task carries a key."""
+    _check_count(body)
     specs, rejected = _validate_many(body)
     if key is not None:
         specs = [
@@ -261,6 +294,61 @@ def _create_many(body: list[Any], key: str | None, actor: User | None) -> Respon
     if noted:
         answer["warnings"] = noted
     return _listing(answer, 200 if all(s.already_present for s in summaries) else 201)
+
+
+def _dry_run(body: Any, key: str | None, actor: User) -> Response:
+    """Where the tasks would go, checked as a create checks them; nothing is stored."""
+    if isinstance(body, dict):
+        specs: list[creation.NewTask | None] = [
+            _keyed(_new_task(bodies.parse(TaskIn, body, depth=1)), key)
+        ]
+        rejected: dict[str, list[str]] = {}
+    elif isinstance(body, list):
+        _check_count(body)
+        specs, rejected = _validate_many(body)
+        if key is not None:
+            specs = [_keyed(s, f"{key}/{i}") if s else None for i, s in enumerate(specs)]
+    else:
+        raise InvalidInput(
+            "The body must be a JSON object (one task) or an array of tasks", field="_schema"
+        )
+    try:
+        preview = creation.preview_many(
+            db.session,
+            specs=specs,
+            actor=actor,
+            rejected=rejected,
+            callback_hosts=callback_hosts(),
+            scan_check=scan_check(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        raise (_as_single(error) if isinstance(body, dict) else error) from None
+    db.session.rollback()
+    tasks = [
+        {
+            "index": index,
+            "project": summary.project,
+            "status": summary.status,
+            "users": summary.users,
+            "groups": summary.groups,
+            "effort": summary.effort,
+        }
+        for index, summary in enumerate(preview.tasks)
+    ]
+    return _listing({"dry_run": True, "tasks": tasks, "per_user": preview.per_user})
+
+
+def _as_single(error: DomainError) -> DomainError:
+    """A batch's refusal of its one task, as the single create answers it: fields without the
+    `0.` index, and 404 when a template, user, group or tag named does not exist."""
+    errors = {name.removeprefix("0."): messages for name, messages in error.errors.items()}
+    if not isinstance(error, InvalidInput):
+        return type(error)(error.message, errors=errors, extra=error.extra)
+    messages = [message for found in errors.values() for message in found]
+    missing = any(message.endswith("does not exist") for message in messages)
+    kind = NotFound if missing else InvalidInput
+    return kind("; ".join(messages), errors=errors, extra=error.extra)
 
 
 def _idempotency_key() -> str | None:

@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from ..services.kit.paging import MAX_TASK_PAGE_SIZE
 from ..services.kit.references import MAX_ID
-from .bodies import Body, Reference
+from .bodies import Body, DateTime, Reference
 
 Content = dict[str, Any] | list[Any] | str
 
 _REFERENCE = "an id, a name or a URL path ending in either"
+_SUBJECT = "The case or patient the task reads (at most 128 characters); reader rules of the project's policy count it"
+_SERIES = (
+    "Key whose tasks go to one reader when the project's policy has consistent_series (at most 128)"
+)
+_PRIORITY = "Higher first in priority order (a whole number, default 0)"
+_DUE = "When the task should be done: ISO 8601 date-time, UTC when no zone is given"
+_EFFORT = "How much work the task is, relative to others (above 0, default 1); balance_by effort shares it out"
+_WAIT_FOR = (
+    "http(s) URL where the task's data will appear: the task is `waiting` until a GET of it "
+    "answers 2xx, then handed out"
+)
 
 
-class TaskIn(Body):
+class Scheduling(BaseModel):
+    """The scheduling fields a task may carry (all optional; 6.6.0 clients send none). In a
+    change, null clears subject, series or due."""
+
+    subject: str | None = Field(None, description=_SUBJECT)
+    series: str | None = Field(None, description=_SERIES)
+    priority: int | None = Field(None, description=_PRIORITY)
+    due: DateTime | None = Field(None, description=_DUE)
+    effort: float | None = Field(None, description=_EFFORT)
+    wait_for: str | None = Field(None, description=_WAIT_FOR)
+
+
+class TaskIn(Body, Scheduling):
     """One task to create (POST /tasks takes one of these, or a list of up to 10,000)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -65,7 +88,7 @@ class TaskCreateBody(RootModel[TaskIn | list[TaskIn]]):
     model_config = ConfigDict(strict=True)
 
 
-class TaskUpdate(Body):
+class TaskUpdate(Body, Scheduling):
     """Fields of PUT /tasks/{id}; each has its own permission (403 names the field)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -125,6 +148,18 @@ class TaskListQuery(Pagination):
         default_factory=list, description="Tag name; repeat the parameter to require several"
     )
     application_name: str | None = None
+    subject: str | None = Field(None, description="Only the tasks of this subject")
+    series: str | None = Field(None, description="Only the tasks of this series")
+    overdue: bool = Field(
+        False, description="true: only tasks due before now and not yet done or aborted"
+    )
+    order: Literal["id", "priority"] | None = Field(
+        None,
+        description="`id` (the default), or `priority`: highest priority first, then the "
+        "earliest due date (tasks without one last), then id. With `project` naming a project "
+        "whose policy has priority_order, `priority` is the default (unless `after_id` is "
+        "given). `after_id` pages in id order only.",
+    )
 
     @field_validator("tag", mode="before")
     @classmethod
@@ -150,6 +185,10 @@ class TaskSummaryOut(BaseModel):
     project: str
     template: str
     tags: list[TagRef]
+    wait_for: str | None = Field(None, description="Only on waiting tasks: " + _WAIT_FOR)
+    wait_detail: str | None = Field(
+        None, description="Only on waiting tasks: why it still waits (the last check's answer)"
+    )
 
 
 class TaskListOut(BaseModel):
@@ -195,10 +234,53 @@ class TaskOut(BaseModel):
     taskgroup: str | None
     done_by: str | None
     done_time: str | None
+    subject: str | None = Field(description=_SUBJECT)
+    series: str | None = Field(description=_SERIES)
+    priority: int = Field(description=_PRIORITY)
+    due: str | None = Field(description=_DUE)
+    effort: float = Field(description=_EFFORT)
+    wait_for: str | None = Field(description=_WAIT_FOR)
+    wait_detail: str | None = Field(
+        description="Why a waiting task still waits (the last check's answer), or null"
+    )
+    wait_checked_time: str | None = Field(description="When wait_for was last checked, or null")
 
 
-class TaskCreatedOut(RootModel[TaskOut | TaskCreatedList]):
-    """A single create answers the task's detail; a bulk create `{"tasks": [summary...]}`."""
+class DryRunQuery(BaseModel):
+    dry_run: bool = Field(
+        False,
+        description="Check the tasks and say where they would go (status, users, groups, "
+        "effort, and the work each user would get), storing nothing",
+    )
+
+
+class DryRunTaskOut(BaseModel):
+    index: int = Field(description="Position in the request (0 for a single task)")
+    project: str
+    status: str = Field(description="queued, or waiting when the task names wait_for")
+    users: list[str] = Field(description="Usernames it would be assigned to")
+    groups: list[str] = Field(description="Group names it would be assigned to")
+    effort: float
+
+
+class UserLoadOut(BaseModel):
+    tasks: int
+    effort: float
+
+
+class DryRunOut(BaseModel):
+    """What a create would do; nothing was stored."""
+
+    dry_run: bool = Field(description="Always true")
+    tasks: list[DryRunTaskOut]
+    per_user: dict[str, UserLoadOut] = Field(
+        description="Per username: the tasks this request would assign to them and their effort"
+    )
+
+
+class TaskCreatedOut(RootModel[TaskOut | TaskCreatedList | DryRunOut]):
+    """A single create answers the task's detail; a bulk create `{"tasks": [summary...]}`; a
+    dry run what would be created."""
 
 
 class HistoryEntryOut(BaseModel):

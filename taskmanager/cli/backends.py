@@ -43,6 +43,15 @@ class Created:
     already_present: int = 0
 
 
+@dataclass(frozen=True)
+class Preview:
+    """Where a batch of tasks would go (a dry run stores nothing): per task its index, project,
+    status, users, groups and effort; per username the tasks and effort it would get."""
+
+    tasks: list[dict[str, Any]]
+    per_user: dict[str, dict[str, float]]
+
+
 class BatchRejected(Exception):
     """A bulk create refused as a whole; `by_index` holds each bad task's {field: reasons}."""
 
@@ -93,6 +102,11 @@ class Backend(Protocol):
         `idempotency_key` names one already is not created again."""
         ...
 
+    def preview_tasks(self, bodies: list[dict[str, Any]]) -> Preview | None:
+        """What create_tasks would do, storing nothing (BatchRejected as it would refuse);
+        None when the server offers no dry runs (older than project policies)."""
+        ...
+
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def create_user(self, fields: dict[str, Any], roles: list[str], *, confirmed: bool) -> None: ...
@@ -130,6 +144,8 @@ class HttpBackend:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self.description = client.root
+        # Whether the server answers dry runs of task creation (asked once, when needed).
+        self._dry_runs: bool | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -165,15 +181,37 @@ class HttpBackend:
             source=f"template {label!r}",
         )
 
-    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
+    def _post_tasks(self, bodies: list[dict[str, Any]], **params: str) -> Any:
         try:
-            answer = self.client.request("POST", "/tasks", json=bodies, expect=(200, 201))
+            return self.client.request(
+                "POST", "/tasks", json=bodies, params=params or None, expect=(200, 201)
+            )
         except ApiError as error:
             if error.status not in (400, 404, 409, 422):
                 raise error.cli_error() from None
             message = error.body.get("message") if isinstance(error.body, dict) else None
             by_index, general = split_index_errors(error.errors)
             raise BatchRejected(str(message or f"HTTP {error.status}"), by_index, general) from None
+
+    def preview_tasks(self, bodies: list[dict[str, Any]]) -> Preview | None:
+        if self._dry_runs is None:
+            # A server without dry runs would create the tasks: ask first whether it knows
+            # project policies, which came with them (any project answers, unless the route
+            # is unknown).
+            try:
+                known = self.client.get_or_none("/projects/_/policy")
+            except ApiError as error:
+                raise error.cli_error() from None
+            self._dry_runs = known is not None
+        if not self._dry_runs:
+            return None
+        answer = self._post_tasks(bodies, dry_run="true")
+        if not isinstance(answer, dict) or answer.get("dry_run") is not True:
+            raise CliError(f"The server at {self.description} did not answer the dry run")
+        return Preview(list(answer["tasks"]), dict(answer["per_user"]))
+
+    def create_tasks(self, bodies: list[dict[str, Any]]) -> Created:
+        answer = self._post_tasks(bodies)
         present = len(answer.get("already_present") or ()) if isinstance(answer, dict) else 0
         if isinstance(answer, dict):
             answer = answer.get("tasks", [answer])
@@ -341,6 +379,33 @@ class DatabaseBackend:
             raise
         present = sum(summary.already_present for summary in created)
         return Created(len(created) - present, present)
+
+    def preview_tasks(self, bodies: list[dict[str, Any]]) -> Preview | None:
+        from ..services.kit.errors import DomainError
+        from ..services.tasks import creation
+
+        try:
+            specs = [creation.NewTask(**body) for body in bodies]
+            preview = creation.preview_many(
+                self.session, specs=specs, actor=None, callback_hosts=self._callback_hosts
+            )
+        except DomainError as error:
+            by_index, general = split_index_errors(error.errors)
+            raise BatchRejected(error.message, by_index, general) from None
+        finally:
+            self.session.rollback()
+        tasks = [
+            {
+                "index": index,
+                "project": summary.project,
+                "status": summary.status,
+                "users": summary.users,
+                "groups": summary.groups,
+                "effort": summary.effort,
+            }
+            for index, summary in enumerate(preview.tasks)
+        ]
+        return Preview(tasks, preview.per_user)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:
         from ..services.flows import taskgroup_changes

@@ -266,6 +266,78 @@ def send_batch(
     return True
 
 
+# Up to this many tasks a dry run lists each one's assignment; above, it sums them up.
+DRY_RUN_LISTED = 50
+
+
+def assignment_line(task: dict[str, Any]) -> str:
+    """Where one task of a dry run would go, e.g. `queued, to alice; group team; effort 2`."""
+    to = [*task["users"], *(f"group {name}" for name in task["groups"])]
+    if to:
+        where = "to " + ", ".join(to)
+    elif task["status"] == "waiting":
+        where = "handed out once its data is there"
+    else:
+        where = "to nobody"
+    return f"{task['status']}, {where}; effort {task['effort']:g}"
+
+
+def dry_run_summary(tasks: Sequence[dict[str, Any]]) -> str:
+    """Many tasks of a dry run in one line: how many go where, by status."""
+    by_status: dict[str, int] = {}
+    for task in tasks:
+        by_status[task["status"]] = by_status.get(task["status"], 0) + 1
+    to_users = sum(1 for task in tasks if task["users"])
+    to_groups = sum(1 for task in tasks if task["groups"])
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items()))
+    return (
+        f"{counted(len(tasks), 'task')} ({statuses}): {to_users} to users, {to_groups} to groups."
+    )
+
+
+def dry_run_report(
+    backend: Backend, items: Sequence[tuple[Path, dict[str, Any]]], *, batch_size: int
+) -> bool:
+    """Ask where each batch's tasks would go (nothing is stored) and print it: per task (or a
+    summary when many) and per user. True when a batch was refused (reported as an upload's)."""
+    listed = len(items) <= DRY_RUN_LISTED
+    previewed: list[dict[str, Any]] = []
+    per_user: dict[str, dict[str, float]] = {}
+    refused = False
+    for batch in batches(items, batch_size):
+        try:
+            preview = backend.preview_tasks([body for _path, body in batch])
+        except BatchRejected as rejection:
+            report_rejection(rejection, batch)
+            refused = True
+            continue
+        if preview is None:
+            click.echo(
+                f"{backend.description} offers no dry runs (an older server): only the files were checked."
+            )
+            return False
+        for task in preview.tasks:
+            if listed:
+                click.echo(f"{batch[task['index']][0]}: {assignment_line(task)}")
+        previewed += preview.tasks
+        for name, share in preview.per_user.items():
+            total = per_user.setdefault(name, {"tasks": 0, "effort": 0.0})
+            total["tasks"] += share["tasks"]
+            total["effort"] += share["effort"]
+    if previewed and not listed:
+        click.echo(dry_run_summary(previewed))
+    if per_user:
+        click.echo("Per user:")
+    for name, share in sorted(per_user.items()):
+        click.echo(f"  {name}: {counted(int(share['tasks']), 'task')}, effort {share['effort']:g}")
+    if len(items) > batch_size:
+        click.echo(
+            f"Each batch of {batch_size} was previewed alone: in an upload, automatic "
+            "assignment also counts the tasks of the batches before."
+        )
+    return refused
+
+
 def checked_files(
     backend: Backend, taskfiles: Sequence[str], *, continue_on_error: bool
 ) -> tuple[list[Path], list[TaskFile], list[Problem]]:
@@ -323,7 +395,11 @@ def shared_fields(**fields: Any) -> dict[str, Any]:
     is_flag=True,
     help="Skip invalid files and refused tasks instead of uploading nothing.",
 )
-@click.option("--dry-run", is_flag=True, help="Validate every file; upload nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate every file and show where each task would go; upload nothing.",
+)
 @click.option(
     "--allow-duplicates",
     is_flag=True,
@@ -353,7 +429,10 @@ def add_task(
     Each file is a task's content; its `template` key names the template. Every file is checked
     first (it parses, names a template that exists, and its scan_sources match the scans the
     template declares); any problem is reported with file, line or field, and nothing is
-    uploaded unless --continue-on-error. Then the tasks are created in batches.
+    uploaded unless --continue-on-error. Then the tasks are created in batches. With --dry-run
+    nothing is uploaded: the server says, batch by batch, where each task would go (its status,
+    users and groups; a summary when there are many) and how many tasks and how much effort
+    each user would get.
 
     Each task carries a key made from its file (its tracking_id, or its project, content and
     name), so running the same command again skips the tasks already there: an upload that
@@ -367,13 +446,6 @@ def add_task(
         )
     paths, valid, problems = checked_files(backend, taskfiles, continue_on_error=continue_on_error)
     summary = Summary(skipped=len(paths) - len(valid))
-    if dry_run:
-        valid_files = counted(len(valid), "task file")
-        click.echo(
-            f"{valid_files} {'is' if len(valid) == 1 else 'are'} valid; nothing uploaded (dry run)."
-        )
-        click.get_current_context().exit(EXIT_INVALID_INPUT if problems else 0)
-
     shared = shared_fields(
         project=project,
         users=user_names,
@@ -399,6 +471,14 @@ def add_task(
         )
         for f in valid
     ]
+    if dry_run:
+        valid_files = counted(len(valid), "task file")
+        click.echo(
+            f"{valid_files} {'is' if len(valid) == 1 else 'are'} valid; nothing uploaded (dry run)."
+        )
+        refused = dry_run_report(backend, items, batch_size=batch_size) if items else False
+        click.get_current_context().exit(EXIT_INVALID_INPUT if problems or refused else 0)
+
     try:
         upload(
             backend,

@@ -18,6 +18,7 @@ from ..services.kit import paging, references
 from ..services.kit.errors import DomainError, InvalidInput
 from ..services.metadata import rendering
 from ..services.tasks import details, editing, task_pages, visibility
+from ..services.tasks import lists as task_lists
 from .blueprint import bp, can, me, permission_required
 from .dashboard import ordered_statuses
 from .forms import LockForm, TaskForm, attempt, attempt_action
@@ -50,6 +51,9 @@ LIST_FILTERS = (
     "done_by",
     "tag",
     "locked",
+    "subject",
+    "series",
+    "overdue",
 )
 YES_NO = (("yes", "yes"), ("no", "no"))
 
@@ -63,6 +67,8 @@ def _list_filters(viewer: User) -> dict[str, str]:
     if filters["locked"] not in ("", "yes", "no"):
         flash("Locked must be yes or no.", "error")
         filters["locked"] = ""
+    if filters["overdue"] not in ("", "yes"):
+        filters["overdue"] = ""
     return filters
 
 
@@ -99,7 +105,12 @@ def tasks() -> str | Response:
             text=filters["text"] or None,
             done_by=filters["done_by"] or None,
         ),
-        conditions=_lock_conditions(filters["locked"]),
+        conditions=_lock_conditions(filters["locked"])
+        + task_lists.scheduling_conditions(
+            subject=filters["subject"] or None,
+            series=filters["series"] or None,
+            overdue=filters["overdue"] == "yes",
+        ),
         sort=sorter.value,
         offset=pager.offset,
         limit=pager.per_page,

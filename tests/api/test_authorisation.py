@@ -127,6 +127,9 @@ MATRIX: list[Row] = [
     ("DELETE", "/tasks/{held_task}/lock", None, E(403, 200, 200)),
     ("DELETE", "/tasks/{other_task}/lock", None, E(404, 200, 200)),
     ("POST", "/tasks/next", None, E(200, 200, 200)),
+    # -- project policies: read by anyone signed in, set by admins and data managers
+    ("GET", "/projects/p/policy", None, E(200, 200, 200, norole=200)),
+    ("PUT", "/projects/p/policy", {"priority_order": True}, E(403, 200, 200)),
     # -- task templates
     ("GET", "/task_templates", None, E(200, 200, 200)),
     ("GET", "/task_templates/{template}", None, E(200, 200, 200)),

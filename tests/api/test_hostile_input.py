@@ -520,6 +520,8 @@ VALID_BODIES = {
     ("PUT", "/api/v1/meta/{meta_id}"): {"value": "x"},
     ("PUT", "/api/v1/tags/{tag_id}"): {"name": "x"},
 }
+# Path parts that are names whatever they look like: any text names a project.
+NAMES_IN_PATHS = frozenset({"project"})
 
 
 def _with_ids(rule: str, value: Any) -> str:
@@ -530,7 +532,7 @@ def test_ids_beyond_any_id_column_in_api_paths_are_404(app, client, admin_header
     before = _counts(app)
     checked = 0
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api_v1.") or not rule.arguments:
+        if not rule.endpoint.startswith("api_v1.") or not rule.arguments - NAMES_IN_PATHS:
             continue
         openapi_path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -50,6 +50,15 @@ DETAIL_KEYS = {
     "taskgroup",
     "done_by",
     "done_time",
+    # scheduling (issue 20)
+    "subject",
+    "series",
+    "priority",
+    "due",
+    "effort",
+    "wait_for",
+    "wait_detail",
+    "wait_checked_time",
 }
 ALICE = basic_auth("alice", PASSWORD)
 BOB = basic_auth("bob", PASSWORD)
@@ -145,6 +154,14 @@ def test_create_matches_the_old_servers_answer(client, app, admin_headers) -> No
         "taskgroup": None,
         "done_by": None,
         "done_time": None,
+        "subject": None,
+        "series": None,
+        "priority": 0,
+        "due": None,
+        "effort": 1.0,
+        "wait_for": None,
+        "wait_detail": None,
+        "wait_checked_time": None,
     }
     assert detail["create_time"] == detail["update_time"]
 

@@ -20,6 +20,7 @@ from ...models import (
     Group,
     Tag,
     Task,
+    TaskStatus,
     TaskTemplate,
     User,
     utcnow,
@@ -34,7 +35,9 @@ from .checks import (
     TemplateScans,
     check,
     check_callback_url,
+    check_scheduling,
     check_tag_name,
+    check_wait_for,
     is_tag_name,
     stored_text,
 )
@@ -43,6 +46,7 @@ from .resolution import resolve_groups, resolve_tags, resolve_templates, resolve
 from .visibility import assigned_exists
 
 STATUS_FIELDS = frozenset({"status"})
+SCHEDULING_FIELDS = ("subject", "series", "priority", "due", "effort", "wait_for")
 ASSIGNMENT_FIELDS = frozenset({"users", "groups"})
 EDIT_FIELDS = frozenset(
     {
@@ -58,6 +62,7 @@ EDIT_FIELDS = frozenset(
         "application_name",
         "application_version",
         "tags",
+        *SCHEDULING_FIELDS,
     }
 )
 # Fields that may not be cleared (lists are emptied with [], not null).
@@ -72,6 +77,8 @@ _NOT_NULL = frozenset(
         "tags",
         "users",
         "groups",
+        "priority",
+        "effort",
     }
 )
 
@@ -182,6 +189,7 @@ def _prepare_edits(
     scan_check: str,
 ) -> _Edits:
     columns = _columns(changes, problems, callback_hosts)
+    columns.update(_scheduling(task, changes, problems, callback_hosts))
     template = None
     if "template" in changes:
         template = resolve_templates(session, [changes["template"]]).get(changes["template"])
@@ -238,6 +246,29 @@ def _columns(
     return columns
 
 
+def _scheduling(
+    task: Task, changes: Mapping[str, Any], problems: Problems, callback_hosts: CallbackHosts
+) -> dict[str, Any]:
+    """The changed scheduling columns, checked as creation checks them. `wait_for` names where
+    a waiting task's data will appear: it may point elsewhere while the task waits (checked
+    again soon), but neither start nor stop the waiting (the status says that)."""
+    columns = {name: changes[name] for name in SCHEDULING_FIELDS if name in changes}
+    for name in ("subject", "series"):
+        if name in columns:
+            check(problems, name, columns[name])
+    check_scheduling(problems, columns)
+    if "wait_for" in columns:
+        if task.status != TaskStatus.WAITING:
+            problems.add("wait_for", "wait_for may only change while the task is waiting")
+        elif columns["wait_for"] is None:
+            problems.add(
+                "wait_for", "A waiting task needs wait_for; set its status to stop the waiting"
+            )
+        else:
+            check_wait_for(problems, columns["wait_for"], callback_hosts)
+    return columns
+
+
 def _tags(session: Session, refs: Sequence[Any], problems: Problems) -> list[Tag] | None:
     """The task's new tags in id order (named ones created when new); None when any is bad."""
     if len(refs) > TAGS_PER_TASK_MAX:
@@ -267,6 +298,11 @@ def _apply_edits(session: Session, task: Task, edits: _Edits, actor: User) -> No
                 {"old": old, "new": value} if name != "raw_content" else {"changed": True}
             )
             setattr(task, name, value)
+    if "wait_for" in detail:
+        # The new URL is checked at the next round, with a fresh count of attempts.
+        task.wait_next_time = None
+        task.wait_attempts = 0
+        task.wait_detail = None
     if edits.template is not None and edits.template.id != task.template_id:
         detail["template"] = {"old": task.template.label, "new": edits.template.label}
         task.template = edits.template

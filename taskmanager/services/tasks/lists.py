@@ -32,13 +32,14 @@ from ...models import (
     User,
     task_groups_assigned,
     task_tags,
+    utcnow,
 )
 from ..accounts import groups, permissions
-from ..kit import paging
-from ..kit.errors import Forbidden
+from ..kit import pages, paging
+from ..kit.errors import Forbidden, InvalidInput
 from ..kit.typed_rows import as_tuples
 from ..reference import tags as tag_service
-from . import visibility
+from . import policy, visibility
 from .creation import TaskSummary
 from .resolution import Reference, resolve_templates, resolve_users
 
@@ -47,7 +48,43 @@ SET_BASED_MAX = 20_000
 SHALLOW_OFFSET = 1_000
 
 
+# The orders a task list offers: by id (the default), or most urgent first (policy.PRIORITY_ORDER).
+ORDERS = ("id", "priority")
+
+
+@dataclass
+class Listed(TaskSummary):
+    """A task of a list; a waiting one also says what it waits for and why it still does."""
+
+    wait_for: str | None = None
+    wait_detail: str | None = None
+
+
 Page = paging.Page[TaskSummary]
+
+
+def overdue_conditions() -> list[ColumnElement[bool]]:
+    """Due before now and not yet done or aborted."""
+    return [Task.due < utcnow(), pages.open_condition()]
+
+
+def scheduling_conditions(
+    *, subject: str | None = None, series: str | None = None, overdue: bool = False
+) -> list[ColumnElement[bool]]:
+    """The list filters by subject, series and overdue, as SQL conditions (for other lists)."""
+    found: list[ColumnElement[bool]] = []
+    if subject is not None:
+        found.append(Task.subject == subject)
+    if series is not None:
+        found.append(Task.series == series)
+    if overdue:
+        found += overdue_conditions()
+    return found
+
+
+def check_order(order: str | None) -> None:
+    if order is not None and order not in ORDERS:
+        raise InvalidInput(f"order must be one of {', '.join(ORDERS)}", field="order")
 
 
 @dataclass
@@ -194,24 +231,26 @@ def _page(
     limit: int | None,
     counts: CountCache | None = None,
     after_id: int | None = None,
+    by_priority: bool = False,
 ) -> Page:
-    """Count, one page of summaries ordered by id (after `after_id`), and the page's tags."""
+    """Count, one page of summaries ordered by id (after `after_id`) or by priority, and the
+    page's tags."""
     offset, limit = paging.clamp(offset, limit, cap=paging.MAX_TASK_PAGE_SIZE)
     total = _total(session, selection, counts)
     items: list[TaskSummary] = []
     if limit and offset < total:
-        # A keyset page starts its walk at `after_id`, so it is as shallow as its offset.
-        per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET
+        # A keyset page starts its walk at `after_id`, so it is as shallow as its offset. In
+        # priority order every match is sorted anyway: their ids as a set cost no more.
+        per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET and not by_priority
         fence = per_row and session.get_bind().dialect.name == "postgresql"
         query = paging.after(
-            select(Task.id, Task.status, Task.project, Task.template_id).where(
-                *_membership(selection, per_row=per_row, fence=fence)
-            ),
+            select(*_LISTED).where(*_membership(selection, per_row=per_row, fence=fence)),
             Task.id,
             after_id,
         )
-        sliced = query.order_by(Task.id).offset(offset).limit(limit)
-        items = [TaskSummary(*row) for row in session.execute(sliced)]
+        ordered = query.order_by(*policy.PRIORITY_ORDER) if by_priority else query.order_by(Task.id)
+        sliced = ordered.offset(offset).limit(limit)
+        items = [_listed(*row) for row in as_tuples(session.execute(sliced))]
     if items:
         by_id = {item.id: item for item in items}
         tag_rows = session.execute(
@@ -225,6 +264,36 @@ def _page(
     return Page(items=items, total=total, offset=offset, limit=limit, after_id=after_id)
 
 
+# What a list reads of each task (wait_for and wait_detail shown for waiting tasks only).
+_LISTED = (Task.id, Task.status, Task.project, Task.template_id, Task.wait_for, Task.wait_detail)
+
+
+def _listed(
+    task_id: int,
+    status: str,
+    project: str,
+    template_id: int,
+    wait_for: str | None,
+    wait_detail: str | None,
+) -> Listed:
+    return Listed(task_id, status, project, template_id, wait_for=wait_for, wait_detail=wait_detail)
+
+
+def _by_priority(
+    session: Session, order: str | None, project: str | None, after_id: int | None
+) -> bool:
+    """Whether a list goes in priority order: asked for, or the default of the project named
+    (whose policy has priority_order) when the client does not page by id."""
+    check_order(order)
+    if order == "priority" and after_id is not None:
+        raise InvalidInput(
+            "after_id pages in id order; in priority order page with offset", field="after_id"
+        )
+    if order is not None:
+        return order == "priority"
+    return after_id is None and project is not None and policy.get(session, project).priority_order
+
+
 def list_page(
     session: Session,
     *,
@@ -235,6 +304,10 @@ def list_page(
     status: str | None = None,
     tags: Sequence[str] = (),
     application_name: str | None = None,
+    subject: str | None = None,
+    series: str | None = None,
+    overdue: bool = False,
+    order: str | None = None,
     offset: int = 0,
     limit: int | None = None,
     after_id: int | None = None,
@@ -242,20 +315,44 @@ def list_page(
 ) -> Page:
     """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks.
 
+    In id order, or with `order="priority"` most urgent first (policy.PRIORITY_ORDER), which is
+    also the default when `project` names a project whose policy has priority_order. `overdue`:
+    only tasks due before now and not done or aborted.
     With `after_id`, the page holds tasks with larger ids only (the total still counts all).
     With `counts`, a large total may come from that cache (see CountCache).
     """
+    by_priority = _by_priority(session, order, project, after_id)
     selection = _select(
         session,
         viewer=viewer,
-        project=project,
-        template=template,
-        user=user,
-        status=status,
-        tags=tags,
-        application_name=application_name,
+        filters=Filters(
+            project=project,
+            template=template,
+            user=user,
+            status=status,
+            tags=tags,
+            application_name=application_name,
+            subject=subject,
+            series=series,
+            overdue=overdue,
+        ),
     )
-    return _page(session, selection, offset, limit, counts, after_id)
+    return _page(session, selection, offset, limit, counts, after_id, by_priority)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a task list may be narrowed to (each given one must hold)."""
+
+    project: str | None = None
+    template: Reference | None = None
+    user: Reference | None = None
+    status: str | None = None
+    tags: Sequence[str] = ()
+    application_name: str | None = None
+    subject: str | None = None
+    series: str | None = None
+    overdue: bool = False
 
 
 def filter_conditions(
@@ -281,12 +378,14 @@ def filter_conditions(
     selection = _select(
         session,
         viewer=viewer,
-        project=project,
-        template=template,
-        user=user,
-        status=status,
-        tags=tags,
-        application_name=application_name,
+        filters=Filters(
+            project=project,
+            template=template,
+            user=user,
+            status=status,
+            tags=tags,
+            application_name=application_name,
+        ),
     )
     if selection.empty:
         return [false()]
@@ -296,41 +395,36 @@ def filter_conditions(
     return _membership(selection, per_row=per_row, fence=fence)
 
 
-def _select(
-    session: Session,
-    *,
-    viewer: User,
-    project: str | None,
-    template: Reference | None,
-    user: Reference | None,
-    status: str | None,
-    tags: Sequence[str],
-    application_name: str | None,
-) -> _Selection:
+def _select(session: Session, *, viewer: User, filters: Filters) -> _Selection:
     selection = _Selection()
     if not visibility.reads_all(viewer):
         selection.assigned_user = viewer.id
-    elif user is not None:
-        subject = resolve_users(session, [user]).get(user)
-        selection.empty |= subject is None
-        selection.assigned_user = subject.id if subject else None
+    elif filters.user is not None:
+        found = resolve_users(session, [filters.user]).get(filters.user)
+        selection.empty |= found is None
+        selection.assigned_user = found.id if found else None
     for column, value in (
-        (Task.project, project),
-        (Task.status, status),
-        (Task.application_name, application_name),
+        (Task.project, filters.project),
+        (Task.status, filters.status),
+        (Task.application_name, filters.application_name),
+        (Task.subject, filters.subject),
+        (Task.series, filters.series),
     ):
         if value is not None:
             selection.columns.append(column == value)
             selection.column_filters.append((column.key, value))
-    if template is not None:
-        found = resolve_templates(session, [template]).get(template)
-        selection.empty |= found is None
-        if found is not None:
-            selection.columns.append(Task.template_id == found.id)
-            selection.column_filters.append(("template_id", found.id))
-    if tags:
-        tag_service.check_filters(tags)
-        wanted = set(tags)
+    if filters.overdue:
+        selection.columns.extend(overdue_conditions())
+        selection.column_filters.append(("overdue", True))
+    if filters.template is not None:
+        template = resolve_templates(session, [filters.template]).get(filters.template)
+        selection.empty |= template is None
+        if template is not None:
+            selection.columns.append(Task.template_id == template.id)
+            selection.column_filters.append(("template_id", template.id))
+    if filters.tags:
+        tag_service.check_filters(filters.tags)
+        wanted = set(filters.tags)
         named = dict(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))).all())
         selection.empty |= len(named) < len(wanted)
         selection.tag_ids = sorted(named.values())

@@ -107,7 +107,16 @@ def templates_page(
 # --- task groups -----------------------------------------------------------------------------
 
 
-TASK_SORTS = ("id", "status", "project", "update_time", "create_time", "tracking_id")
+TASK_SORTS = (
+    "id",
+    "status",
+    "project",
+    "update_time",
+    "create_time",
+    "tracking_id",
+    "priority",
+    "due",
+)
 # Most distinct statuses offered as choices (clients may invent any number).
 STATUS_CHOICES_MAX = 200
 
@@ -214,12 +223,17 @@ def tasks_page(
             lists.filter_conditions(session, **api_filters, seen_anyway=seen_anyway, per_row=True)
             + extra
         )
-    columns = {key: getattr(Task, key) for key in TASK_SORTS}
-    query = pages.ordered(select(Task).where(*conditions), columns, sort, Task.id).options(
-        *_TASK_ROW
-    )
+    query = _ordered(select(Task).where(*conditions), sort).options(*_TASK_ROW)
     cap = paging.MAX_TASK_PAGE_SIZE
     return paging.page(session, query, offset=offset, limit=limit, cap=cap, total=total)
+
+
+def _ordered(query: Any, sort: str) -> Any:
+    """Tasks in a TASK_SORTS order; by due date, the tasks without one come last either way."""
+    if sort.lstrip("-") == "due":
+        query = query.order_by(Task.due.is_(None))
+    columns = {key: getattr(Task, key) for key in TASK_SORTS}
+    return pages.ordered(query, columns, sort, Task.id)
 
 
 def _walks_in_id_order(sort: str, offset: int, total: int) -> bool:
