@@ -9,12 +9,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 
 from taskmanager.models import Task, TaskHistory, User
 from taskmanager.services.accounts import groups
-from taskmanager.services.tasks import editing, policy
+from taskmanager.services.tasks import policy
 
 from .conftest import csrf_token_from, database
 from .seed import World
@@ -227,10 +226,6 @@ def test_the_edit_form_offers_scheduling_only_to_those_who_may_set_it(
     assert 'type="datetime-local"' in page
 
 
-@pytest.mark.skipif(
-    "subject" not in editing.EDIT_FIELDS,
-    reason="editing takes the scheduling fields once branch api20 is merged",
-)
 def test_an_admin_sets_the_scheduling_fields_through_the_edit_form(
     client: Any, world: World
 ) -> None:
