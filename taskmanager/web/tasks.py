@@ -327,7 +327,7 @@ def task(task_id: int) -> str:
         may_edit=can(*STATUS_EDIT, *ASSIGN_EDIT),
         may_set_status=editing.may_set_status(me(), subject, db.session),
         aborts_along=_aborts_along(subject),
-        overdue=task_pages.is_overdue(subject),
+        overdue=task_pages.is_overdue(db.session, subject),
         waiting=subject.status == TaskStatus.WAITING,
     )
 

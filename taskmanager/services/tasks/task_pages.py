@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ...models import (
-    CLOSED_STATUSES,
     Group,
     Tag,
     Task,
@@ -21,7 +19,6 @@ from ...models import (
     User,
     task_groups_assigned,
     task_tags,
-    utcnow,
 )
 from ..kit import pages, paging, references
 from ..kit.paging import Page
@@ -328,8 +325,9 @@ def usernames(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).order_by(User.username)))
 
 
-def is_overdue(task: Task, now: datetime | None = None) -> bool:
-    """Past its due date and not yet done or aborted."""
-    if task.due is None or task.status in CLOSED_STATUSES:
+def is_overdue(session: Session, task: Task) -> bool:
+    """Whether the task is overdue as the list's overdue filter has it (one rule for both)."""
+    if task.due is None:
         return False
-    return task.due < (now or utcnow())
+    query = select(Task.id).where(Task.id == task.id, *lists.overdue_conditions())
+    return session.scalar(query) is not None
