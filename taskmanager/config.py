@@ -169,6 +169,17 @@ def normalise_prefix(prefix: str) -> str:
     return f"/{stripped}" if stripped else ""
 
 
+def normalise_external_url(url: str | None) -> str | None:
+    """`https://tasks.example.org/taskmanager/` -> without the trailing slash; http(s) only."""
+    if url is None or not url.strip():
+        return None
+    stripped = url.strip().rstrip("/")
+    scheme, sep, rest = stripped.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest:
+        raise ValueError(f"must be an http:// or https:// address, got {url!r}")
+    return stripped
+
+
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -437,6 +448,13 @@ class Settings(BaseSettings):
     # prefix (e.g. /taskmanager) for proxies that pass the full path on.
     proxy_count: int = _env("TASKMAN_PROXY_COUNT", 0, ge=0)
     url_prefix: Annotated[str, AfterValidator(normalise_prefix)] = _env("TASKMAN_URL_PREFIX", "")
+    # The server's address as its users reach it (scheme, host and any path prefix), for links
+    # in mails sent outside a request (`taskmanager remind`); unset, those mails have no links.
+    external_url: Annotated[str | None, AfterValidator(normalise_external_url)] = _env(
+        "TASKMAN_EXTERNAL_URL", None
+    )
+    # `taskmanager remind`: a task locked this long (hours) is in its holder's digest.
+    remind_locked_hours: int = _env("TASKMAN_REMIND_LOCKED_HOURS", 48, ge=1)
     log_format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = _env(
         "TASKMAN_LOG_FORMAT", "text"
     )

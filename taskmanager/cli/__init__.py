@@ -256,6 +256,10 @@ from .worker import worker  # noqa: E402  (registered on `main`, defined beside 
 
 main.add_command(worker)
 
+from .remind import remind  # noqa: E402
+
+main.add_command(remind)
+
 
 # The data-manager commands (tasks, templates, users, config, export, demo data, db clean).
 from . import commands  # noqa: E402

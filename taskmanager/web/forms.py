@@ -9,7 +9,9 @@ from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     FloatField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -101,7 +103,39 @@ class MetaValueForm(FlaskForm):
     value = TextAreaField("New value", validators=[InputRequired()], render_kw={"rows": 3})
 
 
-class TaskForm(FlaskForm):
+class SchedulingForm(FlaskForm):
+    """A task's scheduling fields (services/tasks/checks.py checks the values)."""
+
+    subject = StringField(
+        "Subject",
+        validators=[Optional(), Length(max=128)],
+        description="The case or patient; a project's reader rules go by it. Empty: none.",
+    )
+    series = StringField(
+        "Series",
+        validators=[Optional(), Length(max=128)],
+        description="Tasks of one series go to one reader when the project asks for it.",
+    )
+    # Left empty (or not sent): unchanged.
+    priority = IntegerField(
+        "Priority",
+        validators=[Optional()],
+        description="Higher first, when the project hands out tasks by priority.",
+    )
+    due = DateTimeLocalField(
+        "Due (UTC)",
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+        description="Empty: no due date.",
+    )
+    effort = FloatField(
+        "Effort",
+        validators=[Optional()],
+        description="How much work the task is, against 1 for a usual one.",
+    )
+
+
+class TaskForm(SchedulingForm):
     status = SelectField(
         "Status",
         choices=[],
@@ -169,6 +203,48 @@ class MailForm(FlaskForm):
             self.form_errors.append("Choose at least one user or group to write to.")
             return False
         return True
+
+
+class PolicyForm(FlaskForm):
+    """A project's policy (services/tasks/policy.py checks the values and their combination)."""
+
+    distinct_readers = BooleanField("Distinct readers: a reader never gets two tasks of a subject")
+    washout_days = IntegerField(
+        "Washout (days)",
+        validators=[Optional()],
+        description="Without distinct readers: a reader gets a subject again only this many "
+        "days after their last task of it. Empty: no washout.",
+    )
+    consistent_series = BooleanField(
+        "Consistent series: every task of a series goes to the reader of its first"
+    )
+    max_open_per_user = IntegerField(
+        "Most open tasks per reader",
+        validators=[Optional()],
+        description="A reader holding this many open tasks of the project gets no more. "
+        "Empty: no cap.",
+    )
+    balance_by = SelectField(
+        "Balance by",
+        choices=[],
+        validators=[DataRequired()],
+        description="What weighted automatic assignment shares out: the number of tasks, "
+        "or their effort.",
+    )
+    priority_order = BooleanField(
+        "Priority order: hand out and list by priority, then due date, then age"
+    )
+
+    def values(self) -> dict[str, Any]:
+        """The policy fields as the service takes them (empty numbers: none)."""
+        return {
+            "distinct_readers": bool(self.distinct_readers.data),
+            "washout_days": self.washout_days.data,
+            "consistent_series": bool(self.consistent_series.data),
+            "max_open_per_user": self.max_open_per_user.data,
+            "balance_by": self.balance_by.data,
+            "priority_order": bool(self.priority_order.data),
+        }
 
 
 def show_errors(form: FlaskForm, error: DomainError) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -31,6 +32,9 @@ CALLBACKS_SHOWN = 20
 OPEN = "open"
 STATUS_EDIT = ("task_update_status", "task_update_status_all", "task_update_all")
 ASSIGN_EDIT = ("task_update_user", "task_update_all")
+# Who may set a task's subject, series, priority, due date and effort (services/tasks/editing.py).
+SCHEDULING_EDIT = ("task_update_all",)
+SCHEDULING_FIELDS = ("subject", "series", "priority", "due", "effort")
 
 
 # Rows per page the task list offers (each within the task lists' cap).
@@ -146,7 +150,11 @@ def _bulk_choices() -> dict[str, Any]:
     offered: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     if can(*ASSIGN_EDIT):
-        offered += [("assign_user", "Assign to user"), ("assign_group", "Assign to group")]
+        offered += [
+            ("assign_user", "Assign to user"),
+            ("assign_group", "Assign to group"),
+            ("distribute_group", "Distribute among a group's members"),
+        ]
         values["user"] = account_pages.user_choices(db.session)
         values["group"] = account_pages.group_choices(db.session)
     if can(*STATUS_EDIT):
@@ -183,6 +191,7 @@ def task_go() -> Response:
 BULK_VALUE_FIELDS = {
     "assign_user": "user",
     "assign_group": "group",
+    "distribute_group": "group",
     "status": "status",
     "add_tag": "tag",
     "remove_tag": "tag",
@@ -261,6 +270,14 @@ def tasks_bulk_apply() -> Response:
     return redirect(_back_to_list())
 
 
+@bp.app_template_filter("effort")
+def _effort(value: float | None) -> str:
+    """A task's effort without trailing zeros: 1, 2.5, 0.25."""
+    if value is None:
+        return ""
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 def _pairs(values: list[str]) -> list[tuple[str, str]]:
     return [(value, value) for value in values]
 
@@ -310,6 +327,8 @@ def task(task_id: int) -> str:
         may_edit=can(*STATUS_EDIT, *ASSIGN_EDIT),
         may_set_status=editing.may_set_status(me(), subject, db.session),
         aborts_along=_aborts_along(subject),
+        overdue=task_pages.is_overdue(db.session, subject),
+        waiting=subject.status == TaskStatus.WAITING,
     )
 
 
@@ -346,8 +365,17 @@ def task_set_status(task_id: int) -> Response:
     return redirect(url_for("web.task", task_id=subject.id))
 
 
-def _task_form(subject: Task) -> TaskForm:
+def _task_form(subject: Task, editable: dict[str, bool]) -> TaskForm:
     form = TaskForm()
+    if not editable["scheduling"]:
+        for name in SCHEDULING_FIELDS:
+            delattr(form, name)
+    elif request.method == "GET":
+        form.subject.data = subject.subject
+        form.series.data = subject.series
+        form.priority.data = subject.priority
+        form.due.data = _as_form_time(subject.due)
+        form.effort.data = subject.effort
     form.status.choices = [
         (s, s) for s in task_pages.status_choices(db.session, keep=[subject.status])
     ]
@@ -362,6 +390,36 @@ def _task_form(subject: Task) -> TaskForm:
     known = {user_id for user_id, _ in form.users.choices}
     form.users.choices += [(u.id, u.username) for u in subject.users if u.id not in known]
     return form
+
+
+def _as_form_time(value: datetime | None) -> datetime | None:
+    """A stored UTC time as the form shows it: naive, to the minute."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _scheduling_changes(form: TaskForm, subject: Task) -> dict[str, Any]:
+    """What the form changes of the scheduling fields it sent (a form without them, as older
+    pages post it, changes none; an empty number keeps the value)."""
+    sent = set(request.form)
+    wanted: dict[str, Any] = {
+        "subject": (form.subject.data or "").strip() or None,
+        "series": (form.series.data or "").strip() or None,
+        "priority": form.priority.data,
+        "effort": form.effort.data,
+    }
+    changes = {
+        name: value
+        for name, value in wanted.items()
+        if name in sent
+        and value != getattr(subject, name)
+        and (value is not None or name in ("subject", "series"))
+    }
+    # The form shows minutes: a due time unchanged there keeps its seconds.
+    if "due" in sent and form.due.data != _as_form_time(subject.due):
+        changes["due"] = form.due.data.replace(tzinfo=UTC) if form.due.data else None
+    return changes
 
 
 def _assignment_changes(form: TaskForm, subject: Task) -> dict[str, list[int]]:
@@ -380,6 +438,8 @@ def _changes(form: TaskForm, subject: Task, editable: dict[str, bool]) -> dict[s
         changes["status"] = form.chosen_status()
     if editable["assignment"]:
         changes.update(_assignment_changes(form, subject))
+    if editable["scheduling"]:
+        changes.update(_scheduling_changes(form, subject))
     if editable["tags"]:
         names = [name.strip() for name in (form.tags.data or "").split(",") if name.strip()]
         if names != [tag.name for tag in subject.tags]:
@@ -391,12 +451,13 @@ def _changes(form: TaskForm, subject: Task, editable: dict[str, bool]) -> dict[s
 @permission_required(*STATUS_EDIT, *ASSIGN_EDIT)
 def task_edit(task_id: int) -> str | Response:
     subject = _visible(task_id)
-    form = _task_form(subject)
     editable = {
         "status": can(*STATUS_EDIT),
         "assignment": can(*ASSIGN_EDIT),
         "tags": can("task_update_all"),
+        "scheduling": can(*SCHEDULING_EDIT),
     }
+    form = _task_form(subject, editable)
     if form.validate_on_submit():
         changes = _changes(form, subject, editable)
         if not changes:

@@ -290,6 +290,32 @@ def test_development_values_render() -> None:
     assert environment["TASKMAN_ADMIN_PASSWORD"] == "supersecretpassword"
 
 
+def test_chart_reminder_cronjob_is_off_by_default_and_a_dry_run_when_on(tmp_path: Path) -> None:
+    assert not documents(render(), "CronJob")
+    external = {"externalUrl": "https://tasks.example.org/taskmanager"}
+    rendered = render({"remind": {"enabled": True}, "taskmanager": external})
+    job = documents(rendered, "CronJob")["tm-taskmanager-remind"]
+    assert job["spec"]["schedule"] == "0 7 * * *"
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["args"] == ["taskmanager", "remind"]
+    # The same configuration and Secret as the server's.
+    server = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"]["spec"]
+    assert container["env"] == server["containers"][0]["env"]
+    settings = load_settings(
+        {**container_env(rendered, "tm-taskmanager-server"), "TASKMAN_INSTANCE_PATH": str(tmp_path)}
+    )
+    assert settings.external_url == "https://tasks.example.org/taskmanager"
+
+    sending = render({"remind": {"enabled": True, "send": True, "schedule": "30 6 * * 1-5"}})
+    job = documents(sending, "CronJob")["tm-taskmanager-remind"]
+    assert job["spec"]["schedule"] == "30 6 * * 1-5"
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["taskmanager", "remind", "--send"]
+
+
 # --- manual install -------------------------------------------------------------------------------
 
 

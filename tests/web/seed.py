@@ -69,7 +69,19 @@ def seed(session: Session) -> World:
     template = templates.create(session, label="t1-review", content=VIEWR_TEMPLATE)
     xnat = meta.create(session, label="XNAT", value="http://xnat.example.org")
     made = [
-        _task(session, admin, project="brain-study", users=["alice"], tags=["urgent"]),
+        # With every scheduling field, overdue: the task page shows them all.
+        _task(
+            session,
+            admin,
+            project="brain-study",
+            users=["alice"],
+            tags=["urgent"],
+            subject="subject-001",
+            series="subject-001-T1",
+            priority=2,
+            due=datetime(2026, 1, 5, 17, 0, tzinfo=UTC),
+            effort=1.5,
+        ),
         _task(session, admin, project="brain-study", users=["alice"]),
         _task(session, admin, project="brain-study", users=["alice"], tags=["urgent"]),
         _task(session, admin, project="heart-study", users=["bob"]),

@@ -124,6 +124,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: PROJECT_RELATIVE_PATH
   value: {{ .Values.taskmanager.project.git.relativePath | quote }}
 {{- end }}
+{{- if .Values.taskmanager.externalUrl }}
+- name: TASKMAN_EXTERNAL_URL
+  value: {{ .Values.taskmanager.externalUrl | quote }}
+{{- end }}
 {{- if .Values.taskmanager.sentryDsn }}
 - name: SENTRY_DSN
   value: {{ .Values.taskmanager.sentryDsn | quote }}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from ...models import Group, Tag, Task, TaskStatus, User
+from ...models import CLOSED_STATUSES, Group, Tag, Task, TaskStatus, User, utcnow
 from ..accounts import groups as group_service
 from ..accounts import permissions
 from ..accounts import users as user_service
@@ -23,13 +23,15 @@ from ..dispensing import locks
 from ..kit import paging
 from ..kit.errors import Forbidden, InvalidInput, NotFound
 from ..taskgroups import completion
-from ..tasks import checks, editing, history, visibility
+from ..tasks import assignment, checks, editing, history, visibility
+from ..tasks.creation import assignment_detail
 from . import task_changes
 
 # What the actions do, as a sentence ends: "3 tasks ..." (the value, if any, follows).
 ACTIONS = {
     "assign_user": "assigned to",
     "assign_group": "assigned to the group",
+    "distribute_group": "distributed among the members of",
     "status": "set to",
     "add_tag": "tagged",
     "remove_tag": "untagged",
@@ -37,7 +39,11 @@ ACTIONS = {
     "delete": "deleted",
 }
 # Actions that need a value (a username, a group name, a status or a tag name).
-NEEDS_VALUE = frozenset({"assign_user", "assign_group", "status", "add_tag", "remove_tag"})
+NEEDS_VALUE = frozenset(
+    {"assign_user", "assign_group", "distribute_group", "status", "add_tag", "remove_tag"}
+)
+# Actions that name a group.
+GROUP_ACTIONS = frozenset({"assign_group", "distribute_group"})
 MAX_TASKS = paging.MAX_PAGE_SIZE
 _ASSIGN = frozenset({"task_update_user", "task_update_all"})
 
@@ -57,7 +63,7 @@ class BulkAction:
             raise InvalidInput(f"Choose a value for {self.action.replace('_', ' ')}", field="value")
         if self.action == "assign_user":
             return user_service.get_or_raise(session, reference=self.value, field="value")
-        if self.action == "assign_group":
+        if self.action in GROUP_ACTIONS:
             return group_service.get_or_raise(session, reference=self.value, field="value")
         problems = checks.Problems()
         if self.action == "status":
@@ -88,6 +94,15 @@ class BulkAction:
         return f"{count:,} {noun} {ACTIONS[self.action]}{value}"
 
 
+@dataclass(frozen=True)
+class Share:
+    """What one user would get of a distribution: how many tasks, and their effort."""
+
+    username: str
+    tasks: int
+    effort: float
+
+
 @dataclass
 class Preview:
     """What an action would touch: the tasks, who holds their locks, what it may not change."""
@@ -99,6 +114,9 @@ class Preview:
     # For an abort: the other open tasks of the same task groups that it aborts too.
     aborted_along: list[Task] = field(default_factory=list)
     aborted_along_hidden: int = 0
+    # For a distribution: who would get each task (by id), and each user's share.
+    planned: dict[int, str] = field(default_factory=dict)
+    split: list[Share] = field(default_factory=list)
 
     @property
     def locked(self) -> int:
@@ -142,6 +160,9 @@ def _may(session: Session, actor: User, task: Task, action: str, held: set[int])
         return editing.may_set_status(actor, task, session)
     if action in ("assign_user", "assign_group"):
         return bool(granted & _ASSIGN)
+    if action == "distribute_group":
+        # Only open tasks are handed out.
+        return bool(granted & _ASSIGN) and task.status not in CLOSED_STATUSES
     if action in ("add_tag", "remove_tag"):
         return "task_update_all" in granted
     if action == "delete":
@@ -171,7 +192,71 @@ def preview(
         shown.aborted_along, shown.aborted_along_hidden = aborted_along(
             session, viewer=actor, task_ids=task_ids
         )
+    if request.action == "distribute_group" and not shown.refused:
+        assert isinstance(target, Group)
+        shown.planned, shown.split = rehearse_distribution(
+            session, actor=actor, tasks=tasks, group=target
+        )
     return shown
+
+
+def rehearse_distribution(
+    session: Session, *, actor: User, tasks: list[Task], group: Group
+) -> tuple[dict[int, str], list[Share]]:
+    """Who would get each task and each user's share, from the real distribution run in a
+    savepoint and rolled back: the same choice, with nothing stored."""
+    savepoint = session.begin_nested()
+    try:
+        chosen = distribute(session, actor=actor, tasks=tasks, group=group)
+        planned = {task.id: user.username for task, user in zip(tasks, chosen, strict=True)}
+        efforts = {task.id: task.effort for task in tasks}
+    finally:
+        savepoint.rollback()
+    counts: Counter[str] = Counter()
+    effort: dict[str, float] = {}
+    for task_id, username in planned.items():
+        counts[username] += 1
+        effort[username] = effort.get(username, 0.0) + efforts[task_id]
+    split = [Share(name, counts[name], effort[name]) for name in sorted(counts)]
+    return planned, split
+
+
+def distribute(session: Session, *, actor: User, tasks: list[Task], group: Group) -> list[User]:
+    """Give each task one member of the group in place of its users and groups, chosen as
+    automatic assignment chooses (weights and the project's policy); the users, in order."""
+    ids = [task.id for task in tasks]
+    locked = set(
+        session.scalars(
+            select(Task.id)
+            .where(Task.id.in_(ids))
+            .order_by(Task.id)
+            .with_for_update(key_share=True)
+        )
+    )
+    if len(locked) < len(ids):
+        gone = ", ".join(str(task_id) for task_id in ids if task_id not in locked)
+        raise NotFound(f"These tasks do not exist: {gone}; nothing was changed", field="tasks")
+    before = {task.id: assignment_detail(task.users, task.groups) for task in tasks}
+    for task in tasks:
+        task.users = []
+        task.groups = []
+    session.flush()
+    chosen = assignment.assign_automatically(session, tasks=tasks, group=group)
+    now = utcnow()
+    for task, user in zip(tasks, chosen, strict=True):
+        task.update_time = now
+        # Handed out now: the wait for its data no longer hands it out again.
+        task.dispatch_pending = False
+        task.dispatch_group_id = None
+        detail = {
+            "old": before[task.id],
+            "new": assignment_detail([user], []),
+            "automatic": True,
+            "distribute_in_group": group.groupname,
+        }
+        history.record(session, task_id=task.id, actor=actor, action="assign", detail=detail)
+    session.flush()
+    return chosen
 
 
 def aborted_along(session: Session, *, viewer: User, task_ids: list[int]) -> tuple[list[Task], int]:
@@ -212,8 +297,12 @@ def apply(
             field="tasks",
         )
     with history.one_timestamp():
-        for task in tasks:
-            _apply_one(session, actor, task, request, target, lock_timeout, done_releases_lock)
+        if request.action == "distribute_group":
+            assert isinstance(target, Group)
+            distribute(session, actor=actor, tasks=tasks, group=target)
+        else:
+            for task in tasks:
+                _apply_one(session, actor, task, request, target, lock_timeout, done_releases_lock)
     session.flush()
     return request.describe(len(tasks), target)
 

@@ -173,6 +173,8 @@ def _task(row: Row, now: datetime) -> Row:
         "taskgroup_id": row.get("parent_id"),
         "done_by_id": None,
         "done_time": update_time if status == TaskStatus.DONE else None,
+        # The old server had no scheduling: nothing waits to be handed out.
+        "dispatch_group_id": None,
     }
 
 

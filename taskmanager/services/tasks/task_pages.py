@@ -323,3 +323,11 @@ def tag_names(session: Session) -> list[str]:
 
 def usernames(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).order_by(User.username)))
+
+
+def is_overdue(session: Session, task: Task) -> bool:
+    """Whether the task is overdue as the list's overdue filter has it (one rule for both)."""
+    if task.due is None:
+        return False
+    query = select(Task.id).where(Task.id == task.id, *lists.overdue_conditions())
+    return session.scalar(query) is not None
