@@ -6,19 +6,20 @@ bad value ("Input should be 'queued', 'done' or 'aborted'") as they were when wr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..models import DeliveryStatus, TaskStatus
+from ..models import TASKGROUP_STATUSES, DeliveryStatus
 
 
-def literal_of(statuses: type[StrEnum]) -> Any:
+def literal_of(statuses: Iterable[StrEnum]) -> Any:
     return Literal[tuple(status.value for status in statuses)]
 
 
 if TYPE_CHECKING:
-    TaskStatusName = str
+    TaskGroupStatusName = str
     DeliveryStatusName = str
 else:
-    TaskStatusName = literal_of(TaskStatus)
+    TaskGroupStatusName = literal_of(TASKGROUP_STATUSES)
     DeliveryStatusName = literal_of(DeliveryStatus)

@@ -16,7 +16,7 @@ from ..services.tasks import creation
 from . import bodies, v1
 from .auth import caller, permission_required
 from .bodies import Body, Reference
-from .statuses import TaskStatusName
+from .statuses import TaskGroupStatusName
 from .tasks import _Uris, callback_hosts, scan_check, summary_dict
 from .tasks_schemas import TaskIn, TaskSummaryOut
 
@@ -51,7 +51,7 @@ class TaskGroupUpdate(Body):
 
 
 class TaskGroupQuery(BaseModel):
-    status: TaskStatusName | None = None
+    status: TaskGroupStatusName | None = None
     offset: int = Field(0, ge=0, le=MAX_ID)
     limit: int | None = Field(None, ge=1)
 

@@ -5,7 +5,7 @@ from .base import Base, db, utcnow
 from .callbacks import CallbackDelivery
 from .meta import Meta, MetaHistory
 from .site import SiteFact
-from .statuses import CLOSED_STATUSES, DeliveryStatus, TaskStatus
+from .statuses import CLOSED_STATUSES, TASKGROUP_STATUSES, DeliveryStatus, TaskStatus
 from .tasks import (
     ProjectPolicy,
     ReminderSent,
@@ -24,6 +24,7 @@ from .throttling import LoginFailure
 
 __all__ = [
     "CLOSED_STATUSES",
+    "TASKGROUP_STATUSES",
     "Base",
     "CallbackDelivery",
     "DeliveryStatus",

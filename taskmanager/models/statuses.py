@@ -30,6 +30,8 @@ class TaskStatus(StrEnum):
 
 # Statuses after which a task needs nobody any more; every other status is open.
 CLOSED_STATUSES = (TaskStatus.DONE, TaskStatus.ABORTED)
+# What a task group's status can be (it follows its tasks; a group never waits).
+TASKGROUP_STATUSES = (TaskStatus.QUEUED, TaskStatus.DONE, TaskStatus.ABORTED)
 
 
 class DeliveryStatus(StrEnum):

@@ -77,11 +77,13 @@ def test_reader_studies_page_runs_as_written(
     shown = next(b.body for b in page if b.language == "text" and "per_user" not in b.body)
     printed = block_output(page, transcript, "dry_run=true", "field per_user")
     assert printed.strip() == shown.strip()
-    shares = dict(re.findall(r"^(\w+): (\d+)$", block_output(page, transcript, "for reader in")))
+    shares = dict(
+        re.findall(r"^(\w+): (\d+)$", block_output(page, transcript, "for reader in"), re.M)
+    )
     assert shares == {"rita": "7", "rob": "7", "rose": "6"}
     assert block_output(page, transcript, "subject=case-01").strip().endswith("2")
     assert block_output(page, transcript, "rita:rita-secret-1").strip() == shares["rita"]
-    assert "seven reads" in text and shares["rita"] == "7"
+    assert "Rita's list holds her seven" in text and shares["rita"] == "7"
 
     # 2. Longitudinal: both visits of each patient with one reader; patients still shared.
     longi = _readers_by(engine, "LONGI", Task.series)
