@@ -199,6 +199,18 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+def _host_names(value: Any) -> Any:
+    """Comma-separated host names (`*.example.org` for every name under one) or IP addresses,
+    in lower case."""
+    if not isinstance(value, str):
+        return value
+    names = tuple(part.strip().lower().strip("[]") for part in value.split(",") if part.strip())
+    for name in names:
+        if _network(name) is None and not _HOST_NAME.fullmatch(name.rstrip(".")):
+            raise ValueError(f"{name!r} is not a host name or an IP address")
+    return tuple(name.rstrip(".") for name in names)
+
+
 def _callback_hosts(value: Any) -> CallbackHosts:
     return value if isinstance(value, CallbackHosts) else parse_callback_hosts(value)
 
@@ -401,6 +413,17 @@ class Settings(BaseSettings):
     callback_retention_days: int = _env("TASKMAN_CALLBACK_RETENTION_DAYS", 30, ge=0)
     callback_allowed_hosts: Annotated[CallbackHosts, PlainValidator(_callback_hosts)] = _env(
         "TASKMAN_CALLBACK_ALLOWED_HOSTS", CallbackHosts()
+    )
+    # Tasks waiting for their data (wait_for): checked by the callback workers, first after
+    # the interval, then doubling after each answer that is not 2xx, up to the longest.
+    wait_for_interval: Seconds = _env("TASKMAN_WAIT_FOR_INTERVAL", 60.0)
+    wait_for_max_interval: Seconds = _env("TASKMAN_WAIT_FOR_MAX_INTERVAL", 3600.0)
+    # The only credentials a check sends: a netrc file's entry for the URL's host, else the
+    # token as `Authorization: Bearer`, to the hosts listed (every host when none is).
+    wait_for_netrc: Path | None = _env("TASKMAN_WAIT_FOR_NETRC", None)
+    wait_for_token: str | None = _env("TASKMAN_WAIT_FOR_TOKEN", None)
+    wait_for_token_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_names)] = _env(
+        "TASKMAN_WAIT_FOR_TOKEN_HOSTS", ()
     )
     celery_broker: str = _env("TASKMAN_CELERY_BROKER", "amqp://guest:guest@localhost//")
     celery_backend: str | None = _env("TASKMAN_CELERY_BACKEND", None)

@@ -67,7 +67,7 @@ def verify_signature(
 
 
 @functools.cache
-def _user_agent() -> str:
+def user_agent() -> str:
     try:
         return f"TaskManager/{metadata.version('taskmanager')}"
     except metadata.PackageNotFoundError:
@@ -81,7 +81,7 @@ def request_parts(
     data = body_bytes(delivery.body)
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": _user_agent(),
+        "User-Agent": user_agent(),
         IDEMPOTENCY_HEADER: delivery.idempotency_key,
         ATTEMPT_HEADER: str(delivery.attempts),
     }

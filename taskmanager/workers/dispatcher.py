@@ -16,6 +16,7 @@ from ..config import Settings
 from ..models import utcnow
 from ..services.callbacks import outbox
 from . import delivery
+from .waiting import WaitChecks
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ class Dispatcher:
         self._last_reap = 0.0
         self._last_purge: float | None = None  # first purge at the first look
         self._next_retry: datetime | None = None  # set by `step()` when it found nothing due
+        # Threads that poll also check the wait_for URLs of waiting tasks.
+        self.waits = (
+            WaitChecks(
+                session_factory=session_factory,
+                settings=settings,
+                on_done=self.wake,
+                look_every=self.poll_interval,
+            )
+            if self.poll_interval is not None
+            else None
+        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -60,6 +72,8 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.waits is not None:
+            self.waits.close()
 
     @property
     def running(self) -> bool:
@@ -76,10 +90,11 @@ class Dispatcher:
     def idle_timeout(self) -> float | None:
         """How long to sleep when nothing is due: the poll interval, or less when a retry falls
         due sooner, so retries keep the documented backoff instead of the poll's rhythm."""
-        if self.poll_interval is None or self._next_retry is None:
-            return self.poll_interval
-        until = (self._next_retry - utcnow()).total_seconds()
-        return min(self.poll_interval, max(until, MIN_PAUSE))
+        timeout = self.poll_interval
+        if timeout is not None and self._next_retry is not None:
+            until = (self._next_retry - utcnow()).total_seconds()
+            timeout = min(timeout, max(until, MIN_PAUSE))
+        return timeout if self.waits is None else self.waits.idle_timeout(timeout)
 
     def reap_now_and_then(self, session: Session) -> None:
         """Take back rows whose worker died mid-attempt, at most once per poll interval; delete
@@ -104,7 +119,7 @@ class Dispatcher:
             self._wake.clear()
             self._next_retry = None
             try:
-                done = self.step()
+                done = self.step() + (self.waits.step() if self.waits is not None else 0)
             except Exception as exc:
                 # The whole story once; then one line per try until it works again.
                 if failing:
