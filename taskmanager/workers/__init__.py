@@ -50,16 +50,22 @@ def make_publisher(settings: Settings) -> Publisher:
 
 
 def make_dispatcher(
-    settings: Settings, session_factory: SessionFactory, *, sweep: bool = False
+    settings: Settings,
+    session_factory: SessionFactory,
+    *,
+    sweep: bool = False,
+    app: Flask | None = None,
 ) -> Dispatcher:
-    """The thread for this method: deliver here (local) or publish to the queue."""
+    """The thread for this method: deliver here (local) or publish to the queue. The threads
+    that poll (local, and the sweeper of `taskmanager worker`) also check waiting tasks."""
     if settings.callback_method == "local":
-        return LocalDispatcher(session_factory=session_factory, settings=settings)
+        return LocalDispatcher(session_factory=session_factory, settings=settings, app=app)
     return QueueDispatcher(
         session_factory=session_factory,
         settings=settings,
         publisher=make_publisher(settings),
         poll=sweep,
+        app=app,
     )
 
 
@@ -97,7 +103,7 @@ def start(app: Flask, settings: Settings | None = None) -> Dispatcher:
         settings = settings or app.extensions["taskman_settings"]
         with app.app_context():
             engine = db.engine
-        dispatcher = make_dispatcher(settings, session_factory_for(engine))
+        dispatcher = make_dispatcher(settings, session_factory_for(engine), app=app)
         outbox.add_commit_listener(dispatcher.wake)
         dispatcher.start()
         state.dispatcher = dispatcher
@@ -130,11 +136,12 @@ def run_worker(app: Flask, *, concurrency: int | None = None) -> None:
         local = LocalDispatcher(
             session_factory=session_factory,
             settings=settings.model_copy(update={"callback_concurrency": concurrency}),
+            app=app,
         )
         _run_until_signalled(local)
         return
 
-    sweeper = make_dispatcher(settings, session_factory, sweep=True)
+    sweeper = make_dispatcher(settings, session_factory, sweep=True, app=app)
     sweeper.start()
     try:
         if settings.callback_method == "celery":

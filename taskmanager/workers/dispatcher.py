@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -38,7 +39,14 @@ class Dispatcher:
 
     name = "callbacks"
 
-    def __init__(self, *, session_factory: SessionFactory, settings: Settings, poll: bool) -> None:
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        settings: Settings,
+        poll: bool,
+        app: Flask | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.poll_interval: float | None = settings.callback_poll_interval if poll else None
@@ -48,15 +56,17 @@ class Dispatcher:
         self._last_reap = 0.0
         self._last_purge: float | None = None  # first purge at the first look
         self._next_retry: datetime | None = None  # set by `step()` when it found nothing due
-        # Threads that poll also check the wait_for URLs of waiting tasks.
+        # Threads that poll also check the wait_for URLs of waiting tasks (for the app whose
+        # configuration assignment reads).
         self.waits = (
             WaitChecks(
+                app=app,
                 session_factory=session_factory,
                 settings=settings,
                 on_done=self.wake,
                 look_every=self.poll_interval,
             )
-            if self.poll_interval is not None
+            if self.poll_interval is not None and app is not None
             else None
         )
 
@@ -141,8 +151,10 @@ class LocalDispatcher(Dispatcher):
 
     name = "callbacks-local"
 
-    def __init__(self, *, session_factory: SessionFactory, settings: Settings) -> None:
-        super().__init__(session_factory=session_factory, settings=settings, poll=True)
+    def __init__(
+        self, *, session_factory: SessionFactory, settings: Settings, app: Flask | None = None
+    ) -> None:
+        super().__init__(session_factory=session_factory, settings=settings, poll=True, app=app)
         self._pool = ThreadPoolExecutor(
             max_workers=settings.callback_concurrency, thread_name_prefix="callback-send"
         )
@@ -213,8 +225,9 @@ class QueueDispatcher(Dispatcher):
         settings: Settings,
         publisher: Publisher,
         poll: bool,
+        app: Flask | None = None,
     ) -> None:
-        super().__init__(session_factory=session_factory, settings=settings, poll=poll)
+        super().__init__(session_factory=session_factory, settings=settings, poll=poll, app=app)
         self.publisher = publisher
 
     def step(self) -> int:

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import requests
+from flask import Flask
 from requests.utils import get_environ_proxies
 from sqlalchemy.orm import Session
 from urllib3.exceptions import LocationParseError
@@ -128,11 +129,13 @@ class WaitChecks:
     def __init__(
         self,
         *,
+        app: Flask,
         session_factory: SessionFactory,
         settings: Settings,
         on_done: Callable[[], None],
         look_every: float,
     ) -> None:
+        self.app = app
         self.session_factory = session_factory
         self.settings = settings
         self.backoff = Backoff(settings.wait_for_interval, settings.wait_for_max_interval)
@@ -197,7 +200,8 @@ class WaitChecks:
 
     def _check(self, due: waiting.DueCheck) -> str:
         answer = check(due.url, self.settings)
-        with self.session_factory() as session:
+        # Assignment reads the app's configuration (who may sign in).
+        with self.app.app_context(), self.session_factory() as session:
             outcome = waiting.record_check(
                 session, task_id=due.task_id, answer=answer, backoff=self.backoff
             )

@@ -67,7 +67,7 @@ class Receiver:
                 status = receiver.status
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver._record(
-                    Received("PUT", self.path, headers, body, None if held else status)
+                    Received(self.command, self.path, headers, body, None if held else status)
                 )
                 if held:
                     receiver.released.wait(60)
