@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from ...models import Group, Task, utcnow
+from ...models import Group, Task, User, utcnow
 from ...models.statuses import TaskStatus
-from ..kit.errors import DomainError
+from ..kit.errors import Conflict, DomainError
 from . import assignment, history
 
 # wait_detail's column width.
@@ -217,6 +217,28 @@ def _arrive(
     )
 
 
+# A policy's reader ledger refuses a choice another request made at the same moment (Conflict):
+# choosing again then sees that request's reader.
+DISPATCH_TRIES = 3
+
+
+def _assign(session: Session, task: Task, group: Group | None) -> list[User] | DomainError:
+    """The users automatic assignment chose, or why it gave the task to nobody (each try in a
+    savepoint, so a refused one leaves nothing behind)."""
+    refusal: DomainError | None = None
+    for _ in range(DISPATCH_TRIES):
+        try:
+            with session.begin_nested():
+                return assignment.assign_automatically(session, tasks=[task], group=group)
+        except DomainError as refused:
+            session.expire(task)  # its users as before the savepoint
+            refusal = refused
+            if not isinstance(refused, Conflict):
+                break
+    assert refusal is not None
+    return refusal
+
+
 def _dispatch(session: Session, task_id: int, *, now: datetime) -> None:
     """Hand the task out as creation would have: by weight among its group's members, or
     among all users. When nobody is eligible it stays queued and unassigned, and says why."""
@@ -227,12 +249,9 @@ def _dispatch(session: Session, task_id: int, *, now: datetime) -> None:
         _set(session, task_id, dispatch_pending=False)
         return
     group = session.get(Group, task.dispatch_group_id) if task.dispatch_group_id else None
-    try:
-        with session.begin_nested():
-            chosen = assignment.assign_automatically(session, tasks=[task], group=group)
-    except DomainError as refusal:
-        session.refresh(task)
-        _set(session, task_id, wait_detail=_fit(f"Queued, but not handed out: {refusal.message}"))
+    chosen = _assign(session, task, group)
+    if isinstance(chosen, DomainError):
+        _set(session, task_id, wait_detail=_fit(f"Queued, but not handed out: {chosen.message}"))
         return
     _set(session, task_id, dispatch_pending=False, update_time=now)
     detail: dict[str, Any] = {

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from taskmanager.models import Task, TaskHistory, utcnow
 from taskmanager.services.dispensing import claims
-from taskmanager.services.tasks import waiting
+from taskmanager.services.tasks import policy, waiting
 from taskmanager.services.tasks.waiting import Answer, Backoff
 
 from ...support.task_factories import make_group, make_task, make_template, make_user
@@ -223,3 +223,23 @@ def test_a_status_changed_by_hand_meanwhile_is_left_alone(session, template, ans
     assert (after.wait_attempts, after.wait_detail, after.update_time, after.users) == snapshot
     assert [action for action, _ in _history(session, task.id)] == ["create"]
     assert waiting.record_check(session, task_id=10**9, answer=answer, backoff=BACKOFF) == "left"
+
+
+def test_dispatch_on_arrival_keeps_the_project_policy(session, template) -> None:
+    admin = make_user(session, "study-admin", roles=("admin",), weight=0.0)
+    readers = [make_user(session, f"reader{n}") for n in range(2)]
+    make_group(session, "readers", readers)
+    policy.put(session, "study", {"distinct_readers": True}, admin)
+    session.commit()
+    reads = [
+        _waiting(session, project="study", subject="case-1", distribute_in_group="readers")
+        for _ in range(3)
+    ]
+    for task in reads:
+        waiting.record_check(session, task_id=task.id, answer=Answer(200), backoff=BACKOFF)
+    holders = [[user.username for user in _fresh(session, task.id).users] for task in reads]
+    # Two readers for the first two reads; the third has nobody left and says so.
+    assert sorted(names[0] for names in holders[:2]) == ["reader0", "reader1"]
+    third = _fresh(session, reads[2].id)
+    assert third.status == "queued" and third.users == [] and third.dispatch_pending
+    assert "distinct_readers" in (third.wait_detail or "")
