@@ -76,8 +76,9 @@ def test_stays_waiting_on_404_and_is_claimable_within_an_interval_of_200(
         assert wait_until(claimed, timeout=30, interval=0.02)
         elapsed = time.monotonic() - answered
     print(f"claimable {elapsed:.2f} s after the data server answered 200 (interval {INTERVAL} s)")
-    # One interval, and a margin for the check itself and a loaded machine.
-    assert elapsed < INTERVAL + 1.5
+    # One interval, and a margin for the check itself, a loaded machine, and MariaDB, whose
+    # whole seconds put the next check up to a second later.
+    assert elapsed < INTERVAL + 2.0
     stored = _fresh(session, task.id)
     assert stored.status == "queued" and stored.wait_detail is None
     assert [user.username for user in stored.users] == ["reader"]
@@ -97,7 +98,7 @@ def test_checks_back_off_until_the_longest_interval(session, settings, start_wor
         _reader_and_task(session, f"{receiver.url}/scan/2")
         assert receiver.wait_for(lambda got: len(got) >= 5, timeout=30)
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)][:4]
-    # 0.2, 0.4, 0.8, 0.8: never early (MariaDB keeps whole seconds: later there).
+    # 0.2, 0.4, 0.8, 0.8: never early (MariaDB keeps whole seconds: up to one later there).
     for gap, expected in zip(gaps, [0.2, 0.4, 0.8, 0.8], strict=True):
         assert expected - 0.05 <= gap <= expected + 1.5, gaps
 

@@ -153,13 +153,21 @@ def record_check(
             task_id,
             wait_attempts=checks,
             wait_checked_time=now,
-            wait_next_time=now + backoff.after(checks),
+            wait_next_time=_stored_not_sooner(session, now + backoff.after(checks)),
             wait_detail=describe(answer, now),
             update_time=Task.update_time,
         )
         outcome = "waiting"
     session.commit()
     return outcome
+
+
+def _stored_not_sooner(session: Session, when: datetime) -> datetime:
+    """`when` as the column keeps it without falling due early: MariaDB's DATETIME drops the
+    fraction of a second, so there it is rounded up."""
+    if when.microsecond and session.get_bind().dialect.name in ("mysql", "mariadb"):
+        return when.replace(microsecond=0) + timedelta(seconds=1)
+    return when
 
 
 def describe(answer: Answer, at: datetime) -> str:
