@@ -181,8 +181,11 @@ class WaitChecks:
         return self.next_due is not None and self.next_due <= utcnow()
 
     def idle_timeout(self, longest: float | None) -> float | None:
-        """How long the thread may sleep without missing a check that falls due."""
-        if self.next_due is None:
+        """How long the thread may sleep without missing a check that falls due (with every
+        slot taken, until a check finishes: that wakes it)."""
+        with self._lock:
+            full = self._in_flight >= self.concurrency
+        if self.next_due is None or full:
             return longest
         until = max((self.next_due - utcnow()).total_seconds(), 0.01)
         return until if longest is None else min(until, longest)

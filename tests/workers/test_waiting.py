@@ -4,15 +4,17 @@ still waiting on 404, queued and claimable within one check interval of a 200.""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from taskmanager import workers
 from taskmanager.config import Settings
-from taskmanager.models import Task, User
+from taskmanager.models import Task, User, db, utcnow
 from taskmanager.services.dispensing import claims
-from taskmanager.workers.dispatcher import Dispatcher
+from taskmanager.workers.dispatcher import Dispatcher, LocalDispatcher
 
 from ..conftest import make_env
 from ..support.callbacks import quick, quick_env, worker_process
@@ -147,3 +149,26 @@ def test_waiting_tasks_are_listed_with_their_status(
     assert [(item["id"], item["status"]) for item in listed] == [(str(waiting_task.id), "waiting")]
     stored = session.scalars(select(Task).where(Task.status == "waiting")).all()
     assert [task.id for task in stored] == [waiting_task.id]
+
+
+def test_the_idle_sleep_ends_when_the_next_check_falls_due(app, session, settings) -> None:
+    make_template(session, "tpl")
+    task = make_task(session, users=["admin"], wait_for="http://127.0.0.1:9/scan")
+    task.wait_next_time = utcnow() + timedelta(seconds=1)
+    session.commit()
+    dispatcher = LocalDispatcher(
+        session_factory=workers.session_factory_for(db.engine),
+        settings=quick_waits(settings, callback_poll_interval=5.0),
+        app=app,
+    )
+    try:
+        assert dispatcher.waits is not None
+        assert dispatcher.waits.step() == 0  # not due yet
+        assert 0.5 < dispatcher.idle_timeout() <= 1.0
+        task.status = "queued"  # by hand: nothing waits any more
+        session.commit()
+        time.sleep(1.0)  # the check it knew of falls due: it looks again, finds none
+        assert dispatcher.waits.step() == 0
+        assert dispatcher.idle_timeout() == 5.0  # the poll interval
+    finally:
+        dispatcher.stop()
