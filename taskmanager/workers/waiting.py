@@ -206,7 +206,7 @@ class WaitChecks:
         # Assignment reads the app's configuration (who may sign in).
         with self.app.app_context(), self.session_factory() as session:
             outcome = waiting.record_check(
-                session, task_id=due.task_id, answer=answer, backoff=self.backoff
+                session, task_id=due.task_id, answer=answer, backoff=self.backoff, url=due.url
             )
         if outcome == "arrived":
             log.info("task %s: its data arrived (%s)", due.task_id, due.url)

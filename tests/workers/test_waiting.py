@@ -51,7 +51,7 @@ def _gets(receiver: Receiver, path: str) -> int:
 
 
 def test_stays_waiting_on_404_and_is_claimable_within_an_interval_of_200(
-    session, settings, start_worker
+    client, admin_headers, session, settings, start_worker
 ) -> None:
     # A long poll interval: the checks keep their own interval, not the poll's rhythm.
     start_worker(quick_waits(settings, callback_poll_interval=5.0))
@@ -65,6 +65,11 @@ def test_stays_waiting_on_404_and_is_claimable_within_an_interval_of_200(
         assert (stored.wait_detail or "").startswith("GET answered 404 at")
         assert claims.claim_next(session, user=reader) is None
         session.rollback()
+        # What is stuck, and why.
+        listed = client.get("/api/v1/tasks?status=waiting", headers=admin_headers).get_json()
+        (item,) = listed["tasks"]
+        assert (item["id"], item["wait_for"]) == (str(task.id), f"{receiver.url}/scan/1")
+        assert item["wait_detail"].startswith("GET answered 404 at")
 
         receiver.status = 200
         answered = time.monotonic()

@@ -126,11 +126,13 @@ def record_check(
     task_id: int,
     answer: Answer,
     backoff: Backoff,
+    url: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """What came of one check of the task's URL: `arrived` (now queued, and handed out when it
-    was created naming nobody), `waiting` (checked again later), or `left` when the task is
-    no longer waiting (its status was changed by hand meanwhile). Commits."""
+    """What came of one check of the task's URL (`url`, when given, the one checked): `arrived`
+    (now queued, and handed out when it was created naming nobody), `waiting` (checked again
+    later), or `left` when the task is no longer waiting (its status was changed by hand
+    meanwhile) or now waits for another URL (checked afresh). Commits."""
     now = now or utcnow()
     assignment.take_write_lock(session)
     row = session.execute(
@@ -138,7 +140,7 @@ def record_check(
         .where(Task.id == task_id)
         .with_for_update()
     ).first()
-    if row is None or row.status != TaskStatus.WAITING:
+    if row is None or row.status != TaskStatus.WAITING or url not in (None, row.wait_for):
         session.rollback()
         return "left"
     checks = (row.wait_attempts or 0) + 1

@@ -244,3 +244,17 @@ def test_dispatch_on_arrival_keeps_the_project_policy(session, template) -> None
     third = _fresh(session, reads[2].id)
     assert third.status == "queued" and third.users == [] and third.dispatch_pending
     assert "distinct_readers" in (third.wait_detail or "")
+
+
+def test_an_answer_for_a_url_changed_meanwhile_is_left_alone(session, template) -> None:
+    task = _waiting(session)
+    (due,) = waiting.due_for_check(session, limit=1, lease=LEASE)
+    session.execute(
+        update(Task).where(Task.id == task.id).values(wait_for="http://127.0.0.1:9/data/2")
+    )
+    session.commit()
+    outcome = waiting.record_check(
+        session, task_id=task.id, answer=Answer(200), backoff=BACKOFF, url=due.url
+    )
+    stored = _fresh(session, task.id)
+    assert outcome == "left" and stored.status == "waiting" and stored.wait_attempts == 0
