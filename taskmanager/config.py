@@ -419,7 +419,7 @@ class Settings(BaseSettings):
     wait_for_interval: Seconds = _env("TASKMAN_WAIT_FOR_INTERVAL", 60.0)
     wait_for_max_interval: Seconds = _env("TASKMAN_WAIT_FOR_MAX_INTERVAL", 3600.0)
     # The only credentials a check sends: a netrc file's entry for the URL's host, else the
-    # token as `Authorization: Bearer`, to the hosts listed (every host when none is).
+    # token as `Authorization: Bearer`, to the hosts listed only (none when none is).
     wait_for_netrc: Path | None = _env("TASKMAN_WAIT_FOR_NETRC", None)
     wait_for_token: str | None = _env("TASKMAN_WAIT_FOR_TOKEN", None)
     wait_for_token_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_names)] = _env(

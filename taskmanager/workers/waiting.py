@@ -71,9 +71,8 @@ def authorization(url: str, settings: Settings) -> tuple[str, str] | str | None:
             login, _account, password = entries[host]
             return login, password or ""
     token = settings.wait_for_token
-    if token and (
-        not settings.wait_for_token_hosts or _listed(host, settings.wait_for_token_hosts)
-    ):
+    # Only to the hosts listed: whoever creates a task chooses its URL.
+    if token and _listed(host, settings.wait_for_token_hosts):
         return token
     return None
 
