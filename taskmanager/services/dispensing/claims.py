@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ...models import (
+    ProjectPolicy,
     Tag,
     Task,
     TaskStatus,
@@ -76,34 +77,71 @@ def claim_next(
     if order is not None and order not in ORDERS:
         raise InvalidInput(f"order must be one of {', '.join(ORDERS)}", field="order")
     now = utcnow()
-    policies = policy_service.of_projects(session, None if project is None else [project])
-    rules, rule_params = _reader_rules(session, policies, user, now)
-    shape = _shape(
-        session,
+    request = _ClaimRequest(
         user=user,
         timeout=timeout,
+        now=now,
         filters=(project is not None, template is not None, bool(tags)),
-        rules=rules,
-        by_priority=order == "priority"
-        or (order is None and project in policies and policies[project].priority_order),
+        params={
+            "claim_user_id": user.id,
+            "claim_project": project,
+            "claim_template_label": template,
+            "claim_template_id": _template_id(template),
+            "claim_now": now,
+            "claim_cutoff": None if timeout is None else now - timedelta(seconds=timeout),
+        },
     )
-    params: dict[str, Any] = {
-        **rule_params,
-        "claim_user_id": user.id,
-        "claim_project": project,
-        "claim_template_label": template,
-        "claim_template_id": _template_id(template),
-        "claim_now": now,
-        "claim_cutoff": None if timeout is None else now - timedelta(seconds=timeout),
-    }
-    detail = {"user": user.username, "claimed": True}
-    if shape.records_history:
-        params["claim_detail"] = history.detail_text(detail)
     if tags:
         tag_params = _tag_params(session, tags)
         if tag_params is None:
             return None  # no task carries a tag that does not exist
-        params.update(tag_params)
+        request.params.update(tag_params)
+    if order != "priority":
+        # Most claims meet no policy: they claim as always, in one statement where the
+        # database can, unless a policy applies (a guard in the same SQL).
+        claim = _claim(session, request, _shape(session, request, guarded=True), {})
+        if claim is not None:
+            return claim
+    policies = policy_service.of_projects(session, None if project is None else [project])
+    if order != "priority" and not _applies(policies, project):
+        return None
+    rules, rule_params = _reader_rules(session, policies, user, now)
+    request.params.update(rule_params)
+    by_priority = order == "priority" or (
+        order is None and project in policies and policies[project].priority_order
+    )
+    shape = _shape(session, request, rules=rules, by_priority=by_priority)
+    return _claim(session, request, shape, policies)
+
+
+@dataclass
+class _ClaimRequest:
+    user: User
+    timeout: float | None
+    now: datetime
+    filters: tuple[bool, bool, bool]  # project, template, tags
+    params: dict[str, Any]
+
+
+def _applies(policies: dict[str, policy_service.Policy], project: str | None) -> bool:
+    """Whether a policy changes what this claim may get or in what order (the guard of the
+    plain claim's SQL, asked in Python)."""
+    return any(
+        found.limits_readers or (project is not None and found.priority_order)
+        for found in policies.values()
+    )
+
+
+def _claim(
+    session: Session,
+    request: _ClaimRequest,
+    shape: _ClaimShape,
+    policies: dict[str, policy_service.Policy],
+) -> Claim | None:
+    user, params = request.user, dict(request.params)
+    detail = {"user": user.username, "claimed": True}
+    if shape.records_history:
+        params["claim_detail"] = history.detail_text(detail)
     statements = _claim_statements(shape)
     for _ in range(CLAIM_ATTEMPTS):
         if shape.one_statement:
@@ -116,14 +154,14 @@ def claim_next(
                         session, task_id=claim.id, actor=user, action="lock", detail=detail
                     )
                 return claim
-        first = _search(session, shape, statements, params)
+        first, held = _search(session, shape, statements, params)
         if first is None:
             return None
         claim = Claim(*as_tuple(first)[:3])
-        if rules:
-            taken = _take_within_rules(session, policies, first, user, timeout, now)
+        if shape.rules:
+            taken = _take_within_rules(session, policies, first, request, held=held)
         else:
-            taken = set_lock(session, claim.id, user, *_claim_conditions(timeout))
+            taken = set_lock(session, claim.id, user, *_claim_conditions(request.timeout))
         if taken:
             history.record(session, task_id=claim.id, actor=user, action="lock", detail=detail)
             return claim
@@ -135,9 +173,11 @@ def _search(
     shape: _ClaimShape,
     statements: Sequence[Executable],
     params: dict[str, Any],
-) -> Row[Any] | None:
-    """The task to try to take next, found without taking it; None when there is none."""
+) -> tuple[Row[Any] | None, bool]:
+    """The task to try to take next, found without taking it (None when there is none), and
+    whether this transaction holds its row lock (FOR UPDATE) now."""
     found = [] if shape.one_statement else _first_rows(session, statements, params)
+    held = bool(found) and shape.locks_rows
     if not found and shape.locks_rows:
         # Nothing *unlocked* is not nothing: a row is also locked for a moment by a request
         # that edits the task, or (MariaDB: InnoDB locks the rows a search reads) by another
@@ -145,9 +185,9 @@ def _search(
         # then taken by the conditional UPDATE, which waits for that lock.
         found = _first_rows(session, _claim_statements(shape.without_row_locks()), params)
     if not found:
-        return None
+        return None, False
     # (Two searches, with a lease: the lower id, or the more urgent.)
-    return found[0] if shape.by_priority else min(found)
+    return (found[0] if shape.by_priority else min(found)), held
 
 
 def _tag_params(session: Session, tags: Sequence[str]) -> dict[str, Any] | None:
@@ -162,26 +202,27 @@ def _tag_params(session: Session, tags: Sequence[str]) -> dict[str, Any] | None:
 
 def _shape(
     session: Session,
+    request: _ClaimRequest,
     *,
-    user: User,
-    timeout: float | None,
-    filters: tuple[bool, bool, bool],
-    rules: tuple[_Rule, ...],
-    by_priority: bool,
+    guarded: bool = False,
+    rules: tuple[_Rule, ...] = (),
+    by_priority: bool = False,
 ) -> _ClaimShape:
     dialect = session.get_bind().dialect
-    project, template, tags = filters
+    project, template, tags = request.filters
+    one_statement = bool(dialect.update_returning) and request.timeout is None and not rules
     return _ClaimShape(
         locks_rows=dialect.name != "sqlite",
-        one_statement=bool(dialect.update_returning) and timeout is None and not rules,
+        one_statement=one_statement,
         # A data-modifying WITH clause: only PostgreSQL runs an INSERT inside another statement.
-        records_history=dialect.name == "postgresql" and timeout is None and not rules,
+        records_history=dialect.name == "postgresql" and one_statement,
         index_order=dialect.name not in ("mysql", "mariadb"),
-        reads_all=visibility.reads_all(user),
+        reads_all=visibility.reads_all(request.user),
         project=project,
         template=template,
         tags=tags,
-        lease=timeout is not None,
+        lease=request.timeout is not None,
+        guarded=guarded,
         rules=rules,
         by_priority=by_priority,
     )
@@ -237,29 +278,50 @@ def _take_within_rules(
     session: Session,
     policies: dict[str, policy_service.Policy],
     found: Row[Any],
-    user: User,
-    timeout: float | None,
-    now: datetime,
+    request: _ClaimRequest,
+    *,
+    held: bool,
 ) -> bool:
-    """Lock the found task to the user and record them as its subject's and series' reader, or
-    (when another request recorded someone meanwhile) do neither."""
+    """Record the user as the found task's subject and series reader and lock it to them, or
+    (when another request took it, or recorded someone else, meanwhile) do neither.
+
+    The task's row is held first (the search may hold it already; SQLite has one writer, taken
+    with the reader's row), so nobody can take the task between the ledgers and the lock.
+    """
+    task_id = as_tuple(found)[0]
+    conditions = _claim_conditions(request.timeout)
+    if not held and session.get_bind().dialect.name != "sqlite":
+        still_free = select(Task.id).where(Task.id == task_id, *conditions).with_for_update()
+        if session.execute(still_free).first() is None:
+            return False
+    if not _record_reader(session, policies, found, request):
+        return False
+    if not set_lock(session, task_id, request.user, *conditions):
+        raise Conflict("The task changed while it was claimed; try again", field="task")
+    return True
+
+
+def _record_reader(
+    session: Session,
+    policies: dict[str, policy_service.Policy],
+    found: Row[Any],
+    request: _ClaimRequest,
+) -> bool:
+    """Record the user in the ledgers the task's project policy keeps; False when another
+    request recorded someone else (or, for the subject, this reader too recently) first."""
     task_id, project, _template_id, subject, series = as_tuple(found)
-    rule_policy = policies.get(project)
-    savepoint = session.begin_nested()
-    taken = set_lock(session, task_id, user, *_claim_conditions(timeout))
-    if taken and rule_policy is not None:
-        if rule_policy.consistent_series and series is not None:
-            taken = readers.take_series(session, project, series, user.id, now)
-        if taken and rule_policy.subject_rule and subject is not None:
-            cutoff = rule_policy.subject_cutoff(now)
-            taken = readers.take_subject(session, project, subject, user.id, now, cutoff=cutoff)
-        # A task assigned to the reader by name is theirs whatever the ledgers say.
-        taken = taken or readers.named_reader(session, task_id, user.id)
-    if taken:
-        savepoint.commit()
-    else:
-        savepoint.rollback()
-    return taken
+    rules = policies.get(project)
+    user_id, now = request.user.id, request.now
+    if rules is None:
+        return True
+    taken = True
+    if rules.consistent_series and series is not None:
+        taken = readers.take_series(session, project, series, user_id, now)
+    if taken and rules.subject_rule and subject is not None:
+        cutoff = rules.subject_cutoff(now)
+        taken = readers.take_subject(session, project, subject, user_id, now, cutoff=cutoff)
+    # A task assigned to the reader by name is theirs whatever the ledgers say.
+    return taken or readers.named_reader(session, task_id, user_id)
 
 
 def _first_rows(
@@ -296,6 +358,8 @@ class _ClaimShape:
     template: bool
     tags: bool
     lease: bool
+    # Takes nothing when a policy applies (the claim then goes by the policy's rules).
+    guarded: bool = False
     rules: tuple[_Rule, ...] = ()
     by_priority: bool = False
 
@@ -330,6 +394,8 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     if shape.tags:
         conditions.append(_has_every_tag(bindparam("claim_tag_ids", expanding=True)))
     conditions += [_within_rule(index, rule) for index, rule in enumerate(shape.rules)]
+    if shape.guarded:
+        conditions.append(~_policy_applies(shape.project))
     columns = [Task.id, Task.project, Task.template_id]
     if shape.rules:
         columns += [Task.subject, Task.series]
@@ -379,6 +445,23 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     if shape.lease:
         return never_locked, query.where(Task.lock_time < bindparam("claim_cutoff"))
     return (never_locked,)
+
+
+def _policy_applies(project_filter: bool) -> ColumnElement[bool]:
+    """A policy limits readers (of the claimed project, or of any), or orders the claimed
+    project's tasks by priority: asked once per statement, of a table of a few rows."""
+    applies = select(ProjectPolicy.project).where(
+        or_(
+            ProjectPolicy.distinct_readers.is_(True),
+            ProjectPolicy.washout_days > 0,
+            ProjectPolicy.consistent_series.is_(True),
+            ProjectPolicy.max_open_per_user.is_not(None),
+            *((ProjectPolicy.priority_order.is_(True),) if project_filter else ()),
+        )
+    )
+    if project_filter:
+        applies = applies.where(ProjectPolicy.project == bindparam("claim_project"))
+    return applies.exists()
 
 
 def _within_rule(index: int, rule: _Rule) -> ColumnElement[bool]:

@@ -106,12 +106,20 @@ def unavailable() -> Unavailable:
 
 
 def discard(session: Session) -> None:
-    """Roll the session's transaction back; a dead connection is already discarded then."""
-    try:
-        session.rollback()
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
+    """Roll the session's transaction back; a dead connection is already discarded then.
+
+    A deadlock on MariaDB rolls the whole transaction back, its savepoints too: rolling back to
+    a savepoint then fails, and the next rollback ends the outer transaction.
+    """
+    for attempt in (1, 2):
+        try:
+            session.rollback()
+            return
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                return
+            if attempt == 2:
+                raise
 
 
 def commits(session: Session) -> int:
