@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -96,15 +97,19 @@ def claim_next(
         if tag_params is None:
             return None  # no task carries a tag that does not exist
         request.params.update(tag_params)
-    if order != "priority":
+    tried_plain = False
+    if order != "priority" and not _POLICIES_SEEN.likely(session):
         # Most claims meet no policy: they claim as always, in one statement where the
         # database can, unless a policy applies (a guard in the same SQL).
         claim = _claim(session, request, _shape(session, request, guarded=True), {})
         if claim is not None:
             return claim
+        tried_plain = True
     policies = policy_service.of_projects(session, None if project is None else [project])
+    if project is None:
+        _POLICIES_SEEN.remember(session, bool(policies))
     if order != "priority" and not _applies(policies, project):
-        return None
+        return None if tried_plain else _claim(session, request, _shape(session, request), {})
     rules, rule_params = _reader_rules(session, policies, user, now)
     request.params.update(rule_params)
     by_priority = order == "priority" or (
@@ -112,6 +117,27 @@ def claim_next(
     )
     shape = _shape(session, request, rules=rules, by_priority=by_priority)
     return _claim(session, request, shape, policies)
+
+
+class _PolicyHint:
+    """Whether this process lately found policies in force, per database: a claim then asks
+    for them first instead of trying the plain claim (whose guard would refuse). Only the
+    path's cost depends on it; the guard and the rules are read from the database."""
+
+    SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, bool]] = {}
+
+    def likely(self, session: Session) -> bool:
+        until, found = self._seen.get(str(session.get_bind().engine.url), (0.0, False))
+        return found and time.monotonic() < until
+
+    def remember(self, session: Session, found: bool) -> None:
+        self._seen[str(session.get_bind().engine.url)] = (time.monotonic() + self.SECONDS, found)
+
+
+_POLICIES_SEEN = _PolicyHint()
 
 
 @dataclass
