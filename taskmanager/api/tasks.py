@@ -325,17 +325,7 @@ def _dry_run(body: Any, key: str | None, actor: User) -> Response:
         db.session.rollback()
         raise (_as_single(error) if isinstance(body, dict) else error) from None
     db.session.rollback()
-    tasks = [
-        {
-            "index": index,
-            "project": summary.project,
-            "status": summary.status,
-            "users": summary.users,
-            "groups": summary.groups,
-            "effort": summary.effort,
-        }
-        for index, summary in enumerate(preview.tasks)
-    ]
+    tasks = preview.task_answers()
     answer = {"dry_run": True, "tasks": tasks, "per_user": preview.per_user}
     # Keys in the order written (each task's index first, a user's tasks before their effort):
     # the answer is read by people deciding whether to send the tasks.

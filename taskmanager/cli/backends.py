@@ -394,17 +394,7 @@ class DatabaseBackend:
             raise BatchRejected(error.message, by_index, general) from None
         finally:
             self.session.rollback()
-        tasks = [
-            {
-                "index": index,
-                "project": summary.project,
-                "status": summary.status,
-                "users": summary.users,
-                "groups": summary.groups,
-                "effort": summary.effort,
-            }
-            for index, summary in enumerate(preview.tasks)
-        ]
+        tasks = preview.task_answers()
         return Preview(tasks, preview.per_user)
 
     def create_taskgroup(self, body: dict[str, Any]) -> dict[str, Any]:

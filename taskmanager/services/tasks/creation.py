@@ -421,6 +421,20 @@ class Preview:
     tasks: list[TaskSummary]
     per_user: dict[str, dict[str, float]]
 
+    def task_answers(self) -> list[dict[str, Any]]:
+        """Each task as a dry run answers it: index, project, status, users, groups, effort."""
+        return [
+            {
+                "index": index,
+                "project": summary.project,
+                "status": summary.status,
+                "users": list(summary.users),
+                "groups": list(summary.groups),
+                "effort": summary.effort,
+            }
+            for index, summary in enumerate(self.tasks)
+        ]
+
 
 def preview_many(
     session: Session,
