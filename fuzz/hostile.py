@@ -70,6 +70,10 @@ def _body_schema(operation: dict[str, Any]) -> dict[str, Any] | None:
     return schema
 
 
+# Path parameters that are names whatever they look like: any text names a project.
+NAMES_IN_PATHS = frozenset({"project"})
+
+
 def probes(document: dict[str, Any], real_id: Callable[[str], str]) -> Iterator[Probe]:
     """Every probe for every operation; `real_id(name)` fills path parameters that must exist
     for the body to be read (a kept row of the fuzz world)."""
@@ -81,7 +85,7 @@ def probes(document: dict[str, Any], real_id: Callable[[str], str]) -> Iterator[
                 continue
             verb = method.upper()
             schema = _body_schema(operation)
-            if names:
+            if set(names) - NAMES_IN_PATHS:
                 huge = re.sub(r"\{[^}]+\}", str(HUGE_ID), path)
                 body = b"{}" if schema is not None else None
                 # With a body, its own check may come first (a required field is missing).
