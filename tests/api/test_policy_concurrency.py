@@ -29,14 +29,14 @@ pytestmark = pytest.mark.concurrency
 FULL = databases.backend_name() != "sqlite"
 READERS = 8
 CLIENTS_PER_READER = 4  # 32 clients
-SUBJECTS = 120 if FULL else 20  # each read 3 times, by 3 different readers
+SUBJECTS = 60 if FULL else 20  # each read 3 times, by 3 different readers
 READS = 3
-SERIES = 40 if FULL else 8  # each of 5 tasks, all for one reader
+SERIES = 20 if FULL else 8  # each of 5 tasks, all for one reader
 SERIES_TASKS = 5
 CAP = 5
-CAPPED_TASKS = 200 if FULL else 60
+CAPPED_TASKS = 100 if FULL else 60
 CREATORS = 8
-CREATED_SUBJECTS = 60 if FULL else 12  # each sent by 3 creators at once
+CREATED_SUBJECTS = 30 if FULL else 12  # each sent by 3 creators at once
 # A claim may answer 409 when it lost every race of its attempts; clients then try again.
 RETRIES = 20
 
