@@ -184,6 +184,10 @@ class WaitChecks:
         slot taken, until a check finishes: that wakes it)."""
         with self._lock:
             full = self._in_flight >= self.concurrency
+        if self._next_look == 0.0 and not full:
+            # A check finished since the last look (its wake-up may have come while the thread
+            # was busy): look again now rather than sleep on a stale next_due.
+            return 0.01
         if self.next_due is None or full:
             return longest
         until = max((self.next_due - utcnow()).total_seconds(), 0.01)
