@@ -213,6 +213,10 @@ class SubjectReader(Base):
     """
 
     __tablename__ = "subject_readers"
+    # A claim reads the subjects its claimer has had: their rows, not the whole ledger.
+    __table_args__ = (
+        Index("ix_subject_readers_user_id_project_subject", "user_id", "project", "subject"),
+    )
 
     project: Mapped[str] = mapped_column(String(64), primary_key=True)
     subject: Mapped[str] = mapped_column(String(SCHEDULING_KEY_MAX), primary_key=True)

@@ -13,8 +13,12 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Executable,
+    Integer,
     Row,
+    Select,
+    and_,
     bindparam,
+    exists,
     func,
     not_,
     or_,
@@ -32,6 +36,7 @@ from ...models import (
     TaskTemplate,
     User,
     task_tags,
+    task_users,
     utcnow,
 )
 from ..kit.errors import Conflict, InvalidInput
@@ -173,6 +178,11 @@ def _claim(
         if shape.one_statement:
             # One statement finds, re-checks and takes the task: half the round trips.
             row = session.execute(statements[0], params).first()
+            if row is not None and shape.rules:
+                found_id, project, template_id, taken_id = as_tuple(row)
+                if taken_id is None:
+                    continue  # another claim recorded the subject or series first: look again
+                return Claim(found_id, project, template_id)
             if row is not None:
                 claim = Claim(*as_tuple(row))
                 if not shape.records_history:
@@ -236,7 +246,12 @@ def _shape(
 ) -> _ClaimShape:
     dialect = session.get_bind().dialect
     project, template, tags = request.filters
-    one_statement = bool(dialect.update_returning) and request.timeout is None and not rules
+    # With reader rules only PostgreSQL writes the ledgers inside the same statement.
+    one_statement = (
+        bool(dialect.update_returning)
+        and request.timeout is None
+        and (not rules or dialect.name == "postgresql")
+    )
     return _ClaimShape(
         locks_rows=dialect.name != "sqlite",
         one_statement=one_statement,
@@ -263,6 +278,7 @@ class _Rule:
     distinct: bool
     series: bool  # consistent_series
     full: bool  # the claimer holds max_open_per_user open tasks of the project
+    capped: bool = False  # the claim's statement itself counts what the claimer holds
 
 
 def _reader_rules(
@@ -270,16 +286,22 @@ def _reader_rules(
 ) -> tuple[tuple[_Rule, ...], dict[str, Any]]:
     """The rules of the policies that limit readers, and their parameters.
 
-    The claimer's user row is locked first: their concurrent claims (and automatic assignments,
-    which lock every candidate) then take turns, so a cap or a subject rule read here still
-    holds when the task is taken.
+    Under a cap the claimer's user row is locked first: their concurrent claims (and automatic
+    assignments, which lock every candidate) then take turns, so the count of what they hold,
+    read after it, still holds when the task is taken. Subject and series rules need no lock:
+    the ledgers' primary keys decide.
     """
     limiting = sorted(
         (found for found in policies.values() if found.limits_readers), key=lambda p: p.project
     )
     if not limiting:
         return (), {}
-    assignment.lock_reader(session, user.id)
+    if any(found.max_open_per_user is not None for found in limiting):
+        assignment.lock_reader(session, user.id)
+    else:
+        assignment.take_write_lock(session)
+    # PostgreSQL counts in the statement that takes the task (one round trip less).
+    count_in_sql = session.get_bind().dialect.name == "postgresql"
     rules: list[_Rule] = []
     params: dict[str, Any] = {}
     for rule_policy in limiting:
@@ -289,14 +311,17 @@ def _reader_rules(
             distinct=rule_policy.distinct_readers,
             series=rule_policy.consistent_series,
             full=cap is not None
+            and not count_in_sql
             and readers.holds_at_least(session, rule_policy.project, user.id, cap),
+            capped=cap is not None and count_in_sql,
         )
-        if not (rule.subject or rule.series or rule.full):
+        if not (rule.subject or rule.series or rule.full or rule.capped):
             continue  # a cap the claimer is below
         index = len(rules)
         rules.append(rule)
         params[f"claim_rule_project_{index}"] = rule_policy.project
         params[f"claim_rule_cutoff_{index}"] = rule_policy.subject_cutoff(now)
+        params[f"claim_rule_cap_{index}"] = cap
     return tuple(rules), params
 
 
@@ -441,6 +466,8 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
             *((Task.status, Task.lock_id, Task.id) if shape.index_order else (Task.id,))
         )
         query = query.order_by(Task.id)
+    if shape.one_statement and shape.rules:
+        return (_take_within_rules_statement(shape, never_locked),)
     if shape.one_statement:
         take = (
             # The table, not the entity: the ORM's bulk-update layer cost more than the SQL.
@@ -473,6 +500,54 @@ def _claim_statements(shape: _ClaimShape) -> tuple[Executable, ...]:
     return (never_locked,)
 
 
+def _take_within_rules_statement(
+    shape: _ClaimShape, search: Select[*tuple[Any, ...]]
+) -> Executable:
+    """PostgreSQL: find the task, record the claimer in the ledgers, lock the task to them and
+    write its history, in one statement. It answers the task found and, when the ledgers let
+    the claimer have it, the id taken (None: another request recorded someone else first).
+    """
+    claimer: BindParameter[int] = bindparam("claim_user_id")
+    now = bindparam("claim_now", type_=TASKS.c.lock_time.type)
+    found = search.cte("found")
+    named = exists(
+        select(task_users.c.task_id).where(
+            task_users.c.task_id == found.c.id, task_users.c.user_id == claimer
+        )
+    )
+    within_rules = [
+        readers.recorded_in_one_statement(
+            found,
+            project=bindparam(f"claim_rule_project_{index}"),
+            user_id=claimer,
+            now=now,
+            cutoff=bindparam(f"claim_rule_cutoff_{index}", type_=TASKS.c.lock_time.type),
+            subject_rule=rule.subject,
+            distinct=rule.distinct,
+            series_rule=rule.series,
+            name=str(index),
+        )
+        for index, rule in enumerate(shape.rules)
+    ]
+    taken = (
+        update(TASKS)
+        # A task assigned to the claimer by name is theirs whatever the ledgers say.
+        .where(TASKS.c.id == found.c.id, or_(named, and_(*within_rules)))
+        # (update_time too: a column's Python onupdate is not applied inside a WITH clause.)
+        .values(lock_id=claimer, lock_time=now, update_time=now)
+        .returning(TASKS.c.id)
+        .cte("taken")
+    )
+    logged = history.insert_from(
+        select(taken.c.id, claimer, bindparam("claim_detail"), now), action="lock"
+    ).cte("logged")
+    return (
+        select(found.c.id, found.c.project, found.c.template_id, taken.c.id)
+        .select_from(found.outerjoin(taken, taken.c.id == found.c.id))
+        .add_cte(logged)
+    )
+
+
 def _policy_applies(project_filter: bool) -> ColumnElement[bool]:
     """A policy limits readers (of the claimed project, or of any), or orders the claimed
     project's tasks by priority: asked once per statement, of a table of a few rows."""
@@ -502,6 +577,14 @@ def _within_rule(index: int, rule: _Rule) -> ColumnElement[bool]:
         refusals.append(readers.series_elsewhere(claimer))
     if rule.full:
         refusals.append(true())
+    if rule.capped:
+        refusals.append(
+            readers.holding_at_least(
+                bindparam(f"claim_rule_project_{index}"),
+                claimer,
+                bindparam(f"claim_rule_cap_{index}", type_=Integer),
+            )
+        )
     return or_(
         Task.project != bindparam(f"claim_rule_project_{index}"),
         readers.named_reader_condition(claimer),

@@ -13,8 +13,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, select, union, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, aliased
 
 from ...models import CLOSED_STATUSES, SeriesReader, SubjectReader, Task, TaskStatus, task_users
 from ..kit import rows
@@ -186,15 +199,23 @@ def _handed_out(project: str) -> ColumnElement[bool]:
 def holds_at_least(session: Session, project: str, user_id: int, count: int) -> bool:
     """Whether the reader holds `count` or more open tasks of the project (reads at most that
     many: the cost follows the cap, not how much they hold)."""
-    is_open = and_(Task.project == project, Task.status.not_in(CLOSED_STATUSES))
+    return bool(session.scalar(select(holding_at_least(project, user_id, count))))
+
+
+def holding_at_least(project: Any, user_id: Any, count: Any) -> ColumnElement[bool]:
+    """SQL: the reader holds `count` or more open tasks of the project (assigned to them by
+    name, or locked). Of its own copy of the tasks table: inside a search of tasks it is asked
+    once per statement, not per row."""
+    held_task = aliased(Task, name="held_task")
+    is_open = and_(held_task.project == project, held_task.status.not_in(CLOSED_STATUSES))
     named = (
-        select(Task.id)
-        .join(task_users, task_users.c.task_id == Task.id)
+        select(held_task.id)
+        .join(task_users, task_users.c.task_id == held_task.id)
         .where(is_open, task_users.c.user_id == user_id)
     )
-    locked = select(Task.id).where(is_open, Task.lock_id == user_id)
+    locked = select(held_task.id).where(is_open, held_task.lock_id == user_id)
     held = union(named, locked).limit(count).subquery()
-    return (session.scalar(select(func.count()).select_from(held)) or 0) >= count
+    return select(func.count()).select_from(held).scalar_subquery() >= count
 
 
 def open_held(session: Session, project: str, user_ids: Iterable[int]) -> dict[int, int]:
@@ -213,3 +234,89 @@ def open_held(session: Session, project: str, user_ids: Iterable[int]) -> dict[i
         for user_id, task_id in as_tuples(session.execute(union_all(named, locked))):
             held[user_id].add(task_id)
     return {user_id: len(task_ids) for user_id, task_ids in held.items()}
+
+
+def recorded_in_one_statement(
+    found: Any,
+    *,
+    project: Any,
+    user_id: Any,
+    now: Any,
+    cutoff: Any,
+    subject_rule: bool,
+    distinct: bool,
+    series_rule: bool,
+    name: str,
+) -> ColumnElement[bool]:
+    """PostgreSQL, inside the one statement that takes a task: record the reader of the task
+    `found` (a CTE of one row: project, subject, series) in the ledgers of `project`'s rules,
+    as data-modifying CTEs; SQL that is true when the ledgers let the task be theirs.
+
+    The same rules as take_series and take_subject: of two statements recording a key, the
+    second waits for the first and then finds its row (ON CONFLICT DO NOTHING). A statement
+    sees no row written after it began, so "the series is theirs" is "this statement recorded
+    it, or it was theirs before". The subject is recorded only when the series went to them.
+    """
+    ledger_ok: list[ColumnElement[bool]] = []
+    if series_rule:
+        series_taken = (
+            postgresql.insert(SERIES)
+            .from_select(
+                ["project", "series", "user_id", "time"],
+                select(found.c.project, found.c.series, user_id, now).where(
+                    found.c.project == project, found.c.series.is_not(None)
+                ),
+            )
+            .on_conflict_do_nothing()
+            .returning(SERIES.c.user_id)
+            .cte(f"series_taken_{name}")
+        )
+        theirs_before = select(SERIES.c.user_id).where(
+            SERIES.c.project == found.c.project,
+            SERIES.c.series == found.c.series,
+            SERIES.c.user_id == user_id,
+        )
+        ledger_ok.append(
+            or_(
+                found.c.series.is_(None),
+                exists(select(series_taken.c.user_id)),
+                exists(theirs_before),
+            )
+        )
+    if subject_rule:
+        series_ok = and_(true(), *ledger_ok)
+        subject_taken = (
+            postgresql.insert(SUBJECTS)
+            .from_select(
+                ["project", "subject", "user_id", "last_time"],
+                select(found.c.project, found.c.subject, user_id, now).where(
+                    found.c.project == project, found.c.subject.is_not(None), series_ok
+                ),
+            )
+            .on_conflict_do_nothing()
+            .returning(SUBJECTS.c.user_id)
+            .cte(f"subject_taken_{name}")
+        )
+        subject_ok = [found.c.subject.is_(None), exists(select(subject_taken.c.user_id))]
+        if not distinct:
+            # After the washout the reader's time moves on (a row this statement inserted is
+            # not seen here: it did not exist when the statement began).
+            moved = (
+                update(SUBJECTS)
+                .where(
+                    SUBJECTS.c.project == found.c.project,
+                    SUBJECTS.c.subject == found.c.subject,
+                    SUBJECTS.c.user_id == user_id,
+                    SUBJECTS.c.last_time <= cutoff,
+                    found.c.project == project,
+                    series_ok,
+                )
+                .values(last_time=now)
+                .returning(SUBJECTS.c.user_id)
+                .cte(f"subject_moved_{name}")
+            )
+            subject_ok.append(exists(select(moved.c.user_id)))
+        ledger_ok.append(or_(*subject_ok))
+    if not ledger_ok:
+        return true()  # a cap alone: the search counted
+    return or_(found.c.project != project, and_(*ledger_ok))

@@ -211,6 +211,45 @@ def test_claims_keep_distinct_readers_and_series(session: Any, study: dict[str, 
     assert claims.claim_next(session, user=reader1, project=PROJECT) is None
 
 
+def test_claims_keep_the_washout_and_the_cap(session: Any, study: dict[str, Any]) -> None:
+    policy.put(session, PROJECT, {"washout_days": 28, "max_open_per_user": 2}, study["admin"])
+    tasks = [
+        make_task(session, template="tpl", project=PROJECT, groups=[study["group"].id])
+        for _ in range(5)
+    ]
+    for task, subject in zip(tasks, ("A", "A", "A", "B", "C"), strict=True):
+        task.subject = subject
+    session.flush()
+    reader = study["readers"][0]
+
+    def claim() -> int | None:
+        taken = claims.claim_next(session, user=reader, project=PROJECT)
+        return None if taken is None else taken.id
+
+    # A second read of A waits for the washout; a third task would pass the cap.
+    assert [claim(), claim(), claim()] == [tasks[0].id, tasks[3].id, None]
+    for done in (tasks[0], tasks[3]):
+        session.refresh(done)
+        done.status = "done"
+    session.flush()
+    assert claim() == tasks[4].id  # C: A is still within the washout
+    # 29 days on, A may be read again, and the reader's time on it moves to now.
+    session.execute(
+        update(SubjectReader)
+        .where(SubjectReader.user_id == reader.id, SubjectReader.subject == "A")
+        .values(last_time=utcnow() - timedelta(days=29))
+    )
+    before_claim = utcnow()
+    assert claim() == tasks[1].id
+    last_time = session.scalar(
+        select(SubjectReader.last_time).where(
+            SubjectReader.user_id == reader.id, SubjectReader.subject == "A"
+        )
+    )
+    assert last_time is not None and last_time >= before_claim - timedelta(seconds=1)
+    assert claim() is None  # C and A held: the cap
+
+
 def test_claims_go_by_priority_when_asked_or_set(session: Any, study: dict[str, Any]) -> None:
     group = study["group"]
     tasks = [
