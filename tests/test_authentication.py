@@ -61,6 +61,27 @@ def test_cached_credentials_die_with_password_change_and_deactivation(client, ap
     assert client.get("/api/v1/users/carol", headers=new_headers).status_code == 401
 
 
+def test_a_credential_in_use_stays_remembered(app) -> None:
+    """The cache forgets a credential TTL seconds after its last use, not after its first."""
+    _make_user(app, username="erin", email="erin@example.org")
+    now = [0.0]
+    cache = authentication.CredentialCache("k", 60, timer=lambda: now[0])
+
+    def sign_in() -> None:
+        with app.app_context():
+            user = authentication.authenticate_basic(
+                db.session, identity="erin", password="secret-pass", cache=cache
+            )
+            assert user is not None and user.username == "erin"
+
+    sign_in()
+    for now[0] in (50.0, 100.0, 150.0):  # each within a minute of the one before
+        assert cache.get("erin", "secret-pass") is not None
+        sign_in()
+    now[0] = 211.0  # over a minute unused
+    assert cache.get("erin", "secret-pass") is None
+
+
 def test_token_authentication(client, app) -> None:
     _make_user(app, username="dave", email="dave@example.org")
     with app.app_context():

@@ -1,10 +1,10 @@
 """Who is calling: basic-auth credentials checked cheaply on every request.
 
 The password hash is deliberately slow (argon2). Clients send basic auth on every call, so a
-verified credential is remembered for a short time under an HMAC keyed with the secret key, in a
-small in-process cache. A hit is only trusted while the user's stored hash is unchanged and the
-account may still sign in, so a password change or deactivation takes effect at once in every
-process.
+verified credential is remembered under an HMAC keyed with the secret key, in a small
+in-process cache, until it has gone unused for a while. A hit is only trusted while the user's
+stored hash is unchanged and the account may still sign in, so a password change or deactivation
+takes effect at once in every process.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Callable
 
 from cachetools import TTLCache
 from flask import current_app
@@ -27,10 +28,16 @@ from . import throttling
 class CredentialCache:
     """Bounded, expiring map of HMAC(identity, password) -> (user id, password hash)."""
 
-    def __init__(self, secret: str, ttl_seconds: float, max_entries: int = 4096) -> None:
+    def __init__(
+        self,
+        secret: str,
+        ttl_seconds: float,
+        max_entries: int = 4096,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._key = hashlib.sha256(("credential-cache:" + secret).encode()).digest()
         self._entries: TTLCache[bytes, tuple[int, str]] | None = (
-            TTLCache(max_entries, ttl_seconds, timer=time.monotonic) if ttl_seconds > 0 else None
+            TTLCache(max_entries, ttl_seconds, timer=timer) if ttl_seconds > 0 else None
         )
         self._mutex = threading.Lock()
 
@@ -114,6 +121,9 @@ def authenticate_basic(
     if hit is not None:
         user = session.execute(_USER_WITH_ROLES, {"user_id": hit[0]}).unique().scalar()
         if user is not None and user.password == hit[1] and may_sign_in(user):
+            # Remembered from its last use: a busy client never pays for the slow hash again
+            # (with a fixed lifetime, each of its connections did, once a minute per worker).
+            cache.put(identity, password, user.id, user.password)
             return user
     keys = throttling.login_keys(identity=identity, address=address)
     throttling.reserve(session, keys=keys, max_failures=max_failures, window=window)
