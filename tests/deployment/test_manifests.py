@@ -472,6 +472,8 @@ def test_development_values_render() -> None:
     assert documents(rendered, "Deployment")[SERVER]["spec"]["replicas"] == 1
     # One pod, and a drain may still take it.
     assert documents(rendered, "PodDisruptionBudget")[SERVER]["spec"]["maxUnavailable"] == 1
+    # Tilt keeps no Helm hook order: the pods migrate themselves.
+    assert not documents(rendered, "Job") and "TASKMAN_AUTO_MIGRATE" not in environment
 
 
 def test_chart_reminder_cronjob_is_off_by_default_and_a_dry_run_when_on(tmp_path: Path) -> None:
