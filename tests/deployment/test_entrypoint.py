@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from alembic.script import ScriptDirectory
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
@@ -118,20 +119,20 @@ class Started:
         return self.process.returncode
 
 
-def wait_until_ready(started: Started, base: str) -> None:
+def wait_until_ready(started: Started, base: str, check: str = "/-/ready") -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if started.process.poll() is not None:
             pytest.fail(f"entrypoint exited with {started.process.returncode}:\n{started.output()}")
         try:
-            with requests.get(f"{base}/-/ready", timeout=5) as response:
+            with requests.get(f"{base}{check}", timeout=5) as response:
                 if response.status_code == 200:
                     return
         except requests.RequestException:
             # Refused while gunicorn binds, or slow while its workers import on a busy machine.
             pass
         time.sleep(0.5)
-    pytest.fail(f"server not ready after {START_TIMEOUT:.0f} s:\n{started.output()}")
+    pytest.fail(f"no 200 from {check} after {START_TIMEOUT:.0f} s:\n{started.output()}")
 
 
 def metric_total(text: str, name: str, **labels: str) -> float:
@@ -217,3 +218,41 @@ def test_entrypoint_runs_other_commands(entrypoint_env: dict[str, str], tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert "empty" in result.stdout  # ran as given: nothing was migrated first
+
+
+def test_entrypoint_server_leaves_migrating_to_the_migrate_command(
+    entrypoint_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The Helm chart's way: pods start with TASKMAN_AUTO_MIGRATE=false, a Job runs `migrate`."""
+    env = {**entrypoint_env, "TASKMAN_AUTO_MIGRATE": "False"}
+    uri = _uri_from_env(env)
+    base = f"http://127.0.0.1:{env['TASKMANAGER_PORT']}"
+    started = Started([], env, tmp_path)
+    try:
+        wait_until_ready(started, base, check="/-/healthy")
+        # Alive, but not ready on a database nobody has migrated, and the server did not migrate.
+        with requests.get(f"{base}/-/ready", timeout=10) as response:
+            assert response.status_code == 503, response.text
+        assert database.current_revision(uri) is None
+        assert "not migrating" in started.output()
+
+        job = subprocess.run(
+            ["sh", str(ENTRYPOINT), "migrate"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            check=False,
+        )
+        assert job.returncode == 0, job.stderr
+        head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
+        assert database.current_revision(uri) == head
+        wait_until_ready(started, base)
+        auth = ("admin", "admin")
+        # Onboarding made the admin account and loaded the project repository's config.
+        with requests.get(f"{base}/api/v1/users/reader", auth=auth, timeout=10) as response:
+            assert response.status_code == 200, response.text
+    finally:
+        returncode = started.stop()
+    assert returncode == 0, started.output()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,11 @@ import yaml
 
 from taskmanager.config import load_settings
 
-from ..support.gotemplate import Chart, TemplateError
+from ..support import charts
 from ..support.variables import known_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".docker" / "docker-compose.yml"
-CHART = ROOT / "charts" / "taskmanager"
 
 SECRETS = {
     "taskmanager": {
@@ -97,13 +97,50 @@ def test_compose_services() -> None:
 
 
 # --- Helm chart -----------------------------------------------------------------------------------
+# Rendered by Helm's own engine (tests/support/charts.py) as release "tm".
+
+SERVER = "tm-taskmanager-server"
+WORKER = "tm-taskmanager-worker"
+# The values that switch on or off each part of the chart, each set rendered and validated whole.
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "everything on": {
+        "taskmanager": {
+            "autoscaling": {"enabled": True},
+            "externalUrl": "https://tasks.example.org/taskmanager",
+            "extraEnv": [{"name": "MAIL_SERVER", "value": "smtp.example.org"}],
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
+            "project": {"git": {"url": "https://git.example/p.git", "branch": "main"}},
+            "db": {"schema": "study"},
+        },
+        "remind": {"enabled": True, "send": True},
+        "ingress": {"className": "nginx", "host": "tasks.example.org", "annotations": {"a": "b"}},
+    },
+    "own database, broker and secret": {
+        "taskmanager": {
+            "existingSecret": "mine",
+            "db": {"host": "pg.example", "driver": "mariadb", "port": 3306},
+            "callbacks": {"broker": "amqp://external//"},
+            "podDisruptionBudget": {"minAvailable": 1},
+        },
+        "postgresql": {"enabled": False},
+        "rabbitmq": {"enabled": False},
+    },
+    "everything off": {
+        "taskmanager": {"podDisruptionBudget": {"enabled": False}},
+        "migrations": {"job": False},
+        "worker": {"enabled": False},
+        "ingress": {"enabled": False},
+        "service": {"type": "NodePort"},
+    },
+}
 
 
-def render(values: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+def render(values: dict[str, Any] | None = None, *, upgrade: bool = False) -> charts.Rendered:
     merged: dict[str, Any] = {}
     for layer in (SECRETS, values or {}):
         merged = _merge(merged, layer)
-    return Chart(CHART).render(merged)
+    return charts.render(merged, upgrade=upgrade)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +154,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def documents(rendered: dict[str, list[dict[str, Any]]], kind: str) -> dict[str, dict[str, Any]]:
+def documents(rendered: charts.Rendered, kind: str) -> dict[str, dict[str, Any]]:
     return {
         doc["metadata"]["name"]: doc
         for docs in rendered.values()
@@ -126,12 +163,15 @@ def documents(rendered: dict[str, list[dict[str, Any]]], kind: str) -> dict[str,
     }
 
 
-def container_env(rendered: dict[str, list[dict[str, Any]]], deployment: str) -> dict[str, str]:
+def pod_spec(rendered: charts.Rendered, kind: str, name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = documents(rendered, kind)[name]["spec"]["template"]["spec"]
+    return spec
+
+
+def container_env(rendered: charts.Rendered, name: str, kind: str = "Deployment") -> dict[str, str]:
     """A container's environment, secret references resolved from the rendered Secret."""
     secrets = {name: doc["stringData"] for name, doc in documents(rendered, "Secret").items()}
-    container = documents(rendered, "Deployment")[deployment]["spec"]["template"]["spec"][
-        "containers"
-    ][0]
+    container = pod_spec(rendered, kind, name)["containers"][0]
     environment: dict[str, str] = {}
     for entry in container["env"]:
         assert entry["name"] not in environment, f"{entry['name']} set twice"
@@ -143,14 +183,38 @@ def container_env(rendered: dict[str, list[dict[str, Any]]], deployment: str) ->
     return environment
 
 
+@pytest.mark.parametrize("kubernetes_version", charts.KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_manifest_is_valid_kubernetes(value_set: str, kubernetes_version: str) -> None:
+    values = _merge(SECRETS, VALUE_SETS[value_set])
+    manifests = [doc for docs in charts.render(values).values() for doc in docs]
+    assert len(manifests) >= 4
+    errors = [charts.schema_errors(doc, kubernetes_version) for doc in manifests]
+    assert not [error for error in errors if error], errors
+    assert not charts.lint_findings(values, kubernetes_version)
+
+
+def test_the_schema_check_and_lint_find_faults(tmp_path: Path) -> None:
+    server = documents(render(), "Deployment")[SERVER]
+    misspelt = {**server, "spec": {**server["spec"], "replica": 3}}
+    assert "replica" in str(charts.schema_errors(misspelt, charts.KUBERNETES_VERSIONS[-1]))
+    assert charts.schema_errors(server, charts.KUBERNETES_VERSIONS[-1]) is None
+
+    broken = tmp_path / "taskmanager"
+    shutil.copytree(charts.CHART, broken)
+    (broken / "templates" / "server.yaml").write_text("{{ if }}\n")
+    report = charts.helm.lint(broken, SECRETS, strict=True)
+    assert report["errors"] or any(m["severity"] > charts.LINT_WARNING for m in report["messages"])
+
+
 def test_chart_refuses_to_render_without_secrets() -> None:
-    with pytest.raises(TemplateError, match="required"):
-        Chart(CHART).render()
+    with pytest.raises(charts.RenderError, match="set taskmanager.security.secretKey"):
+        charts.render()
 
 
 def test_every_value_a_template_uses_exists() -> None:
-    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
-    for template in (CHART / "templates").iterdir():
+    defaults = yaml.safe_load((charts.CHART / "values.yaml").read_text())
+    for template in (charts.CHART / "templates").iterdir():
         for path in re.findall(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", template.read_text()):
             node: Any = defaults
             for part in path.strip(".").split("."):
@@ -158,7 +222,7 @@ def test_every_value_a_template_uses_exists() -> None:
                 node = node[part]
 
 
-@pytest.mark.parametrize("deployment", ["tm-taskmanager-server", "tm-taskmanager-worker"])
+@pytest.mark.parametrize("deployment", [SERVER, WORKER])
 def test_chart_sets_only_known_and_all_required_variables(deployment: str, tmp_path: Path) -> None:
     environment = container_env(render(), deployment)
     assert set(environment) <= known_variables(), set(environment) - known_variables()
@@ -204,7 +268,7 @@ def test_chart_values_map_onto_the_documented_variables(tmp_path: Path) -> None:
         "rabbitmq": {"enabled": False},
     }
     rendered = render(values)
-    environment = container_env(rendered, "tm-taskmanager-server")
+    environment = container_env(rendered, SERVER)
     expected = {
         "TASKMANAGER_PORT": "6000",
         "GUNICORN_WORKER_CLASS": "sync",
@@ -234,25 +298,88 @@ def test_chart_values_map_onto_the_documented_variables(tmp_path: Path) -> None:
     assert not (settings.registerable or settings.changeable or settings.recoverable)
     assert settings.port == 6000 and settings.gunicorn_timeout == 90
     assert "?options=-csearch_path%3Dstudy" in settings.database_uri
-    server = documents(rendered, "Deployment")["tm-taskmanager-server"]
-    assert server["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 6000
-    assert not documents(rendered, "StatefulSet")
-    assert set(documents(rendered, "Deployment")) == {
-        "tm-taskmanager-server",
-        "tm-taskmanager-worker",
+    assert pod_spec(rendered, "Deployment", SERVER)["containers"][0]["ports"][0] == {
+        "name": "http",
+        "containerPort": 6000,
     }
+    assert not documents(rendered, "StatefulSet")
+    assert set(documents(rendered, "Deployment")) == {SERVER, WORKER}
+
+
+def test_chart_server_and_worker_are_separate_deployments_of_their_own_size() -> None:
+    rendered = render({"taskmanager": {"replicas": 5}, "worker": {"replicas": 3}})
+    deployments = documents(rendered, "Deployment")
+    server, worker = deployments[SERVER], deployments[WORKER]
+    assert (server["spec"]["replicas"], worker["spec"]["replicas"]) == (5, 3)
+    assert server["spec"]["template"]["spec"]["containers"][0]["args"] == ["server"]
+    assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == ["worker"]
+    # Neither Deployment's selector takes the other's pods, and the Service reaches servers only.
+    server_labels = server["spec"]["template"]["metadata"]["labels"]
+    worker_labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert not _selects(server["spec"]["selector"]["matchLabels"], worker_labels)
+    assert not _selects(worker["spec"]["selector"]["matchLabels"], server_labels)
+    service_selector = documents(rendered, "Service")["tm-taskmanager"]["spec"]["selector"]
+    assert _selects(service_selector, server_labels)
+    assert not _selects(service_selector, worker_labels)
+
+    assert set(documents(render({"worker": {"enabled": False}}), "Deployment")) >= {SERVER}
+    assert WORKER not in documents(render({"worker": {"enabled": False}}), "Deployment")
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def test_chart_disruption_budget_keeps_server_pods_up() -> None:
+    rendered = render()
+    server_labels = documents(rendered, "Deployment")[SERVER]["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    budget = documents(rendered, "PodDisruptionBudget")[SERVER]["spec"]
+    assert budget["maxUnavailable"] == 1 and "minAvailable" not in budget
+    assert _selects(budget["selector"]["matchLabels"], server_labels)
+    for other in ("Deployment", "StatefulSet"):
+        for name, doc in documents(rendered, other).items():
+            if name != SERVER:
+                labels = doc["spec"]["template"]["metadata"]["labels"]
+                assert not _selects(budget["selector"]["matchLabels"], labels), name
+
+    at_least = render({"taskmanager": {"podDisruptionBudget": {"minAvailable": 2}}})
+    budget = documents(at_least, "PodDisruptionBudget")[SERVER]["spec"]
+    assert budget["minAvailable"] == 2 and "maxUnavailable" not in budget
+    off = render({"taskmanager": {"podDisruptionBudget": {"enabled": False}}})
+    assert not documents(off, "PodDisruptionBudget")
+
+
+def test_chart_autoscaler_only_when_enabled() -> None:
+    rendered = render()
+    assert not documents(rendered, "HorizontalPodAutoscaler")
+    assert documents(rendered, "Deployment")[SERVER]["spec"]["replicas"] == 2
+
+    scaled = render(
+        {"taskmanager": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9}}}
+    )
+    autoscaler = documents(scaled, "HorizontalPodAutoscaler")[SERVER]["spec"]
+    assert autoscaler["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": SERVER,
+    }
+    assert (autoscaler["minReplicas"], autoscaler["maxReplicas"]) == (3, 9)
+    assert autoscaler["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    # The autoscaler owns the count: a replicas field would reset it at every upgrade.
+    assert "replicas" not in documents(scaled, "Deployment")[SERVER]["spec"]
+    assert documents(scaled, "Deployment")[WORKER]["spec"]["replicas"] == 1
 
 
 def test_chart_server_probes_service_and_ingress() -> None:
     rendered = render()
-    server = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"]["spec"]
+    server = pod_spec(rendered, "Deployment", SERVER)
     container = server["containers"][0]
-    assert container["args"] == ["server"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}
     assert server["securityContext"]["runAsNonRoot"] is True
-    worker = documents(rendered, "Deployment")["tm-taskmanager-worker"]["spec"]["template"]["spec"]
-    assert worker["containers"][0]["args"] == ["worker"]
 
     service = documents(rendered, "Service")["tm-taskmanager"]
     assert service["spec"]["selector"]["app.kubernetes.io/component"] == "server"
@@ -274,20 +401,79 @@ def test_chart_server_probes_service_and_ingress() -> None:
             assert "valueFrom" in entry
 
 
+@pytest.mark.parametrize("upgrade", [False, True])
+def test_chart_migrates_in_a_hook_job_and_the_pods_do_not(upgrade: bool, tmp_path: Path) -> None:
+    rendered = render(upgrade=upgrade)
+    job = documents(rendered, "Job")["tm-taskmanager-migrate"]
+    annotations = job["metadata"]["annotations"]
+    # The install makes the Secret and PostgreSQL the Job needs: it runs after them, and before
+    # every upgrade rolls out new server pods.
+    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {
+        "before-hook-creation",
+        "hook-succeeded",
+    }
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["args"] == ["migrate"]
+    assert job["spec"]["backoffLimit"] == 3 and job["spec"]["activeDeadlineSeconds"] == 900
+
+    job_env = container_env(rendered, "tm-taskmanager-migrate", kind="Job")
+    for name in (SERVER, WORKER):
+        environment = container_env(rendered, name)
+        # The same database, admin account and project repository as the pods it prepares for.
+        assert environment == job_env
+        settings = load_settings({**environment, "TASKMAN_INSTANCE_PATH": str(tmp_path)})
+        assert settings.auto_migrate is False
+
+
+def test_chart_migration_job_runs_before_install_when_it_needs_nothing_of_the_release() -> None:
+    rendered = render(
+        {
+            "taskmanager": {"existingSecret": "mine", "db": {"host": "pg.example"}},
+            "postgresql": {"enabled": False},
+        }
+    )
+    job = documents(rendered, "Job")["tm-taskmanager-migrate"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    made_by_the_release = {
+        (doc["kind"], doc["metadata"]["name"]) for docs in rendered.values() for doc in docs
+    }
+    refs = {
+        ("Secret", entry["valueFrom"]["secretKeyRef"]["name"])
+        for entry in job["spec"]["template"]["spec"]["containers"][0]["env"]
+        if "valueFrom" in entry
+    }
+    assert refs == {("Secret", "mine")} and not refs & made_by_the_release
+
+
+def test_chart_without_the_migration_job_every_pod_migrates(tmp_path: Path) -> None:
+    rendered = render({"migrations": {"job": False}})
+    assert not documents(rendered, "Job")
+    environment = container_env(rendered, SERVER)
+    assert "TASKMAN_AUTO_MIGRATE" not in environment
+    settings = load_settings({**environment, "TASKMAN_INSTANCE_PATH": str(tmp_path)})
+    assert settings.auto_migrate is True
+
+
 def test_chart_with_an_existing_secret_makes_none() -> None:
     rendered = render({"taskmanager": {"existingSecret": "mine"}})
     assert not documents(rendered, "Secret")
-    container = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"][
-        "spec"
-    ]["containers"][0]
+    container = pod_spec(rendered, "Deployment", SERVER)["containers"][0]
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
     assert refs == {"mine"}
 
 
 def test_development_values_render() -> None:
     values = yaml.safe_load((ROOT / "dev" / "values-dev.yaml").read_text())
-    environment = container_env(Chart(CHART).render(values), "tm-taskmanager-server")
+    rendered = charts.render(values)
+    environment = container_env(rendered, SERVER)
     assert environment["TASKMAN_ADMIN_PASSWORD"] == "supersecretpassword"
+    assert documents(rendered, "Deployment")[SERVER]["spec"]["replicas"] == 1
+    # One pod, and a drain may still take it.
+    assert documents(rendered, "PodDisruptionBudget")[SERVER]["spec"]["maxUnavailable"] == 1
+    # Tilt keeps no Helm hook order: the pods migrate themselves.
+    assert not documents(rendered, "Job") and "TASKMAN_AUTO_MIGRATE" not in environment
 
 
 def test_chart_reminder_cronjob_is_off_by_default_and_a_dry_run_when_on(tmp_path: Path) -> None:
@@ -302,10 +488,10 @@ def test_chart_reminder_cronjob_is_off_by_default_and_a_dry_run_when_on(tmp_path
     (container,) = pod["containers"]
     assert container["args"] == ["taskmanager", "remind"]
     # The same configuration and Secret as the server's.
-    server = documents(rendered, "Deployment")["tm-taskmanager-server"]["spec"]["template"]["spec"]
+    server = pod_spec(rendered, "Deployment", SERVER)
     assert container["env"] == server["containers"][0]["env"]
     settings = load_settings(
-        {**container_env(rendered, "tm-taskmanager-server"), "TASKMAN_INSTANCE_PATH": str(tmp_path)}
+        {**container_env(rendered, SERVER), "TASKMAN_INSTANCE_PATH": str(tmp_path)}
     )
     assert settings.external_url == "https://tasks.example.org/taskmanager"
 

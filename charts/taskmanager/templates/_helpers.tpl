@@ -18,6 +18,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
+{{- /* Every TaskManager pod runs as the image's unprivileged user. */}}
+{{- define "taskmanager.podSecurityContext" -}}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  fsGroup: 10001
+{{- end }}
+
 {{- define "taskmanager.secretName" -}}
 {{- .Values.taskmanager.existingSecret | default (include "taskmanager.fullname" .) }}
 {{- end }}
@@ -109,6 +117,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       key: TASKMAN_CELERY_BROKER
 - name: TASKMAN_LOG_FORMAT
   value: {{ .Values.taskmanager.logFormat | quote }}
+{{- if .Values.migrations.job }}
+# The migration Job migrates once per release; the pods must not each do it at start.
+- name: TASKMAN_AUTO_MIGRATE
+  value: "false"
+{{- end }}
 {{- if .Values.ingress.enabled }}
 # Behind the ingress: trust its X-Forwarded-* headers and serve under its path.
 - name: TASKMAN_PROXY_COUNT
