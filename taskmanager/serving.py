@@ -6,6 +6,7 @@ import atexit
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -60,7 +61,30 @@ def gunicorn_options(
     options["logger_class"] = JsonLogger if settings.log_format == "json" else RedactingLogger
     if settings.prometheus_multiproc_dir:
         options["child_exit"] = _mark_worker_dead
+    options["worker_exit"] = _exit_at_once_when_stopped
+    # gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl):
+    # several instances on one host would take it from each other. TaskManager does not use it.
+    options["control_socket_disable"] = True
     return options
+
+
+def _exit_at_once_when_stopped(_server: Any, worker: Any) -> None:
+    """A worker told to stop (SIGTERM, max requests) has answered its requests by now; it
+    closes its database connections and ends without tearing down the interpreter, which
+    collected garbage for seconds (10 s and more under load) while the master, and a rolling
+    restart behind a load balancer, waited for it. A worker that failed keeps Python's exit and
+    its exit status (the master tells a boot failure by it)."""
+    if not worker.booted or worker.alive:
+        return
+    from .models import db
+
+    app = worker.wsgi
+    with app.app_context():
+        db.engine.dispose()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def prepare_metrics_dir(configured: str | None) -> str:
