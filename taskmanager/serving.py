@@ -14,6 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from .config import ConfigurationError, Settings
 
@@ -42,7 +43,9 @@ def gunicorn_options(
     options: dict[str, Any] = {
         "bind": f"{host}:{port or settings.port}",
         "workers": workers or settings.gunicorn_workers or 4,
-        "worker_class": worker_class,
+        "worker_class": (
+            "taskmanager.serving.DrainingThreadWorker" if worker_class == "gthread" else worker_class
+        ),
         "accesslog": "-",
         "errorlog": "-",
         # gunicorn itself takes the scheme from X-Forwarded-Proto/-Ssl/-Protocol and the prefix
@@ -115,6 +118,20 @@ def _mark_worker_dead(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+class DrainingThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker, but a worker told to stop closes its copy of the listening
+    socket as soon as it stops accepting, not after its last request: once every process of the
+    instance has, connections are refused, and a load balancer sends them to another instance.
+    Kept open, the socket took connections into its queue for the whole drain, and reset them
+    at the end (requests the load balancer had already sent, so it could not retry them)."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            for listener in self.sockets:
+                listener.close()
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import json
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -38,7 +39,7 @@ from taskmanager.models import CallbackDelivery, Task, User, db
 from ..conftest import make_env
 from ..support import databases, needs, rows
 from ..support.callbacks import quick_env
-from ..support.cluster import Cluster, close_amqp_connections
+from ..support.cluster import INSTANCE_HEADER, Cluster, close_amqp_connections
 from ..support.connections import admin_engine, kill_ids, server_connections
 from ..support.receiver import Receiver, wait_until
 from ..support.task_factories import make_group, make_user
@@ -53,7 +54,6 @@ RACE_TASKS = 45
 CLAIM_TASKS = 90
 LOAD_CLIENTS = 4
 LOAD_TASKS = 3000  # more than the load can claim: it runs until told to stop
-INSTANCE_HEADER = "X-TaskManager-Instance"
 REPORT = Path(__file__).parents[2] / "test-artefacts" / "scaleout-report.md"
 
 
@@ -116,7 +116,7 @@ class Client:
         try:
             response = self.http.request(method, f"{self.url}/api/v1{path}", json=body, timeout=60)
         except requests.ConnectionError as error:
-            self.outcomes.finish(what, None, type(error).__name__)
+            self.outcomes.finish(what, None, f"{type(error).__name__} {str(error)[-120:]}")
             return None
         self.outcomes.finish(what, response)
         return response
@@ -205,6 +205,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             TASKMAN_CELERY_QUEUE=queue,
             # A killed worker's claims lapse after 2 x timeout + 5 s.
             TASKMAN_CALLBACK_TIMEOUT="2",
+            # A message lost with a killed instance or a closed broker connection is published
+            # again after this (60 s by default).
+            TASKMAN_CALLBACK_REPUBLISH_AFTER="8",
         ),
     )
     settings = load_settings(env)
@@ -451,6 +454,9 @@ def _sigterm_with_a_slow_request_in_flight(
         instance.signal(signal.SIGTERM)
         time.sleep(1.0)
         still_running = instance.process.poll() is None
+        # Closed at once, not after the drain: the load balancer's connections are refused (and
+        # sent elsewhere) instead of queueing on a socket nobody will accept them from.
+        refused = _refused(instance.url)
         holder.rollback()
     finally:
         holder.close()
@@ -459,7 +465,17 @@ def _sigterm_with_a_slow_request_in_flight(
     instance.process.wait(timeout=60)
     exited = time.monotonic() - signalled
     assert still_running, "the instance exited with a request in flight"
+    assert refused, "the stopping instance still took connections"
     return (answer[0] if answer else "no answer"), exited
+
+
+def _refused(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
 
 
 def _waiting_for_a_lock(database_url: str) -> bool:

@@ -10,11 +10,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import requests
+
 from .callbacks import worker_process
 from .servers import ChildProcess, ServerProcess, free_port, serve
 
 HAPROXY_EXAMPLE = Path(__file__).parents[2] / "resources" / "haproxy" / "taskmanager.cfg"
 AMQP_PORT = 5672
+# Which instance answered: resources/haproxy/taskmanager.cfg sets it on every answer.
+INSTANCE_HEADER = "X-TaskManager-Instance"
 
 
 def render_haproxy(listen_port: int, instance_ports: Sequence[int]) -> str:
@@ -87,10 +91,28 @@ class Cluster:
             for instance in self.instances:
                 instance.wait_ready()
             self.balancer.wait_listening()
+            self.wait_balanced()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_balanced(self, timeout: float = 30.0) -> None:
+        """Until the load balancer has answered from every instance (its health checks found
+        them ready): requests before that would get its 503."""
+        answered: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while len(answered) < len(self.ports):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the balancer answered only from {answered}:\n{self.logs()}")
+            try:
+                with requests.get(f"{self.url}/-/ready", timeout=5) as response:
+                    if response.status_code == 200:
+                        answered.add(response.headers.get(INSTANCE_HEADER, ""))
+                        continue
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
 
     def _serve(self, port: int) -> ServerProcess:
         return serve(self.env, self.cwd, workers=self.workers_per_instance, port=port)
