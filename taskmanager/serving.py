@@ -44,7 +44,9 @@ def gunicorn_options(
         "bind": f"{host}:{port or settings.port}",
         "workers": workers or settings.gunicorn_workers or 4,
         "worker_class": (
-            "taskmanager.serving.DrainingThreadWorker" if worker_class == "gthread" else worker_class
+            "taskmanager.serving.DrainingThreadWorker"
+            if worker_class == "gthread"
+            else worker_class
         ),
         "accesslog": "-",
         "errorlog": "-",

@@ -309,8 +309,10 @@ def test_claims_over_three_instances_hand_out_each_task_once_and_call_back_once(
     due = harness.callbacks_due()
     assert len(due) == CLAIM_TASKS and set(due.values()) == {"delivered"}
     assert harness.receiver.duplicates() == 0 and harness.receiver.double_sends() == 0
-    print(f"claims: {len(ids)} tasks claimed and done, served by {dict(served)}; "
-          f"{len(due)} callbacks delivered once each")
+    print(
+        f"claims: {len(ids)} tasks claimed and done, served by {dict(served)}; "
+        f"{len(due)} callbacks delivered once each"
+    )
 
 
 @dataclass
@@ -362,7 +364,9 @@ def test_failures_during_load_lose_nothing_and_answer_json(harness: Harness) -> 
         cluster.restart_worker(0)
 
         pids = [pid for process in [*cluster.instances, *cluster.workers] for pid in process.pids()]
-        closed = close_amqp_connections(needs.program("rabbitmqctl", "install rabbitmq-server"), pids)
+        closed = close_amqp_connections(
+            needs.program("rabbitmqctl", "install rabbitmq-server"), pids
+        )
         events.append(Event("RabbitMQ connections closed", outcomes.snapshot(), f"{closed} closed"))
         assert closed >= 2, "the Celery workers hold no connection to close"
         time.sleep(2)
@@ -418,9 +422,10 @@ def test_failures_during_load_lose_nothing_and_answer_json(harness: Harness) -> 
     assert not outcomes.not_json, outcomes.not_json[:10]
     assert drained.startswith("200"), drained
     assert seconds_to_exit < 8
-    assert counts["failed requests (5xx or connection error)"] <= counts[
-        "requests in flight at the kills"
-    ], outcomes.failures
+    assert (
+        counts["failed requests (5xx or connection error)"]
+        <= counts["requests in flight at the kills"]
+    ), outcomes.failures
     assert not unfinished
     assert len(claimed) > 100, "the load hardly ran"
 
@@ -443,8 +448,11 @@ def _sigterm_with_a_slow_request_in_flight(
 
         def slow() -> None:
             response = client.call("PUT", f"/tasks/{drain_task}", {"status": "done"})
-            answer.append("connection error" if response is None else
-                          f"{response.status_code} {response.text.strip()[:120]}")
+            answer.append(
+                "connection error"
+                if response is None
+                else f"{response.status_code} {response.text.strip()[:120]}"
+            )
 
         thread = threading.Thread(target=slow)
         thread.start()

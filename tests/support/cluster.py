@@ -27,7 +27,9 @@ def render_haproxy(listen_port: int, instance_ports: Sequence[int]) -> str:
     text = HAPROXY_EXAMPLE.read_text()
     text = text.replace("\nglobal\n", "\nglobal\n    log stdout format raw local0\n", 1)
     text = text.replace("\ndefaults\n", "\ndefaults\n    log global\n    option httplog\n", 1)
-    text, binds = re.subn(r"(?m)^(\s*bind )127\.0\.0\.1:\d+$", rf"\g<1>127.0.0.1:{listen_port}", text)
+    text, binds = re.subn(
+        r"(?m)^(\s*bind )127\.0\.0\.1:\d+$", rf"\g<1>127.0.0.1:{listen_port}", text
+    )
     servers = re.findall(r"(?m)^\s*server (\S+) 127\.0\.0\.1:\d+ check$", text)
     assert binds == 1 and len(servers) == len(instance_ports), "the example config changed"
     for name, port in zip(servers, instance_ports, strict=True):
