@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -67,9 +68,10 @@ def gunicorn_options(
     if settings.prometheus_multiproc_dir:
         options["child_exit"] = _mark_worker_dead
     options["worker_exit"] = _exit_at_once_when_stopped
-    # gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl):
-    # several instances on one host would take it from each other. TaskManager does not use it.
-    options["control_socket_disable"] = True
+    if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
+        # gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/
+        # gunicorn.ctl): instances on one host would take it from each other. Not used here.
+        options["control_socket_disable"] = True
     return options
 
 
