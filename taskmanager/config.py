@@ -408,6 +408,9 @@ class Settings(BaseSettings):
     callback_backoff: float = _env("TASKMAN_CALLBACK_BACKOFF", 2.0, ge=0)
     callback_worker: Switch = _env("TASKMAN_CALLBACK_WORKER", True)
     callback_poll_interval: Seconds = _env("TASKMAN_CALLBACK_POLL_INTERVAL", 5.0)
+    # A published id whose row is still pending this long after is published again (the message
+    # was lost: a process killed between marking and publishing, a broker connection closed).
+    callback_republish_after: Seconds = _env("TASKMAN_CALLBACK_REPUBLISH_AFTER", 60.0)
     callback_concurrency: int = _env("TASKMAN_CALLBACK_CONCURRENCY", 4, ge=1)
     # Delivered callbacks older than this are deleted; 0 keeps them forever.
     callback_retention_days: int = _env("TASKMAN_CALLBACK_RETENTION_DAYS", 30, ge=0)

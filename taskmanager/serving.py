@@ -6,13 +6,16 @@ import atexit
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from .config import ConfigurationError, Settings
 
@@ -41,7 +44,11 @@ def gunicorn_options(
     options: dict[str, Any] = {
         "bind": f"{host}:{port or settings.port}",
         "workers": workers or settings.gunicorn_workers or 4,
-        "worker_class": worker_class,
+        "worker_class": (
+            "taskmanager.serving.DrainingThreadWorker"
+            if worker_class == "gthread"
+            else worker_class
+        ),
         "accesslog": "-",
         "errorlog": "-",
         # gunicorn itself takes the scheme from X-Forwarded-Proto/-Ssl/-Protocol and the prefix
@@ -60,7 +67,31 @@ def gunicorn_options(
     options["logger_class"] = JsonLogger if settings.log_format == "json" else RedactingLogger
     if settings.prometheus_multiproc_dir:
         options["child_exit"] = _mark_worker_dead
+    options["worker_exit"] = _exit_at_once_when_stopped
+    if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
+        # gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/
+        # gunicorn.ctl): instances on one host would take it from each other. Not used here.
+        options["control_socket_disable"] = True
     return options
+
+
+def _exit_at_once_when_stopped(_server: Any, worker: Any) -> None:
+    """A worker told to stop (SIGTERM, max requests) has answered its requests by now; it
+    closes its database connections and ends without tearing down the interpreter, which
+    collected garbage for seconds (10 s and more under load) while the master, and a rolling
+    restart behind a load balancer, waited for it. A worker that failed keeps Python's exit and
+    its exit status (the master tells a boot failure by it)."""
+    if not worker.booted or worker.alive:
+        return
+    from .models import db
+
+    app = worker.wsgi
+    with app.app_context():
+        db.engine.dispose()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def prepare_metrics_dir(configured: str | None) -> str:
@@ -91,6 +122,20 @@ def _mark_worker_dead(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+class DrainingThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker, but a worker told to stop closes its copy of the listening
+    socket as soon as it stops accepting, not after its last request: once every process of the
+    instance has, connections are refused, and a load balancer sends them to another instance.
+    Kept open, the socket took connections into its queue for the whole drain, and reset them
+    at the end (requests the load balancer had already sent, so it could not retry them)."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            for listener in self.sockets:
+                listener.close()
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]

@@ -234,7 +234,11 @@ class QueueDispatcher(Dispatcher):
         with self.session_factory() as session:
             if self.poll_interval is not None:
                 self.reap_now_and_then(session)
-            ids = outbox.mark_published(session, limit=PUBLISH_BATCH)
+            ids = outbox.mark_published(
+                session,
+                limit=PUBLISH_BATCH,
+                republish_after=timedelta(seconds=self.settings.callback_republish_after),
+            )
             if not ids:
                 self.note_next_retry(session)
                 return 0

@@ -30,8 +30,10 @@ def tasks(
     label: str = "tpl",
     status: str = "queued",
     taskgroup_id: int | None = None,
+    callback_url: str | None = None,
 ) -> list[int]:
-    """Insert `count` tasks, each assigned to all `assignees` and `groups`; their ids."""
+    """Insert `count` tasks, each assigned to all `assignees` and `groups` (with a callback to
+    `callback_url` when done, if given); their ids."""
     template = session.scalars(select(TaskTemplate).where(TaskTemplate.label == label)).first()
     template_id = (template or make_template(session, label)).id
     now = utcnow()
@@ -46,6 +48,8 @@ def tasks(
                     "tracking_id": "unassigned",
                     "template_id": template_id,
                     "taskgroup_id": taskgroup_id,
+                    "raw_callback_url": callback_url,
+                    "callback_content": '{"done": true}' if callback_url else None,
                     "create_time": now,
                     "update_time": now,
                 }

@@ -29,7 +29,8 @@ class ChildProcess:
         self, args: Sequence[str], *, env: dict[str, str], cwd: Path, log_name: str
     ) -> None:
         self.log_path = cwd / f"{log_name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        # Appended: a process started again under the same name keeps the earlier log.
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         clean_env = {
             k: v
             for k, v in os.environ.items()
@@ -47,6 +48,24 @@ class ChildProcess:
     def output(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to the whole process group (as systemd or Kubernetes would)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signum)
+
+    def pids(self) -> list[int]:
+        """The process ids of its process group (the master and, e.g., its workers)."""
+        group = self.process.pid
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[2]) == group:  # the process group id
+                found.append(int(stat.parent.name))
+        return found
 
     def kill(self) -> None:
         """kill -9 the whole process group (gunicorn master and workers)."""

@@ -308,7 +308,9 @@ def purge_delivered(session: Session, *, older_than: timedelta, batch: int = 100
             return purged
 
 
-def mark_published(session: Session, *, limit: int) -> list[int]:
+def mark_published(
+    session: Session, *, limit: int, republish_after: timedelta = REPUBLISH_AFTER
+) -> list[int]:
     """Due pending deliveries not published recently, marked as published now; ids (commits).
 
     For the queue backends: `claimed_until` on a pending row means "a message for it is queued
@@ -325,7 +327,7 @@ def mark_published(session: Session, *, limit: int) -> list[int]:
         result = session.execute(
             update(CallbackDelivery)
             .where(CallbackDelivery.id == delivery_id, publishable)
-            .values(claimed_until=now + REPUBLISH_AFTER)
+            .values(claimed_until=now + republish_after)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
