@@ -77,7 +77,7 @@ def test_compose_services() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert set(services) == {"db", "rabbitmq", "taskmanager", "worker"}
     server = services["taskmanager"]
-    assert server["ports"] == ["5000:5000"]
+    assert server["ports"] == ["${TASKMANAGER_HOST_PORT:-5000}:5000"]
     assert server["command"] == ["server"] and services["worker"]["command"] == ["worker"]
     assert (COMPOSE.parent / server["build"]["context"] / server["build"]["dockerfile"]).is_file()
     for name in ("taskmanager", "worker"):
