@@ -96,6 +96,24 @@ def test_compose_services() -> None:
     )
 
 
+def test_compose_uses_the_official_images_unless_told_otherwise() -> None:
+    """The image variables (scripts/docker-smoke sets them) change nothing when unset."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+
+    def default(value: str) -> str:
+        return INTERPOLATION.sub(lambda m: m.group("default") or "", value)
+
+    assert default(services["db"]["image"]) == "postgres:16-alpine"
+    assert default(services["rabbitmq"]["image"]) == "rabbitmq:3-alpine"
+    build = services["taskmanager"]["build"]
+    assert default(build["network"]) == "default"
+    dockerfile = (COMPOSE.parent / build["context"] / build["dockerfile"]).read_text()
+    declared = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    assert {name: default(value) for name, value in build["args"].items()} == declared
+    assert declared == {"BASE_IMAGE": "python:3.11-slim"}
+    assert "FROM ${BASE_IMAGE}" in dockerfile
+
+
 # --- Helm chart -----------------------------------------------------------------------------------
 
 
