@@ -3,7 +3,10 @@
 #   docker run IMAGE            -> the server (gunicorn) on TASKMANAGER_PORT (5000)
 #   docker run IMAGE worker     -> the callback worker
 # Configuration is by environment variables only (docs/configuration.md).
-FROM python:3.11-slim
+# BASE_IMAGE: any Debian-based Python 3.11 with `python` and `pip` on PATH; scripts/docker-smoke
+# passes one built from Debian packages where no image registry is reachable.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,10 +25,12 @@ COPY pyproject.toml README.md ./
 COPY taskmanager ./taskmanager
 RUN pip install ".[sentry]" && rm -rf /src
 
-RUN useradd --system --create-home --uid 10001 --user-group taskmanager \
+# chmod rather than COPY --chmod, which the classic builder (docker-compose 1.x) refuses.
+COPY docker/entrypoint.sh /usr/local/bin/taskmanager-entrypoint
+RUN chmod 0755 /usr/local/bin/taskmanager-entrypoint \
+    && useradd --system --create-home --uid 10001 --user-group taskmanager \
     && mkdir -p /var/lib/taskmanager \
     && chown taskmanager:taskmanager /var/lib/taskmanager
-COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/taskmanager-entrypoint
 
 USER taskmanager
 WORKDIR /var/lib/taskmanager

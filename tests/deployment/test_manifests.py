@@ -77,7 +77,7 @@ def test_compose_services() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert set(services) == {"db", "rabbitmq", "taskmanager", "worker"}
     server = services["taskmanager"]
-    assert server["ports"] == ["5000:5000"]
+    assert server["ports"] == ["${TASKMANAGER_HOST_PORT:-5000}:5000"]
     assert server["command"] == ["server"] and services["worker"]["command"] == ["worker"]
     assert (COMPOSE.parent / server["build"]["context"] / server["build"]["dockerfile"]).is_file()
     for name in ("taskmanager", "worker"):
@@ -94,6 +94,24 @@ def test_compose_services() -> None:
         env["DB_PASS"],
         env["DB_NAME"],
     )
+
+
+def test_compose_uses_the_official_images_unless_told_otherwise() -> None:
+    """The image variables (scripts/docker-smoke sets them) change nothing when unset."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+
+    def default(value: str) -> str:
+        return INTERPOLATION.sub(lambda m: m.group("default") or "", value)
+
+    assert default(services["db"]["image"]) == "postgres:16-alpine"
+    assert default(services["rabbitmq"]["image"]) == "rabbitmq:3-alpine"
+    build = services["taskmanager"]["build"]
+    assert default(build["network"]) == "default"
+    dockerfile = (COMPOSE.parent / build["context"] / build["dockerfile"]).read_text()
+    declared = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    assert {name: default(value) for name, value in build["args"].items()} == declared
+    assert declared == {"BASE_IMAGE": "python:3.11-slim"}
+    assert "FROM ${BASE_IMAGE}" in dockerfile
 
 
 # --- Helm chart -----------------------------------------------------------------------------------
