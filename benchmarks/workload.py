@@ -256,8 +256,14 @@ class Workload:
         print(result.row(), flush=True)
 
     def sequential(self, result: Result, count: int, one: Callable[[int], float]) -> None:
+        """`count` requests one after the other, or fewer (at least 10) when they take longer
+        than --phase-seconds: a slow deep page at a million tasks must not take the hour."""
         started = time.perf_counter()
-        result.latencies = [one(i) for i in range(count)]
+        for i in range(count):
+            result.latencies.append(one(i))
+            if i >= 9 and time.perf_counter() - started > self.args.phase_seconds:
+                result.note = f"stopped after {self.args.phase_seconds:.0f} s"
+                break
         result.elapsed = time.perf_counter() - started
 
     def task_ids(self, count: int) -> list[int]:
@@ -614,6 +620,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
     parser.add_argument("--workers", type=int, default=4, help="server worker processes (4)")
     parser.add_argument("--samples", type=int, default=300, help="requests per latency phase")
+    parser.add_argument(
+        "--phase-seconds",
+        type=float,
+        default=60.0,
+        help="a sequential phase stops after this long, having made at least 10 requests (60)",
+    )
     parser.add_argument("--races", type=int, default=1000, help="lock races (1000)")
     parser.add_argument("--claims", type=int, default=3200, help="claim requests (3200)")
     parser.add_argument("--ingest", type=int, default=1000, help="tasks created one by one")
