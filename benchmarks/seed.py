@@ -5,7 +5,8 @@
 Reads the server's configuration (SQLALCHEMY_DATABASE_URI or DB_*, SECRET_KEY, ...) from the
 environment like the server does; migrates first. Creates (once) the template `bench`, the group
 `bench` with users bench00..bench31 (password `bench-pass`, role user) and the meta variable
-BENCH_HOST, then adds tasks until the database holds --tasks tasks, assigned to group `bench`.
+BENCH_HOST, then adds tasks until the database holds --tasks tasks, assigned to group `bench`
+(through COPY on PostgreSQL: a million in a few minutes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
@@ -32,7 +35,9 @@ from taskmanager.models import (
 from taskmanager.services.accounts import users
 
 PASSWORD = "bench-pass"
-CHUNK = 10_000
+# Rows per transaction: INSERT holds its parameters in memory, COPY streams them.
+INSERT_CHUNK = 10_000
+COPY_CHUNK = 100_000
 
 
 def _accounts(count: int) -> Group:
@@ -65,6 +70,59 @@ def _accounts(count: int) -> Group:
     return group
 
 
+def _task_row(number: int, template_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "project": "bench",
+        # Two reads of each case, for the claims with a reader policy.
+        "subject": f"case-{number // 2}",
+        "status": "queued",
+        "raw_content": json.dumps({"scan_sources": {"T1": f"$BENCH_HOST/scans/{number}"}}),
+        "raw_callback_url": "$BENCH_HOST/done",
+        "tracking_id": "unassigned",
+        "template_id": template_id,
+        "create_time": now,
+        "update_time": now,
+    }
+
+
+def _insert_tasks(have: int, size: int, *, template_id: int, group_id: int) -> None:
+    """INSERT ... RETURNING in executemany batches (SQLite, MariaDB)."""
+    now = utcnow()
+    ids = list(
+        db.session.scalars(
+            insert(Task).returning(Task.id),
+            [_task_row(have + i, template_id, now) for i in range(size)],
+        )
+    )
+    db.session.execute(
+        insert(task_groups_assigned),
+        [{"task_id": task_id, "group_id": group_id} for task_id in ids],
+    )
+
+
+def _copy_tasks(have: int, size: int, *, template_id: int, group_id: int) -> None:
+    """PostgreSQL COPY, ten times faster than INSERT: the ids are taken from the sequence in
+    one step (setval), so the rows and their group links go in two COPY streams."""
+    connection = db.session.connection()
+    first = connection.scalar(
+        text(
+            "SELECT setval(pg_get_serial_sequence('tasks', 'id'), "
+            "nextval(pg_get_serial_sequence('tasks', 'id')) + :size - 1) - :size + 1"
+        ),
+        {"size": size},
+    )
+    now = utcnow()
+    rows = (_task_row(have + i, template_id, now) for i in range(size))
+    cursor = connection.connection.driver_connection.cursor()  # psycopg 3
+    columns = list(_task_row(0, template_id, now))
+    with cursor.copy(f"COPY tasks (id, {', '.join(columns)}) FROM STDIN") as copy:
+        for offset, row in enumerate(rows):
+            copy.write_row((first + offset, *row.values()))
+    with cursor.copy("COPY task_groups_assigned (task_id, group_id) FROM STDIN") as copy:
+        for offset in range(size):
+            copy.write_row((first + offset, group_id))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, required=True, help="tasks the database should hold")
@@ -84,35 +142,11 @@ def main() -> None:
         db.session.commit()
         have = db.session.scalar(select(func.count()).select_from(Task)) or 0
         started = time.perf_counter()
+        copying = db.engine.dialect.name == "postgresql"
+        add, chunk = (_copy_tasks, COPY_CHUNK) if copying else (_insert_tasks, INSERT_CHUNK)
         while have < args.tasks:
-            now = utcnow()
-            size = min(CHUNK, args.tasks - have)
-            ids = list(
-                db.session.scalars(
-                    insert(Task).returning(Task.id),
-                    [
-                        {
-                            "project": "bench",
-                            # Two reads of each case, for the claims with a reader policy.
-                            "subject": f"case-{(have + i) // 2}",
-                            "status": "queued",
-                            "raw_content": json.dumps(
-                                {"scan_sources": {"T1": f"$BENCH_HOST/scans/{have + i}"}}
-                            ),
-                            "raw_callback_url": "$BENCH_HOST/done",
-                            "tracking_id": "unassigned",
-                            "template_id": template_row.id,
-                            "create_time": now,
-                            "update_time": now,
-                        }
-                        for i in range(size)
-                    ],
-                )
-            )
-            db.session.execute(
-                insert(task_groups_assigned),
-                [{"task_id": task_id, "group_id": group.id} for task_id in ids],
-            )
+            size = min(chunk, args.tasks - have)
+            add(have, size, template_id=template_row.id, group_id=group.id)
             db.session.commit()
             have += size
         # Fresh statistics and no background work left over from the bulk insert, as a database

@@ -4,7 +4,7 @@
 
 Expects what `python -m benchmarks.seed` creates (template, group and users `bench`). Phases
 run in this order so the read phases see exactly the seeded task count: one task, lock, list
-pages (admin, user), meta change, lock races, next-task claims, mark done, the web UI's progress
+pages (admin, user; deep ones by offset and by keyset), an export of every task, meta change, lock races, next-task claims, mark done, the web UI's progress
 pages (dashboard, a project's page, a group's page, the task list, the activity feed; as the
 admin, then as user bench00, each signed in once through the login form), ingest one by one,
 ingest in bulk (POST /tasks with an array, and POST /taskgroups). Each prints the median and
@@ -256,8 +256,14 @@ class Workload:
         print(result.row(), flush=True)
 
     def sequential(self, result: Result, count: int, one: Callable[[int], float]) -> None:
+        """`count` requests one after the other, or fewer (at least 10) when they take longer
+        than --phase-seconds: a slow deep page at a million tasks must not take the hour."""
         started = time.perf_counter()
-        result.latencies = [one(i) for i in range(count)]
+        for i in range(count):
+            result.latencies.append(one(i))
+            if i >= 9 and time.perf_counter() - started > self.args.phase_seconds:
+                result.note = f"stopped after {self.args.phase_seconds:.0f} s"
+                break
         result.elapsed = time.perf_counter() - started
 
     def task_ids(self, count: int) -> list[int]:
@@ -304,14 +310,42 @@ class Workload:
             lambda i: self.admin.expect("GET", f"/tasks/{ids[i % len(ids)]}/lock", 200)[0],
         )
 
-    def list_page(self, client: Client, offset: int) -> Callable[[Result], None]:
+    def list_page(
+        self, client: Client, offset: int, keyset: bool = False
+    ) -> Callable[[Result], None]:
+        """Pages of 50 from `offset` (or, keyset, after the task whose id is `offset`: a freshly
+        seeded database numbers its tasks 1..N)."""
+
         def body(result: Result) -> None:
-            path = f"/tasks?limit=50&offset={offset}"
+            path = f"/tasks?limit=50&{'after' if keyset else 'offset'}={offset}"
             self.sequential(
                 result, self.args.samples, lambda _i: client.expect("GET", path, 200)[0]
             )
 
         return body
+
+    def export(self, result: Result) -> None:
+        """Every task as NDJSON, one request read as it streams; the workers' largest resident
+        memory, sampled meanwhile, goes into the note."""
+        peak: list[float] = [0.0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                if self.args.server_pid:
+                    peak[0] = max([peak[0], *worker_rss(self.args.server_pid)])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.perf_counter()
+        try:
+            rows = stream_lines(self.admin, "/tasks/export?format=ndjson")
+        finally:
+            done.set()
+            sampler.join()
+        result.elapsed = time.perf_counter() - started
+        result.latencies = [result.elapsed]
+        result.note = f"{rows} rows in {result.elapsed:.1f} s; worker peak RSS {peak[0]:.0f} MB"
 
     def meta_change(self, result: Result) -> None:
         took, response = self.admin.call("GET", "/meta/BENCH_HOST")
@@ -487,6 +521,10 @@ class Workload:
         self.phase("list page deep (admin)", self.list_page(self.admin, self.args.tasks // 2))
         self.phase("list page 1 (user)", self.list_page(user, 0))
         self.phase("list page deep (user)", self.list_page(user, self.args.tasks // 2))
+        middle = self.args.tasks // 2
+        self.phase("list page deep keyset (admin)", self.list_page(self.admin, middle, True))
+        self.phase("list page deep keyset (user)", self.list_page(user, middle, True))
+        self.phase("export NDJSON (admin)", self.export)
         self.phase("meta change", self.meta_change)
         self.phase("lock races (32 clients)", self.lock_races)
         self.phase("next-task claims (32 clients)", self.claims)
@@ -506,6 +544,25 @@ class Workload:
             f"\nmachine probe (fixed CPU work, ms; larger is a slower machine): "
             f"{probe_before} before, {machine_probe()} after"
         )
+
+
+def stream_lines(client: Client, path: str) -> int:
+    """GET `path` on a connection of its own and count the lines of the answer as they arrive
+    (never holding the whole body)."""
+    connection = http.client.HTTPConnection(client.host, client.port, timeout=600)
+    try:
+        connection.request("GET", client.base + path, headers=client.headers)
+        response = connection.getresponse()
+        if response.status in (404, 405):
+            raise MissingRoute(path)
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {response.read(300)!r}")
+        lines = 0
+        while chunk := response.read(1 << 16):
+            lines += chunk.count(b"\n")
+        return lines
+    finally:
+        connection.close()
 
 
 def machine_probe() -> float:
@@ -563,6 +620,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
     parser.add_argument("--workers", type=int, default=4, help="server worker processes (4)")
     parser.add_argument("--samples", type=int, default=300, help="requests per latency phase")
+    parser.add_argument(
+        "--phase-seconds",
+        type=float,
+        default=60.0,
+        help="a sequential phase stops after this long, having made at least 10 requests (60)",
+    )
     parser.add_argument("--races", type=int, default=1000, help="lock races (1000)")
     parser.add_argument("--claims", type=int, default=3200, help="claim requests (3200)")
     parser.add_argument("--ingest", type=int, default=1000, help="tasks created one by one")

@@ -24,6 +24,7 @@ ROUTE_MODULES = (
     "config_service",
     "callbacks",
     "tasks",
+    "task_export",
     "locks",
     "taskgroups",
     "projects",

@@ -8,9 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from ..config import CallbackHosts
 from ..models import Task, TaskStatus, User, db, utcnow
@@ -30,6 +32,7 @@ from .pagination import page_keys
 from .tasks_schemas import (
     DeletedOut,
     DryRunQuery,
+    KeysetPagination,
     Pagination,
     TaskCreateBody,
     TaskCreatedOut,
@@ -91,8 +94,28 @@ def summary_dict(summary: creation.TaskSummary, uris: _Uris) -> dict[str, Any]:
 def page_response(page: task_lists.Page) -> Response:
     uris = _Uris.make()
     return _listing(
-        {"tasks": [summary_dict(item, uris) for item in page.items], **page_keys(page, "tasks")}
+        {
+            "tasks": [summary_dict(item, uris) for item in page.items],
+            **page_keys(page, "tasks"),
+            "total_is_estimate": page.total_is_estimate,
+            "next": next_link(page),
+        }
     )
+
+
+def next_link(page: task_lists.Page) -> str | None:
+    """The full URL of the page after this one, with the request's other parameters."""
+    if not page.more or not page.items:
+        return None
+    args = MultiDict(request.args)
+    for name in ("offset", "after", "after_id"):
+        args.poplist(name)
+    if page.by_id:
+        args["after"] = str(page.items[-1].id)
+    else:
+        args["offset"] = str(page.offset + page.limit)
+    args["limit"] = str(page.limit)
+    return f"{request.base_url}?{urlencode(list(args.items(multi=True)))}"
 
 
 def task_dict(task: Task, values: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -173,9 +196,11 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
     "Without task_read_all the list holds only tasks assigned to the caller (directly or "
     "through a group) and `user` is ignored. `total_tasks` counts every match; the default "
     f"and maximum `limit` is {paging.MAX_TASK_PAGE_SIZE:,} (the official client asks without a "
-    "limit). For deep pages, `after_id` lists the tasks whose id is above it (keyset paging: "
-    "as fast on the last page as on the first); `offset` still skips, and `total_tasks` still "
-    "counts every match.",
+    "limit). For deep pages, `after` lists the tasks whose id is above it (keyset paging: "
+    "as fast on the last page as on the first; `after_id` is its former name); `offset` still "
+    "skips, and `total_tasks` still counts every match. `next` is the full URL of the next "
+    "page (null on the last); `total_is_estimate` is true when a large total was counted for "
+    "an earlier page in the last few seconds.",
     tags=["Tasks"],
 )
 @permission_required(*READ)
@@ -195,7 +220,7 @@ def list_tasks(query: TaskListQuery) -> Response:
         order=query.order,
         offset=query.offset,
         limit=query.limit,
-        after_id=query.after_id,
+        after_id=query.keyset,
         counts=current_app.extensions["taskman_count_cache"],
     )
     return page_response(page)
@@ -509,7 +534,7 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
 
 
 @v1.get("/users/<user_id>/tasks")
-@bodies.input(Pagination, location="query", arg_name="query")
+@bodies.input(KeysetPagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A user's tasks",
@@ -518,16 +543,21 @@ def get_task_history(task_id: str, query: Pagination) -> dict[str, Any]:
     tags=["Tasks", "Users"],
 )
 @permission_required("task_read", "task_read_all", "user_read", "user_read_all")
-def list_user_tasks(user_id: str, query: Pagination) -> Response:
+def list_user_tasks(user_id: str, query: KeysetPagination) -> Response:
     user = user_service.get_or_raise(db.session, reference=user_id)
     page = task_lists.list_for_user(
-        db.session, viewer=caller(), user=user, offset=query.offset, limit=query.limit
+        db.session,
+        viewer=caller(),
+        user=user,
+        offset=query.offset,
+        limit=query.limit,
+        after_id=query.keyset,
     )
     return page_response(page)
 
 
 @v1.get("/groups/<group_id>/tasks")
-@bodies.input(Pagination, location="query", arg_name="query")
+@bodies.input(KeysetPagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A group's tasks",
@@ -536,16 +566,21 @@ def list_user_tasks(user_id: str, query: Pagination) -> Response:
     tags=["Tasks", "Groups"],
 )
 @permission_required("task_read", "task_read_all", "group_read", "group_read_all")
-def list_group_tasks(group_id: str, query: Pagination) -> Response:
+def list_group_tasks(group_id: str, query: KeysetPagination) -> Response:
     group = group_service.get_or_raise(db.session, reference=group_id)
     page = task_lists.list_for_group(
-        db.session, viewer=caller(), group=group, offset=query.offset, limit=query.limit
+        db.session,
+        viewer=caller(),
+        group=group,
+        offset=query.offset,
+        limit=query.limit,
+        after_id=query.keyset,
     )
     return page_response(page)
 
 
 @v1.get("/tags/<tag_id>/tasks")
-@bodies.input(Pagination, location="query", arg_name="query")
+@bodies.input(KeysetPagination, location="query", arg_name="query")
 @v1.output(TaskListOut)
 @v1.doc(
     summary="A tag's tasks",
@@ -553,9 +588,14 @@ def list_group_tasks(group_id: str, query: Pagination) -> Response:
     tags=["Tasks", "Tags"],
 )
 @permission_required(*READ)
-def list_tag_tasks(tag_id: str, query: Pagination) -> Response:
+def list_tag_tasks(tag_id: str, query: KeysetPagination) -> Response:
     tag = tag_service.get_or_raise(db.session, reference=tag_id)
     page = task_lists.list_for_tag(
-        db.session, viewer=caller(), tag=tag, offset=query.offset, limit=query.limit
+        db.session,
+        viewer=caller(),
+        tag=tag,
+        offset=query.offset,
+        limit=query.limit,
+        after_id=query.keyset,
     )
     return page_response(page)

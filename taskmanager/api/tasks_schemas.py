@@ -128,14 +128,28 @@ class Pagination(BaseModel):
     )
 
 
-class TaskListQuery(Pagination):
-    after_id: int | None = Field(
+class KeysetPagination(Pagination):
+    """Offset paging, or keyset paging from a task id (what the answer's `next` link uses)."""
+
+    after: int | None = Field(
         None,
         ge=0,
         le=MAX_ID,
         description="Only tasks whose id is above this one (keyset paging: pass the last id of "
-        "the previous page, with offset 0)",
+        "the previous page, with offset 0; the answer's `next` link does)",
     )
+    after_id: int | None = Field(
+        None, ge=0, le=MAX_ID, description="The former name of `after` (which wins over it)"
+    )
+
+    @property
+    def keyset(self) -> int | None:
+        return self.after if self.after is not None else self.after_id
+
+
+class TaskFilters(BaseModel):
+    """What a task list (or export) may be narrowed to."""
+
     project: str | None = None
     template: str | None = Field(None, description="Template label (or id)")
     user: str | None = Field(
@@ -153,18 +167,35 @@ class TaskListQuery(Pagination):
     overdue: bool = Field(
         False, description="true: only tasks due before now and not yet done or aborted"
     )
-    order: Literal["id", "priority"] | None = Field(
-        None,
-        description="`id` (the default), or `priority`: highest priority first, then the "
-        "earliest due date (tasks without one last), then id. With `project` naming a project "
-        "whose policy has priority_order, `priority` is the default (unless `after_id` is "
-        "given). `after_id` pages in id order only.",
-    )
 
     @field_validator("tag", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+class TaskListQuery(KeysetPagination, TaskFilters):
+    order: Literal["id", "priority"] | None = Field(
+        None,
+        description="`id` (the default), or `priority`: highest priority first, then the "
+        "earliest due date (tasks without one last), then id. With `project` naming a project "
+        "whose policy has priority_order, `priority` is the default (unless `after` is "
+        "given). `after` pages in id order only.",
+    )
+
+
+class TaskExportQuery(TaskFilters):
+    format: Literal["ndjson", "csv"] = Field(
+        "ndjson",
+        description="`ndjson`: one JSON object per line; `csv`: a header line, then one row per "
+        "task, lists as `a;b`",
+    )
+    after: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_ID,
+        description="Only tasks whose id is above this one (to resume an interrupted export)",
+    )
 
 
 class TimepointQuery(BaseModel):
@@ -196,6 +227,16 @@ class TaskListOut(BaseModel):
     total_tasks: int
     offset: int
     limit: int
+    total_is_estimate: bool = Field(
+        False,
+        description="true when total_tasks was counted a few seconds ago for an earlier page "
+        "(large lists, TASKMAN_LIST_COUNT_CACHE_SECONDS) and may lag behind changes since",
+    )
+    next: str | None = Field(
+        None,
+        description="Full URL of the next page (keyset form `after=<last id>` in id order, "
+        "`offset` in priority order) with the same filters and limit; null on the last page",
+    )
 
 
 class TaskCreatedList(BaseModel):

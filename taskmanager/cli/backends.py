@@ -225,7 +225,27 @@ class HttpBackend:
     def task_pages(
         self, filters: dict[str, Any], *, page_size: int
     ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-        """Export rows a page at a time, each with the total number of matching tasks."""
+        """Export rows a page at a time, each with the total number of matching tasks: streamed
+        by the server's export route, or built from each task's detail on a server without it."""
+        try:
+            lines = self.client.lines_or_none("/tasks/export", params=filters)
+        except ApiError as error:
+            raise error.cli_error() from None
+        if lines is None:
+            yield from self._detail_pages(filters, page_size=page_size)
+            return
+        total = self._call("GET", "/tasks", params={**filters, "limit": 0}).get("total_tasks")
+        rows: list[dict[str, Any]] = []
+        for line in lines:
+            rows.append(json.loads(line))
+            if len(rows) == page_size:
+                yield rows, total
+                rows = []
+        yield rows, total
+
+    def _detail_pages(
+        self, filters: dict[str, Any], *, page_size: int
+    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         names = ReferenceNames(self.client)
         offset = 0
         # A row needs the task's detail and its lock: fetched for a page's tasks in parallel.

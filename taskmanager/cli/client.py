@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import netrc
 import os
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -123,11 +124,15 @@ class ApiClient:
         params: Any = None,
         expect: tuple[int, ...] = (200, 201),
     ) -> Any:
-        url = self.url_for(path)
+        response = self._send(method, self.url_for(path), json=json, params=params)
+        body = self._body(response)
+        if response.status_code not in expect:
+            raise ApiError(response.status_code, body)
+        return body
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self._session.request(
-                method, url, json=json, params=params, timeout=self.timeout
-            )
+            return self._session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectionError:
             raise CliError(
                 f"Cannot reach the server at {self.root}: is it running? (--url chooses it)",
@@ -138,6 +143,9 @@ class ApiClient:
                 f"The server at {self.root} did not answer within {self.timeout:.0f} s",
                 exit_code=EXIT_CONNECTION,
             ) from None
+
+    def _body(self, response: requests.Response) -> Any:
+        """The answer's JSON (or text), read whole; refused credentials end the command."""
         with response:
             try:
                 body: Any = response.json() if response.content else None
@@ -148,9 +156,30 @@ class ApiClient:
                 f"The server at {self.root} refused the credentials of {self.who}",
                 exit_code=EXIT_CONNECTION,
             )
-        if response.status_code not in expect:
-            raise ApiError(response.status_code, body)
         return body
+
+    def lines_or_none(self, path: str, *, params: Any = None) -> Iterator[str] | None:
+        """A streamed answer, line by line as it arrives; None for a 404 (a server without
+        the route)."""
+        response = self._send("GET", self.url_for(path), params=params, stream=True)
+        if response.status_code != 200:
+            body = self._body(response)
+            if response.status_code == 404:
+                return None
+            raise ApiError(response.status_code, body)
+        return self._lines(response)
+
+    def _lines(self, response: requests.Response) -> Iterator[str]:
+        with response:
+            try:
+                for line in response.iter_lines():
+                    if line:
+                        yield line.decode("utf-8") if isinstance(line, bytes) else line
+            except requests.RequestException:
+                raise CliError(
+                    f"The connection to {self.root} broke during the answer",
+                    exit_code=EXIT_CONNECTION,
+                ) from None
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

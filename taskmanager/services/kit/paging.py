@@ -30,17 +30,34 @@ AnySelect = Select[*tuple[Any, ...]]
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """Items of one page, the list's total, and the offset, limit and keyset it was read with."""
+    """Items of one page, the list's total, and the offset, limit and keyset it was read with.
+
+    `more` says a row follows the page (when the list read one row past it to know);
+    `by_id` that the list is in id order (so the next page starts after the last id);
+    `total_is_estimate` that the total was not counted for this page (it may lag behind).
+    """
 
     items: list[T]
     total: int
     offset: int = 0
     limit: int = MAX_PAGE_SIZE
     after_id: int | None = None
+    more: bool = False
+    by_id: bool = True
+    total_is_estimate: bool = False
 
     def with_items(self, items: list[U]) -> Page[U]:
         """This page holding other items (say, rows built from its own)."""
-        return Page(items, self.total, self.offset, self.limit, self.after_id)
+        return Page(
+            items,
+            self.total,
+            self.offset,
+            self.limit,
+            self.after_id,
+            self.more,
+            self.by_id,
+            self.total_is_estimate,
+        )
 
     @property
     def number(self) -> int:

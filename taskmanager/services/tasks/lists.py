@@ -211,17 +211,19 @@ def _count(session: Session, selection: _Selection) -> int:
     return session.scalar(counted) or 0
 
 
-def _total(session: Session, selection: _Selection, counts: CountCache | None) -> int:
+def _total(session: Session, selection: _Selection, counts: CountCache | None) -> tuple[int, bool]:
+    """The selection's total, and whether it came from the cache (counted earlier)."""
     if selection.empty:
-        return 0
+        return 0, False
     if counts is None:
-        return _count(session, selection)
+        return _count(session, selection), False
     key = selection.key()
     total = counts.get(key)
-    if total is None:
-        total = _count(session, selection)
-        counts.put(key, total)
-    return total
+    if total is not None:
+        return total, True
+    total = _count(session, selection)
+    counts.put(key, total)
+    return total, False
 
 
 def _page(
@@ -236,9 +238,11 @@ def _page(
     """Count, one page of summaries ordered by id (after `after_id`) or by priority, and the
     page's tags."""
     offset, limit = paging.clamp(offset, limit, cap=paging.MAX_TASK_PAGE_SIZE)
-    total = _total(session, selection, counts)
+    total, estimated = _total(session, selection, counts)
     items: list[TaskSummary] = []
-    if limit and offset < total:
+    more = False
+    # A cached total may lag behind: the page is read anyway when it says the list is shorter.
+    if limit and (offset < total or estimated):
         # A keyset page starts its walk at `after_id`, so it is as shallow as its offset. In
         # priority order every match is sorted anyway: their ids as a set cost no more.
         per_row = total > SET_BASED_MAX and offset < SHALLOW_OFFSET and not by_priority
@@ -249,8 +253,11 @@ def _page(
             after_id,
         )
         ordered = query.order_by(*policy.PRIORITY_ORDER) if by_priority else query.order_by(Task.id)
-        sliced = ordered.offset(offset).limit(limit)
+        # One row past the page says whether another page follows (its `next` link).
+        sliced = ordered.offset(offset).limit(limit + 1)
         items = [_listed(*row) for row in as_tuples(session.execute(sliced))]
+        more = len(items) > limit
+        del items[limit:]
     if items:
         by_id = {item.id: item for item in items}
         tag_rows = session.execute(
@@ -261,7 +268,16 @@ def _page(
         )
         for task_id, tag_id, name in as_tuples(tag_rows):
             by_id[task_id].tags.append((tag_id, name))
-    return Page(items=items, total=total, offset=offset, limit=limit, after_id=after_id)
+    return Page(
+        items=items,
+        total=total,
+        offset=offset,
+        limit=limit,
+        after_id=after_id,
+        more=more,
+        by_id=not by_priority,
+        total_is_estimate=estimated,
+    )
 
 
 # What a list reads of each task (wait_for and wait_detail shown for waiting tasks only).
@@ -395,6 +411,18 @@ def filter_conditions(
     return _membership(selection, per_row=per_row, fence=fence)
 
 
+def walk_conditions(
+    session: Session, *, viewer: User, filters: Filters
+) -> list[ColumnElement[bool]]:
+    """The tasks list_page would list, as conditions checked row by row: for walking every
+    match in id order a batch at a time (each batch stops when it is full)."""
+    selection = _select(session, viewer=viewer, filters=filters)
+    if selection.empty:
+        return [false()]
+    fence = session.get_bind().dialect.name == "postgresql"
+    return _membership(selection, per_row=True, fence=fence)
+
+
 def _select(session: Session, *, viewer: User, filters: Filters) -> _Selection:
     selection = _Selection()
     if not visibility.reads_all(viewer):
@@ -432,30 +460,48 @@ def _select(session: Session, *, viewer: User, filters: Filters) -> _Selection:
 
 
 def list_for_user(
-    session: Session, *, viewer: User, user: User, offset: int = 0, limit: int | None = None
+    session: Session,
+    *,
+    viewer: User,
+    user: User,
+    offset: int = 0,
+    limit: int | None = None,
+    after_id: int | None = None,
 ) -> Page:
     """A user's tasks (direct or via groups): one's own, or anyone's with task/user read-all."""
     if user.id != viewer.id and not (permissions.of(viewer) & {"task_read_all", "user_read_all"}):
         raise Forbidden("You may only list your own tasks", field="user")
-    return _page(session, _Selection(assigned_user=user.id), offset, limit)
+    return _page(session, _Selection(assigned_user=user.id), offset, limit, after_id=after_id)
 
 
 def list_for_group(
-    session: Session, *, viewer: User, group: Group, offset: int = 0, limit: int | None = None
+    session: Session,
+    *,
+    viewer: User,
+    group: Group,
+    offset: int = 0,
+    limit: int | None = None,
+    after_id: int | None = None,
 ) -> Page:
     """Tasks assigned to a group: for members, and for those who read all groups or tasks."""
     if not permissions.of(viewer) & {"task_read_all", "group_read_all"} and not groups.is_member(
         session, group=group, user=viewer
     ):
         raise Forbidden("You may only list the tasks of your own groups", field="group")
-    return _page(session, _Selection(group_id=group.id), offset, limit)
+    return _page(session, _Selection(group_id=group.id), offset, limit, after_id=after_id)
 
 
 def list_for_tag(
-    session: Session, *, viewer: User, tag: Tag, offset: int = 0, limit: int | None = None
+    session: Session,
+    *,
+    viewer: User,
+    tag: Tag,
+    offset: int = 0,
+    limit: int | None = None,
+    after_id: int | None = None,
 ) -> Page:
     """The tag's tasks that the viewer may see."""
     selection = _Selection(tag_ids=[tag.id])
     if not visibility.reads_all(viewer):
         selection.assigned_user = viewer.id
-    return _page(session, selection, offset, limit)
+    return _page(session, selection, offset, limit, after_id=after_id)
