@@ -235,7 +235,8 @@ def test_list_filters_and_priority_order(app, client, people, admin_headers) -> 
     for query, field in (
         ("order=urgent", "query.order"),
         ("overdue=maybe", "query.overdue"),
-        ("order=priority&after_id=1", "after_id"),
+        ("order=priority&after=1", "after"),
+        ("order=priority&after_id=1", "after"),  # the former name: the error names the new one
     ):
         response = client.get(f"/api/v1/tasks?{query}", headers=admin_headers)
         assert response.status_code == 400

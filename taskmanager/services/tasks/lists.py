@@ -303,7 +303,8 @@ def _by_priority(
     check_order(order)
     if order == "priority" and after_id is not None:
         raise InvalidInput(
-            "after_id pages in id order; in priority order page with offset", field="after_id"
+            "after (or after_id) pages in id order; in priority order page with offset",
+            field="after",
         )
     if order is not None:
         return order == "priority"

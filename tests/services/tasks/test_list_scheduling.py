@@ -110,7 +110,7 @@ def test_order_is_checked(session, admin) -> None:
     assert "order" in refused.value.errors
     with pytest.raises(InvalidInput) as refused:
         task_lists.list_page(session, viewer=admin, order="priority", after_id=3)
-    assert "after_id" in refused.value.errors
+    assert "after" in refused.value.errors
 
 
 def test_waiting_tasks_list_what_they_wait_for(session, admin) -> None:
