@@ -35,7 +35,16 @@ MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8
     "server reads the tasks a batch at a time, so its memory does not grow with the list; "
     "`after` resumes an export after the last id received.",
     tags=["Tasks"],
-    responses={200: "The tasks, as NDJSON or CSV", 400: "Invalid filter or format"},
+    responses={
+        200: {
+            "description": "The tasks, as NDJSON or CSV",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        400: "Invalid filter or format",
+    },
 )
 @permission_required(*READ)
 def export_tasks(query: TaskExportQuery) -> Response:
