@@ -83,6 +83,7 @@ TASK_EDITS: dict[str, Any] = {
 MATRIX: list[Row] = [
     # -- tasks
     ("GET", "/tasks", None, E(200, 200, 200)),
+    ("GET", "/tasks/export", None, E(200, 200, 200)),
     ("POST", "/tasks", _task_body, E(403, 403, 201)),
     ("POST", "/tasks", lambda w: [_task_body(w)], E(403, 403, 201)),
     ("GET", "/tasks/{task}", None, E(200, 200, 200)),
