@@ -146,12 +146,17 @@ class WaitChecks:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._next_look = 0.0  # monotonic
+        # Set by a finishing check, cleared by the look it causes. Its own flag: the look that
+        # was under way when the check finished must not overwrite it (it read the database
+        # before the check recorded its next time; the thread then slept a whole poll interval).
+        self._check_finished = False
         self.next_due: datetime | None = None  # the earliest check not due at the last look
 
     def step(self) -> int:
         """Start the due checks there is room for; how many."""
         if not self._look_now():
             return 0
+        self._check_finished = False
         with self._lock:
             free = self.concurrency - self._in_flight
         if free <= 0:
@@ -175,7 +180,7 @@ class WaitChecks:
     def _look_now(self) -> bool:
         """At most one look per `look_every`, unless a check known to be waiting fell due or a
         check finished (there may be more due)."""
-        if time.monotonic() >= self._next_look:
+        if self._check_finished or time.monotonic() >= self._next_look:
             return True
         return self.next_due is not None and self.next_due <= utcnow()
 
@@ -184,7 +189,7 @@ class WaitChecks:
         slot taken, until a check finishes: that wakes it)."""
         with self._lock:
             full = self._in_flight >= self.concurrency
-        if self._next_look == 0.0 and not full:
+        if self._check_finished and not full:
             # A check finished since the last look (its wake-up may have come while the thread
             # was busy): look again now rather than sleep on a stale next_due.
             return 0.01
@@ -221,5 +226,5 @@ class WaitChecks:
         if future.exception() is not None:
             # Unrecorded: the task's claim lapses and it is checked again.
             log.error("wait_for check crashed", exc_info=future.exception())
-        self._next_look = 0.0
+        self._check_finished = True
         self._on_done()
