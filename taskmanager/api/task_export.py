@@ -21,7 +21,8 @@ from .auth import caller, permission_required
 from .tasks import READ
 from .tasks_schemas import TaskExportQuery
 
-MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+# (Werkzeug adds "; charset=utf-8" to a text/* type itself.)
+MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
 # Documented with the media types it streams (a plain description would say JSON).
 RESPONSES: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
     200: {

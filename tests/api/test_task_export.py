@@ -83,6 +83,7 @@ def test_a_user_exports_only_the_tasks_they_see(client, world) -> None:
 def test_csv_has_a_header_and_lists_joined(client, world, admin_headers) -> None:
     response = client.get("/api/v1/tasks/export?format=csv&project=p1", headers=admin_headers)
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset once
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [row["id"] for row in rows] == [str(world["tasks"][0]), str(world["tasks"][2])]
