@@ -120,7 +120,10 @@ def get_task_lock(task_id: str) -> dict[str, Any]:
         "already theirs, else 409 naming the holder. Under simultaneous requests exactly one "
         'caller wins. `{"lock": user}` names the user: naming someone else, or taking over '
         "a lock someone else holds, requires task_update_lock_all or task_update_all (403 "
-        "otherwise); with them the lock is set whoever held it. " + LOCK_DOC
+        "otherwise); with them the lock is set whoever held it. When the task's project has "
+        "a policy that limits readers, a caller locking a task for themselves gets it only "
+        "within its rules (409 saying which rule stands in the way); a lock set for someone "
+        "else is recorded in the policy's ledgers. " + LOCK_DOC
     ),
     tags=["Locks"],
     responses={200: "Locked", 403: "Not allowed", 404: "Unknown task or user", 409: "Locked"},

@@ -36,6 +36,8 @@ SERIES_TASKS = 5
 CAP = 5
 CAPPED_TASKS = 100 if FULL else 60
 CREATORS = 8
+CHOSEN_SUBJECTS = 20  # each of 3 tasks, which 32 clients lock by id (PUT /lock) in any order
+CHOSEN_CAP = 4
 CREATED_SUBJECTS = 30 if FULL else 12  # each sent by 3 creators at once
 # A claim may answer 409 when it lost every race of its attempts; clients then try again.
 RETRIES = 20
@@ -73,10 +75,14 @@ def _seed(session: Any) -> None:
         session, group, "long", SERIES * SERIES_TASKS, series=lambda n: f"p{n // SERIES_TASKS}"
     )
     rows.tasks(session, CAPPED_TASKS, groups=[group], project="capped")
+    _keyed_tasks(
+        session, group, "chosen", CHOSEN_SUBJECTS * READS, subject=lambda n: f"c{n // READS}"
+    )
     for project, values in {
         "blind": {"distinct_readers": True},
         "long": {"consistent_series": True},
         "capped": {"max_open_per_user": CAP},
+        "chosen": {"distinct_readers": True, "max_open_per_user": CHOSEN_CAP},
         "auto": {"distinct_readers": True},
     }.items():
         policy.put(session, project, values, admin)
@@ -172,6 +178,45 @@ def test_claims_never_pass_the_cap(server: Server) -> None:
             )
         )
     assert held == {f"r{n}": CAP for n in range(READERS)}
+
+
+def test_locks_readers_choose_keep_the_rules(server: Server) -> None:
+    """The ViewR's way: a reader picks a task from the list and locks it (PUT /lock). 32 clients
+    lock every task of the project in their own order; the rules hold as for claims."""
+    with server.app.app_context():
+        task_ids = list(db.session.scalars(select(Task.id).where(Task.project == "chosen")))
+    barrier = threading.Barrier(READERS * CLIENTS_PER_READER)
+    answers: Counter[int] = Counter()
+    count_lock = threading.Lock()
+
+    def client(index: int) -> None:
+        order = task_ids[index:] + task_ids[:index]
+        with server.session(f"r{index % READERS}") as http:
+            barrier.wait(timeout=120)
+            for task_id in order:
+                with http.put(f"{server.url}/api/v1/tasks/{task_id}/lock", timeout=60) as answer:
+                    assert answer.status_code in (200, 409), answer.text
+                    if answer.status_code == 409:
+                        assert "lock" in answer.json()["errors"], answer.text
+                with count_lock:
+                    answers[answer.status_code] += 1
+
+    run_together([(i,) for i in range(READERS * CLIENTS_PER_READER)], client)
+    with server.app.app_context():
+        held = db.session.execute(
+            select(User.username, Task.subject)
+            .join(Task, Task.lock_id == User.id)
+            .where(Task.project == "chosen")
+        ).all()
+    by_reader: dict[str, list[str]] = defaultdict(list)
+    for username, subject in held:
+        by_reader[username].append(subject)
+    assert answers[200] > 0 and answers[409] > 0, answers
+    assert {name: len(subjects) for name, subjects in by_reader.items()} == {
+        f"r{n}": CHOSEN_CAP for n in range(READERS)
+    }
+    for name, subjects in by_reader.items():
+        assert len(set(subjects)) == len(subjects), (name, subjects)
 
 
 def test_concurrent_distribution_keeps_readers_distinct(server: Server) -> None:

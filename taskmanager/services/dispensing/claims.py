@@ -45,6 +45,7 @@ from ..kit.typed_rows import as_tuple
 from ..reference import tags as tag_service
 from ..tasks import assignment, history, readers, visibility
 from ..tasks import policy as policy_service
+from . import reader_rules
 from .locks import CLAIM_ATTEMPTS, TASKS, free_condition, set_lock
 
 
@@ -362,17 +363,17 @@ def _record_reader(
     request recorded someone else (or, for the subject, this reader too recently) first."""
     task_id, project, _template_id, subject, series = as_tuple(found)
     rules = policies.get(project)
-    user_id, now = request.user.id, request.now
     if rules is None:
         return True
-    taken = True
-    if rules.consistent_series and series is not None:
-        taken = readers.take_series(session, project, series, user_id, now)
-    if taken and rules.subject_rule and subject is not None:
-        cutoff = rules.subject_cutoff(now)
-        taken = readers.take_subject(session, project, subject, user_id, now, cutoff=cutoff)
-    # A task assigned to the reader by name is theirs whatever the ledgers say.
-    return taken or readers.named_reader(session, task_id, user_id)
+    return reader_rules.record_reader(
+        session,
+        rules,
+        task_id=task_id,
+        subject=subject,
+        series=series,
+        user_id=request.user.id,
+        now=request.now,
+    )
 
 
 def _first_rows(

@@ -31,6 +31,8 @@ from ..accounts import permissions
 from ..accounts.authentication import may_sign_in
 from ..kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..tasks import history
+from ..tasks.policy import Policy
+from . import reader_rules
 
 LOCK_ALL = ("task_update_lock_all", "task_update_all")
 TASKS = cast(Table, Task.__table__)
@@ -133,9 +135,54 @@ def lock(
     target = target or actor
     if not may_sign_in(target):
         raise InvalidInput(f"User {target.username!r} may not sign in", field="lock")
-    taken = _take(session, task=task, actor=actor, target=target, force=force, timeout=timeout)
+    rules = reader_rules.limiting_policy(session, task.project) if task.project else None
+    if rules is None:
+        taken = _take(session, task=task, actor=actor, target=target, force=force, timeout=timeout)
+    else:
+        taken = _take_under_rules(
+            session, rules, task=task, actor=actor, target=target, force=force, timeout=timeout
+        )
     _refresh(session, task)
     return taken
+
+
+def _take_under_rules(
+    session: Session,
+    rules: Policy,
+    *,
+    task: Task,
+    actor: User,
+    target: User,
+    force: bool,
+    timeout: float | None,
+) -> User:
+    """_take when the project's policy limits readers: the reader's row, then the task's, are
+    held while the rules are checked and the ledgers written, so what was checked still holds
+    when the lock is set. A lock set for someone else by whoever may is recorded, not refused."""
+    reader_rules.hold_reader(session, rules, target.id)
+    row = session.execute(
+        select(Task.lock_id, Task.lock_time)
+        .where(Task.id == task.id)
+        .with_for_update(key_share=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Task {task.id} does not exist", field="task")
+    current = _holder_of(session, row.lock_id, row.lock_time, timeout)
+    if current is not None and current.id == target.id:
+        set_lock(session, task.id, target)  # the holder renews the lease
+        return target
+    if current is not None and not force:
+        raise LockHeld(current)
+    now = utcnow()
+    if force:
+        reader_rules.record_given(session, rules, task=task, reader=target, now=now)
+    else:
+        reader_rules.admit(session, rules, task=task, reader=target, now=now)
+    set_lock(session, task.id, target)
+    history.record(
+        session, task_id=task.id, actor=actor, action="lock", detail={"user": target.username}
+    )
+    return target
 
 
 def _take(

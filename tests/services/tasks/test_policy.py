@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from taskmanager.models import SubjectReader, Task, User, task_users, utcnow
-from taskmanager.services.dispensing import claims
+from taskmanager.services.dispensing import claims, locks, reader_rules
 from taskmanager.services.kit.errors import Forbidden, InvalidInput
 from taskmanager.services.tasks import creation, policy
 
@@ -248,6 +248,52 @@ def test_claims_keep_the_washout_and_the_cap(session: Any, study: dict[str, Any]
     )
     assert last_time is not None and last_time >= before_claim - timedelta(seconds=1)
     assert claim() is None  # C and A held: the cap
+
+
+def test_locks_a_reader_takes_keep_the_rules(session: Any, study: dict[str, Any]) -> None:
+    """PUT /tasks/{id}/lock (the ViewR's way: it lists the tasks and locks one) keeps the same
+    rules as claims; a lock set for a reader by an admin is recorded, not refused."""
+    policy.put(
+        session,
+        PROJECT,
+        {"distinct_readers": True, "consistent_series": True, "max_open_per_user": 3},
+        study["admin"],
+    )
+    tasks = [
+        make_task(session, template="tpl", project=PROJECT, groups=[study["group"].id])
+        for _ in range(7)
+    ]
+    rows = [("s1", None), ("s1", None), ("s2", "p1"), ("s3", "p1"), ("s4", None)]
+    rows += [("s5", None), ("s6", None)]
+    for task, (subject, series) in zip(tasks, rows, strict=True):
+        task.subject, task.series = subject, series
+    session.flush()
+    reader0, reader1, _reader2 = study["readers"]
+
+    assert locks.lock(session, task=tasks[0], actor=reader0) == reader0
+    assert locks.lock(session, task=tasks[0], actor=reader0) == reader0  # renewing is no read
+    with pytest.raises(reader_rules.RuleRefused, match="already got a task of subject 's1'"):
+        locks.lock(session, task=tasks[1], actor=reader0)
+    assert locks.lock(session, task=tasks[2], actor=reader1) == reader1  # p1 is reader1's now
+    with pytest.raises(reader_rules.RuleRefused, match="Series 'p1'.*another reader"):
+        locks.lock(session, task=tasks[3], actor=reader0)
+    assert locks.lock(session, task=tasks[1], actor=reader1) == reader1
+    assert locks.lock(session, task=tasks[4], actor=reader1) == reader1
+    with pytest.raises(reader_rules.RuleRefused, match="holds 3 open tasks"):
+        locks.lock(session, task=tasks[5], actor=reader1)
+    # Nothing a refusal tried is kept: no lock, no ledger row.
+    session.refresh(tasks[5])
+    assert tasks[5].lock_id is None
+    assert session.scalar(select(func.count()).where(SubjectReader.subject == "s5")) == 0
+    # A claim sees what the locks recorded: reader0 does not get s1 again, nor p1.
+    claimed = claims.claim_next(session, user=reader0, project=PROJECT)
+    assert claimed is not None and claimed.id == tasks[5].id
+    # The admin may give reader1 a task past the cap; the ledger then counts it.
+    assert locks.lock(session, task=tasks[6], actor=study["admin"], target=reader1) == reader1
+    assert (
+        session.scalar(select(SubjectReader.user_id).where(SubjectReader.subject == "s6"))
+        == reader1.id
+    )
 
 
 def test_claims_go_by_priority_when_asked_or_set(session: Any, study: dict[str, Any]) -> None:
