@@ -196,10 +196,11 @@ def test_locks_readers_choose_keep_the_rules(server: Server) -> None:
             for task_id in order:
                 with http.put(f"{server.url}/api/v1/tasks/{task_id}/lock", timeout=60) as answer:
                     assert answer.status_code in (200, 409), answer.text
-                    if answer.status_code == 409:
-                        assert "lock" in answer.json()["errors"], answer.text
+                    refusal = answer.json()["error"] if answer.status_code == 409 else ""
                 with count_lock:
                     answers[answer.status_code] += 1
+                if "open tasks" in refusal:
+                    return  # at the cap, where the reader stays: nothing more for them
 
     run_together([(i,) for i in range(READERS * CLIENTS_PER_READER)], client)
     with server.app.app_context():
