@@ -4,6 +4,7 @@ built by the real migrations, emptied between tests."""
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,36 @@ from taskmanager.services.accounts import onboarding
 from .support import databases
 
 KEEP_TABLES = {"alembic_version"}
+
+
+# What these check does not depend on the database (the pages' HTML to a browser, packaging,
+# charts, docs, the OpenAPI document): marked `backend_independent`. CI runs them in the SQLite
+# suite only: on PostgreSQL and MariaDB it sets TASKMAN_TEST_DESELECT_BACKEND_INDEPENDENT, and
+# they are deselected (not skipped: a real-database run that skips fails), saving minutes of
+# the CPU the suites share.
+BACKEND_INDEPENDENT = (
+    "tests/web/test_accessibility.py",
+    "tests/web/test_macros.py",
+    "tests/test_imports.py",
+    "tests/test_scripts.py",
+    "tests/deployment/test_manifests.py",
+    "tests/deployment/test_package.py",
+    "tests/docs/test_site.py",
+    "tests/docs/test_architecture_page.py",
+    "tests/docs/test_configuration_page.py",
+    "tests/api/test_openapi_document.py",
+)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    independent = {ROOT / path for path in BACKEND_INDEPENDENT}
+    marked = [item for item in items if item.path in independent]
+    for item in marked:
+        item.add_marker(pytest.mark.backend_independent)
+    if marked and os.environ.get("TASKMAN_TEST_DESELECT_BACKEND_INDEPENDENT"):
+        items[:] = [item for item in items if item.path not in independent]
+        config.hook.pytest_deselected(items=marked)
 
 
 def pytest_report_header() -> str:
