@@ -443,12 +443,13 @@ def get_task(task_id: str) -> dict[str, Any]:
 @v1.doc(
     summary="Change a task",
     description="Each field has its own permission: status (task_update_status for one's own "
-    "tasks, task_update_status_all or task_update_all for any), users/groups (task_update_user "
-    "or task_update_all), everything else task_update_all. A field the caller may not change "
+    "tasks, task_update_status_all or task_update_all for any), users, groups, subject, series, "
+    "priority, due and effort (task_update_user or task_update_all), everything else "
+    "task_update_all. A field the caller may not change "
     "answers 403 naming it, and nothing of the request is applied. Setting status `done` "
     "releases the lock (unless TASKMAN_DONE_RELEASES_LOCK=false), records who finished and "
     "queues the callback; two concurrent requests make one transition. The scheduling fields "
-    "(task_update_all) are checked as on create; null clears subject, series or due. "
+    "are checked as on create; null clears subject, series or due. "
     "`wait_for` may point elsewhere only while the task is `waiting` (it is checked again "
     "soon); it neither starts nor ends the waiting.",
     tags=["Tasks"],

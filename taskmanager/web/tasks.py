@@ -31,9 +31,8 @@ CALLBACKS_SHOWN = 20
 # The pseudo-status that lists every task not yet done or aborted.
 OPEN = "open"
 STATUS_EDIT = ("task_update_status", "task_update_status_all", "task_update_all")
-ASSIGN_EDIT = ("task_update_user", "task_update_all")
-# Who may set a task's subject, series, priority, due date and effort (services/tasks/editing.py).
-SCHEDULING_EDIT = ("task_update_all",)
+# Who may set a task's users and groups, and its subject, series, priority, due date and effort.
+ASSIGN_EDIT = tuple(sorted(editing.MANAGING_PERMISSIONS))
 SCHEDULING_FIELDS = ("subject", "series", "priority", "due", "effort")
 
 
@@ -455,7 +454,7 @@ def task_edit(task_id: int) -> str | Response:
         "status": can(*STATUS_EDIT),
         "assignment": can(*ASSIGN_EDIT),
         "tags": can("task_update_all"),
-        "scheduling": can(*SCHEDULING_EDIT),
+        "scheduling": can(*ASSIGN_EDIT),
     }
     form = _task_form(subject, editable)
     if form.validate_on_submit():

@@ -161,14 +161,25 @@ def test_an_admin_changes_the_scheduling_fields(app, client, people, admin_heade
         assert '"priority": {"old": 0, "new": 9}' in edit
 
 
-def test_changing_them_needs_task_update_all(app, client, people, admin_headers) -> None:
+def test_the_data_manager_schedules_and_a_reader_may_not(
+    app, client, people, admin_headers
+) -> None:
+    """Priority, due date, effort, subject and series: task_update_user (a superuser) or
+    task_update_all; what the task waits for: task_update_all only."""
     detail = _create(client, admin_headers, users=["alice"])
-    for headers in (ALICE, SUE):
-        response = client.put(detail["uri"], json={"priority": 5}, headers=headers)
-        assert response.status_code == 403
-        assert "priority" in response.get_json()["errors"]
+    response = client.put(detail["uri"], json={"priority": 5}, headers=ALICE)
+    assert response.status_code == 403
+    assert "priority" in response.get_json()["errors"]
+    response = client.put(detail["uri"], json={"wait_for": WAIT_URL}, headers=SUE)
+    assert response.status_code == 403
+    assert list(response.get_json()["errors"]) == ["wait_for"]
+    changes = {"priority": 5, "due": "2027-02-01T09:00:00Z", "effort": 2, "subject": "p-1"}
+    response = client.put(detail["uri"], json={**changes, "series": "s-1"}, headers=SUE)
+    assert response.status_code == 200, response.get_json()
     with app.app_context():
-        assert db.session.get(Task, int(detail["id"])).priority == 0
+        task = db.session.get(Task, int(detail["id"]))
+        assert (task.priority, task.effort, task.subject, task.series) == (5, 2, "p-1", "s-1")
+        assert task.due is not None and task.due.isoformat().startswith("2027-02-01T09:00")
 
 
 @pytest.mark.parametrize(

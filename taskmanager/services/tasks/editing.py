@@ -48,6 +48,10 @@ from .visibility import assigned_exists
 STATUS_FIELDS = frozenset({"status"})
 SCHEDULING_FIELDS = ("subject", "series", "priority", "due", "effort", "wait_for")
 ASSIGNMENT_FIELDS = frozenset({"users", "groups"})
+# Who a task goes to and when: the data manager's (superuser's) work as much as the admin's.
+# (`wait_for` names a server to poll, and stays with task_update_all.)
+MANAGED_FIELDS = ASSIGNMENT_FIELDS | {"subject", "series", "priority", "due", "effort"}
+MANAGING_PERMISSIONS = frozenset({"task_update_user", "task_update_all"})
 EDIT_FIELDS = frozenset(
     {
         "project",
@@ -109,8 +113,8 @@ def _forbidden_fields(session: Session, actor: User, task: Task, names: Iterable
     for name in sorted(names):
         if name in STATUS_FIELDS:
             allowed = may_set_status(actor, task, session)
-        elif name in ASSIGNMENT_FIELDS:
-            allowed = bool(held & {"task_update_user", "task_update_all"})
+        elif name in MANAGED_FIELDS:
+            allowed = bool(held & MANAGING_PERMISSIONS)
         else:
             allowed = "task_update_all" in held
         if not allowed:
