@@ -158,7 +158,8 @@ def _take_under_rules(
 ) -> User:
     """_take when the project's policy limits readers: the reader's row, then the task's, are
     held while the rules are checked and the ledgers written, so what was checked still holds
-    when the lock is set. A lock set for someone else by whoever may is recorded, not refused."""
+    when the lock is set. A lock set for someone else by whoever may is recorded, not refused;
+    taking one for oneself (a takeover too) is a reader's lock like any other."""
     reader_rules.hold_reader(session, rules, target.id)
     row = session.execute(
         select(Task.lock_id, Task.lock_time)
@@ -174,7 +175,7 @@ def _take_under_rules(
     if current is not None and not force:
         raise LockHeld(current)
     now = utcnow()
-    if force:
+    if force and target.id != actor.id:
         reader_rules.record_given(session, rules, task=task, reader=target, now=now)
     else:
         reader_rules.admit(session, rules, task=task, reader=target, now=now)

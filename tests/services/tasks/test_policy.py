@@ -288,6 +288,11 @@ def test_locks_a_reader_takes_keep_the_rules(session: Any, study: dict[str, Any]
     # A claim sees what the locks recorded: reader0 does not get s1 again, nor p1.
     claimed = claims.claim_next(session, user=reader0, project=PROJECT)
     assert claimed is not None and claimed.id == tasks[5].id
+    # Naming oneself is no way round the rules, even for an admin taking a lock over.
+    admin = study["admin"]
+    assert locks.lock(session, task=tasks[1], actor=admin, target=admin) == admin
+    with pytest.raises(reader_rules.RuleRefused, match="pol-admin already got"):
+        locks.lock(session, task=tasks[0], actor=admin, target=admin)
     # The admin may give reader1 a task past the cap; the ledger then counts it.
     assert locks.lock(session, task=tasks[6], actor=study["admin"], target=reader1) == reader1
     assert (
