@@ -8,17 +8,17 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..models import db
-from ..services.tasks import export
+from ..services.tasks import export, export_format
 from ..services.tasks import lists as task_lists
 from . import bodies, v1
 from .auth import caller, permission_required
-from .tasks import READ
+from .tasks import READ, list_filters
 from .tasks_schemas import TaskExportQuery
 
 # (Werkzeug adds "; charset=utf-8" to a text/* type itself.)
@@ -55,17 +55,7 @@ def export_tasks(query: TaskExportQuery) -> Response:
     conditions = task_lists.walk_conditions(
         db.session,
         viewer=caller(),
-        filters=task_lists.Filters(
-            project=query.project,
-            template=query.template,
-            user=query.user,
-            status=query.status,
-            tags=request.args.getlist("tag"),
-            application_name=query.application_name,
-            subject=query.subject,
-            series=query.series,
-            overdue=query.overdue,
-        ),
+        filters=list_filters(query),
     )
     # The request's session ends with the request, before the body is sent: the stream reads
     # with its own session.
@@ -99,14 +89,10 @@ def _ndjson_lines(batches: Iterator[list[export.ExportRow]]) -> Iterator[str]:
 def _csv_lines(batches: Iterator[list[export.ExportRow]]) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(export.COLUMNS)
+    writer.writerow(export_format.COLUMNS)
     for batch in batches:
         for row in batch:
-            cells = row.as_dict()
-            writer.writerow(
-                ";".join(cells[name]) if name in export.LIST_COLUMNS else cells[name]
-                for name in export.COLUMNS
-            )
+            writer.writerow(export_format.csv_cells(row.as_dict()))
         yield out.getvalue()
         out.seek(0)
         out.truncate()

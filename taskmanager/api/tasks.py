@@ -36,6 +36,7 @@ from .tasks_schemas import (
     Pagination,
     TaskCreateBody,
     TaskCreatedOut,
+    TaskFilters,
     TaskHistoryOut,
     TaskIn,
     TaskListOut,
@@ -185,6 +186,21 @@ def _listing(data: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def list_filters(query: TaskFilters) -> task_lists.Filters:
+    """The task list's filters of a request (the list's and the export's): `tag` may repeat."""
+    return task_lists.Filters(
+        project=query.project,
+        template=query.template,
+        user=query.user,
+        status=query.status,
+        tags=request.args.getlist("tag"),
+        application_name=query.application_name,
+        subject=query.subject,
+        series=query.series,
+        overdue=query.overdue,
+    )
+
+
 @v1.get("/tasks")
 @bodies.input(TaskListQuery, location="query", arg_name="query")
 @v1.output(TaskListOut, example=examples.TASK_LIST)
@@ -208,15 +224,7 @@ def list_tasks(query: TaskListQuery) -> Response:
     page = task_lists.list_page(
         db.session,
         viewer=caller(),
-        project=query.project,
-        template=query.template,
-        user=query.user,
-        status=query.status,
-        tags=request.args.getlist("tag"),
-        application_name=query.application_name,
-        subject=query.subject,
-        series=query.series,
-        overdue=query.overdue,
+        filters=list_filters(query),
         order=query.order,
         offset=query.offset,
         limit=query.limit,

@@ -9,39 +9,21 @@ from typing import IO, Any
 
 import click
 
+from ..services.tasks.export_format import COLUMNS, csv_cells
 from ..wording import counted
 from .backends import HttpBackend, backend_options
 from .progress import progress_bar
-
-COLUMNS = (
-    "id",
-    "project",
-    "template",
-    "status",
-    "users",
-    "groups",
-    "lock",
-    "create_time",
-    "update_time",
-    "tags",
-    "tracking_id",
-)
-LIST_COLUMNS = ("users", "groups", "tags")
 
 
 class CsvWriter:
     """Lists become `a;b` cells; a missing value an empty cell."""
 
     def __init__(self, out: IO[str]) -> None:
-        self._writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        self._writer.writeheader()
+        self._writer = csv.writer(out, lineterminator="\n")
+        self._writer.writerow(COLUMNS)
 
     def write(self, row: dict[str, Any]) -> None:
-        cells = {
-            key: ";".join(row[key] or ()) if key in LIST_COLUMNS else row.get(key)
-            for key in COLUMNS
-        }
-        self._writer.writerow(cells)
+        self._writer.writerow(csv_cells(row))
 
     def close(self) -> None:
         """Nothing to finish."""

@@ -176,7 +176,16 @@ def _take_under_rules(
         raise LockHeld(current)
     now = utcnow()
     if force and target.id != actor.id:
-        reader_rules.record_given(session, rules, task=task, reader=target, now=now)
+        # The data manager's choice, not refused: the ledgers learn it, and count it from now.
+        reader_rules.record_reader(
+            session,
+            rules,
+            task_id=task.id,
+            subject=task.subject,
+            series=task.series,
+            user_id=target.id,
+            now=now,
+        )
     else:
         reader_rules.admit(session, rules, task=task, reader=target, now=now)
     set_lock(session, task.id, target)

@@ -104,19 +104,3 @@ def admit(
                 f"{reader.username} already got a task of subject {task.subject!r}; the policy "
                 f"of project {rules.project!r} {rule}"
             )
-
-
-def record_given(
-    session: Session, rules: policy_service.Policy, *, task: Task, reader: User, now: datetime
-) -> None:
-    """A task locked to a reader by someone allowed to (the data manager's choice, not refused):
-    the ledgers learn it, so that the rules count it from now on."""
-    record_reader(
-        session,
-        rules,
-        task_id=task.id,
-        subject=task.subject,
-        series=task.series,
-        user_id=reader.id,
-        now=now,
-    )

@@ -25,25 +25,9 @@ from ...models import (
     task_users,
 )
 from ..kit.typed_rows import as_tuples
+from .export_format import COLUMNS
 
 BATCH_SIZE = 1000
-
-# The fields of an export row, in the order CSV columns take.
-COLUMNS = (
-    "id",
-    "project",
-    "template",
-    "status",
-    "users",
-    "groups",
-    "lock",
-    "create_time",
-    "update_time",
-    "tags",
-    "tracking_id",
-)
-# Fields holding lists (of names).
-LIST_COLUMNS = ("users", "groups", "tags")
 
 
 @dataclass

@@ -315,45 +315,25 @@ def list_page(
     session: Session,
     *,
     viewer: User,
-    project: str | None = None,
-    template: Reference | None = None,
-    user: Reference | None = None,
-    status: str | None = None,
-    tags: Sequence[str] = (),
-    application_name: str | None = None,
-    subject: str | None = None,
-    series: str | None = None,
-    overdue: bool = False,
+    filters: Filters | None = None,
     order: str | None = None,
     offset: int = 0,
     limit: int | None = None,
     after_id: int | None = None,
     counts: CountCache | None = None,
 ) -> Page:
-    """Tasks the viewer may see, filtered; `user` counts only for viewers who read all tasks.
+    """Tasks the viewer may see, filtered; `filters.user` counts only for viewers who read all
+    tasks.
 
     In id order, or with `order="priority"` most urgent first (policy.PRIORITY_ORDER), which is
-    also the default when `project` names a project whose policy has priority_order. `overdue`:
-    only tasks due before now and not done or aborted.
+    also the default when the filters name a project whose policy has priority_order.
+    `filters.overdue`: only tasks due before now and not done or aborted.
     With `after_id`, the page holds tasks with larger ids only (the total still counts all).
     With `counts`, a large total may come from that cache (see CountCache).
     """
-    by_priority = _by_priority(session, order, project, after_id)
-    selection = _select(
-        session,
-        viewer=viewer,
-        filters=Filters(
-            project=project,
-            template=template,
-            user=user,
-            status=status,
-            tags=tags,
-            application_name=application_name,
-            subject=subject,
-            series=series,
-            overdue=overdue,
-        ),
-    )
+    filters = filters or Filters()
+    by_priority = _by_priority(session, order, filters.project, after_id)
+    selection = _select(session, viewer=viewer, filters=filters)
     return _page(session, selection, offset, limit, counts, after_id, by_priority)
 
 
@@ -376,12 +356,7 @@ def filter_conditions(
     session: Session,
     *,
     viewer: User,
-    project: str | None = None,
-    template: Reference | None = None,
-    user: Reference | None = None,
-    status: str | None = None,
-    tags: Sequence[str] = (),
-    application_name: str | None = None,
+    filters: Filters | None = None,
     per_row: bool = False,
     seen_anyway: bool = False,
 ) -> list[ColumnElement[bool]]:
@@ -392,18 +367,7 @@ def filter_conditions(
     ones the viewer sees by another of its conditions (visibility.sees_group_tasks), so the
     viewer's own condition is left out: the same tasks, without looking up the viewer's.
     """
-    selection = _select(
-        session,
-        viewer=viewer,
-        filters=Filters(
-            project=project,
-            template=template,
-            user=user,
-            status=status,
-            tags=tags,
-            application_name=application_name,
-        ),
-    )
+    selection = _select(session, viewer=viewer, filters=filters or Filters())
     if selection.empty:
         return [false()]
     if seen_anyway and not visibility.reads_all(viewer):

@@ -177,11 +177,9 @@ def tasks_page(
     """
     api_filters: dict[str, Any] = {
         "viewer": viewer,
-        "project": project,
-        "template": template,
-        "user": user,
-        "status": status,
-        "tags": tags,
+        "filters": lists.Filters(
+            project=project, template=template, user=user, status=status, tags=tags
+        ),
     }
     extra: list[ColumnElement[bool]] = [*conditions]
     if search is not None:

@@ -35,8 +35,17 @@ def _ids(page: task_lists.Page) -> list[int]:
     return [item.id for item in page.items]
 
 
-def _listed(session, viewer: User, **filters) -> list[int]:
-    return _ids(task_lists.list_page(session, viewer=viewer, **filters))
+def _listed(
+    session, viewer: User, order: str | None = None, after_id: int | None = None, **filters
+) -> list[int]:
+    page = task_lists.list_page(
+        session,
+        viewer=viewer,
+        filters=task_lists.Filters(**filters),
+        order=order,
+        after_id=after_id,
+    )
+    return _ids(page)
 
 
 def test_subject_and_series_filters(session, admin) -> None:
@@ -49,7 +58,9 @@ def test_subject_and_series_filters(session, admin) -> None:
     assert _listed(session, admin, series="s1") == [a1, b1]
     assert _listed(session, admin, subject="case-1", series="s1") == [a1]
     assert _listed(session, admin, subject="case-9") == []
-    page = task_lists.list_page(session, viewer=admin, subject="case-1", limit=1)
+    page = task_lists.list_page(
+        session, viewer=admin, filters=task_lists.Filters(subject="case-1"), limit=1
+    )
     assert (_ids(page), page.total) == ([a1], 2)
 
 
@@ -67,7 +78,10 @@ def test_overdue_means_due_before_now_and_still_open(session, admin) -> None:
     task_changes.set_status(session, task=late_other_status, status="reviewing", actor=admin)
     assert _listed(session, admin, overdue=True) == [late, late_other_status.id]
     assert _listed(session, admin, overdue=True, status="reviewing") == [late_other_status.id]
-    assert task_lists.list_page(session, viewer=admin, overdue=True).total == 2
+    assert (
+        task_lists.list_page(session, viewer=admin, filters=task_lists.Filters(overdue=True)).total
+        == 2
+    )
 
 
 def _urgency_world(session) -> list[int]:
@@ -120,7 +134,9 @@ def test_waiting_tasks_list_what_they_wait_for(session, admin) -> None:
     waiting = make_task(session, users=["alice"], wait_for=WAIT_URL)
     waiting.wait_detail = "HTTP 404"
     session.flush()
-    items = task_lists.list_page(session, viewer=alice, status="waiting").items
+    items = task_lists.list_page(
+        session, viewer=alice, filters=task_lists.Filters(status="waiting")
+    ).items
     assert [(i.id, i.status) for i in items] == [(waiting.id, "waiting")]
     assert isinstance(items[0], task_lists.Listed)
     assert (items[0].wait_for, items[0].wait_detail) == (WAIT_URL, "HTTP 404")

@@ -44,11 +44,22 @@ def test_users_list_only_their_tasks(session, world) -> None:
     t1, t2, t3, t4 = world["tasks"]
     assert _ids(task_lists.list_page(session, viewer=world["alice"])) == [t1, t2]
     # `user` is ignored without task_read_all.
-    assert _ids(task_lists.list_page(session, viewer=world["alice"], user="bob")) == [t1, t2]
+    assert _ids(
+        task_lists.list_page(session, viewer=world["alice"], filters=task_lists.Filters(user="bob"))
+    ) == [t1, t2]
     assert _ids(task_lists.list_page(session, viewer=world["bob"])) == [t3]
     assert _ids(task_lists.list_page(session, viewer=world["admin"])) == [t1, t2, t3, t4]
-    assert _ids(task_lists.list_page(session, viewer=world["sue"], user="alice")) == [t1, t2]
-    assert _ids(task_lists.list_page(session, viewer=world["sue"], user="nobody")) == []
+    assert _ids(
+        task_lists.list_page(session, viewer=world["sue"], filters=task_lists.Filters(user="alice"))
+    ) == [t1, t2]
+    assert (
+        _ids(
+            task_lists.list_page(
+                session, viewer=world["sue"], filters=task_lists.Filters(user="nobody")
+            )
+        )
+        == []
+    )
 
 
 def test_list_filters_combine(session, world) -> None:
@@ -56,7 +67,9 @@ def test_list_filters_combine(session, world) -> None:
     admin = world["admin"]
 
     def ids(**filters) -> list[int]:
-        return _ids(task_lists.list_page(session, viewer=admin, **filters))
+        return _ids(
+            task_lists.list_page(session, viewer=admin, filters=task_lists.Filters(**filters))
+        )
 
     assert ids(project="p1") == [t1, t3]
     assert ids(template="other") == [t3]
@@ -96,11 +109,17 @@ def test_keyset_pages_hold_what_offset_pages_hold(session, world, viewer) -> Non
         while True:
             after = {"after_id": seen[-1] if seen else None} if keyset else {"offset": len(seen)}
             page = task_lists.list_page(
-                session, viewer=world[viewer], limit=size, **after, **filters
+                session,
+                viewer=world[viewer],
+                filters=task_lists.Filters(**filters),
+                limit=size,
+                **after,
             )
             assert (
                 page.total
-                == task_lists.list_page(session, viewer=world[viewer], limit=0, **filters).total
+                == task_lists.list_page(
+                    session, viewer=world[viewer], filters=task_lists.Filters(**filters), limit=0
+                ).total
             )
             if not page.items:
                 return seen
@@ -145,17 +164,35 @@ def test_large_totals_are_reused_for_a_while(session, world) -> None:
     alice, admin = world["alice"], world["admin"]
     counts = task_lists.CountCache(ttl_seconds=3600, min_count=2)
     assert task_lists.list_page(session, viewer=alice, counts=counts).total == 2
-    assert task_lists.list_page(session, viewer=admin, project="p1", counts=counts).total == 2
-    assert task_lists.list_page(session, viewer=admin, project="p2", counts=counts).total == 2
+    assert (
+        task_lists.list_page(
+            session, viewer=admin, filters=task_lists.Filters(project="p1"), counts=counts
+        ).total
+        == 2
+    )
+    assert (
+        task_lists.list_page(
+            session, viewer=admin, filters=task_lists.Filters(project="p2"), counts=counts
+        ).total
+        == 2
+    )
     make_task(session, users=["alice", "admin"], project="p1")
     session.flush()
     # Remembered per list: alice's and the p1 list answer the earlier totals...
     assert task_lists.list_page(session, viewer=alice, counts=counts).total == 2
-    assert task_lists.list_page(session, viewer=admin, project="p1", counts=counts).total == 2
+    assert (
+        task_lists.list_page(
+            session, viewer=admin, filters=task_lists.Filters(project="p1"), counts=counts
+        ).total
+        == 2
+    )
     # ...while the page itself is always read afresh, and other lists count anew.
     assert len(task_lists.list_page(session, viewer=alice, counts=counts).items) == 3
     assert task_lists.list_page(session, viewer=admin, counts=counts).total == 5
-    assert task_lists.list_page(session, viewer=admin, project="p1").total == 3
+    assert (
+        task_lists.list_page(session, viewer=admin, filters=task_lists.Filters(project="p1")).total
+        == 3
+    )
 
     small = task_lists.CountCache(ttl_seconds=3600, min_count=100)
     assert task_lists.list_page(session, viewer=alice, counts=small).total == 3

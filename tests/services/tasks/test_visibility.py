@@ -151,7 +151,7 @@ def _ids_where(session, condition, params: dict[str, Any] | None = None) -> list
 def _list_page(per_row: bool, **filters: Any) -> Callable[..., Any]:
     def form(session, world: World, user: User) -> set[str]:
         with _row_by_row(per_row):
-            page = lists.list_page(session, viewer=user, **filters)
+            page = lists.list_page(session, viewer=user, filters=lists.Filters(**filters))
         assert page.total == len(page.items)
         return world.names(item.id for item in page.items)
 
