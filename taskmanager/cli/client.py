@@ -143,6 +143,15 @@ class ApiClient:
                 f"The server at {self.root} did not answer within {self.timeout:.0f} s",
                 exit_code=EXIT_CONNECTION,
             ) from None
+        except requests.exceptions.ChunkedEncodingError:
+            # The server went away in the middle of its answer (killed, restarted): like an
+            # unreachable server, whatever the command sent may or may not have been applied.
+            raise self._broken_answer() from None
+
+    def _broken_answer(self) -> CliError:
+        return CliError(
+            f"The connection to {self.root} broke during the answer", exit_code=EXIT_CONNECTION
+        )
 
     def _body(self, response: requests.Response) -> Any:
         """The answer's JSON (or text), read whole; refused credentials end the command."""
@@ -176,10 +185,7 @@ class ApiClient:
                     if line:
                         yield line.decode("utf-8") if isinstance(line, bytes) else line
             except requests.RequestException:
-                raise CliError(
-                    f"The connection to {self.root} broke during the answer",
-                    exit_code=EXIT_CONNECTION,
-                ) from None
+                raise self._broken_answer() from None
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

@@ -1,6 +1,8 @@
 """Who the commands log in as (~/.netrc, --user/--password, a token) and what they say when the
 server cannot be reached or refuses."""
 
+import socket
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,3 +51,27 @@ def test_refused_credentials_and_unreachable_server(cli: Cli, tmp_path: Path) ->
     unreachable = cli.run("add-template", str(path), url="http://127.0.0.1:9")
     assert unreachable.exit_code == 4
     assert "Cannot reach the server at http://127.0.0.1:9" in unreachable.stderr
+
+
+def test_a_server_gone_in_the_middle_of_its_answer(cli: Cli, tmp_path: Path) -> None:
+    """Killed after its headers (as CI once caught a server): exit 4, as when unreachable,
+    not a traceback of the HTTP library."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_half() -> None:
+        connection, _address = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 201 CREATED\r\nContent-Length: 1393\r\n\r\n{")
+
+    server = threading.Thread(target=answer_half, daemon=True)
+    server.start()
+    try:
+        path = write_template(tmp_path, unique("tpl"))
+        broken = cli.run("add-template", str(path), url=f"http://127.0.0.1:{port}")
+    finally:
+        server.join(timeout=30)
+        listener.close()
+    assert broken.exit_code == 4, broken.output
+    assert f"The connection to http://127.0.0.1:{port} broke during the answer" in broken.stderr
