@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import requests
 from flask import Flask
 from requests.utils import get_environ_proxies
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
@@ -30,6 +31,7 @@ from urllib3.util import parse_url
 from ..config import Settings
 from ..models import utcnow
 from ..services.callbacks.destinations import DestinationRefused
+from ..services.kit import transactions
 from ..services.tasks import waiting
 from ..services.tasks.waiting import Answer, Backoff
 from . import http
@@ -211,14 +213,26 @@ class WaitChecks:
 
     def _check(self, due: waiting.DueCheck) -> str:
         answer = check(due.url, self.settings)
-        # Assignment reads the app's configuration (who may sign in).
-        with self.app.app_context(), self.session_factory() as session:
-            outcome = waiting.record_check(
-                session, task_id=due.task_id, answer=answer, backoff=self.backoff, url=due.url
-            )
+        for attempt in range(1, transactions.ATTEMPTS + 1):
+            try:
+                outcome = self._record(due, answer)
+                break
+            except DBAPIError as error:
+                # A deadlock with a claim or an edit of the task: recorded again, not lost until
+                # the check's lease lapses (a whole callback timeout later).
+                if attempt == transactions.ATTEMPTS or not transactions.is_contention(error):
+                    raise
+                time.sleep(transactions.backoff(attempt))
         if outcome == "arrived":
             log.info("task %s: its data arrived (%s)", due.task_id, due.url)
         return outcome
+
+    def _record(self, due: waiting.DueCheck, answer: Answer) -> str:
+        # Assignment reads the app's configuration (who may sign in).
+        with self.app.app_context(), self.session_factory() as session:
+            return waiting.record_check(
+                session, task_id=due.task_id, answer=answer, backoff=self.backoff, url=due.url
+            )
 
     def _checked(self, future: Future[str]) -> None:
         with self._lock:
